@@ -1,0 +1,33 @@
+# Build options. Every option is prefixed PARKIT_.
+option(PARKIT_WITH_OPENMP "Build the OpenMP backend" ON)
+option(PARKIT_WITH_MPI "Build the MPI backend" ON)
+option(PARKIT_BUILD_TESTS "Build the GoogleTest suite" ON)
+option(PARKIT_BUILD_BENCH "Build the benchmarks against the anchors" ON)
+option(PARKIT_BUILD_EXAMPLES "Build the examples" ON)
+option(PARKIT_WERROR "Treat warnings as errors" OFF)
+set(PARKIT_SANITIZE "" CACHE STRING "Sanitizers: empty, address (ASan+UBSan) or thread (TSan)")
+set_property(CACHE PARKIT_SANITIZE PROPERTY STRINGS "" address thread)
+
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
+endif()
+
+if(PARKIT_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+elseif(PARKIT_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT PARKIT_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "PARKIT_SANITIZE must be empty, address or thread")
+endif()
+
+option(PARKIT_NATIVE "Tune for this machine's processor (-march=native)" ON)
+if(PARKIT_NATIVE)
+  include(CheckCCompilerFlag)
+  check_c_compiler_flag(-march=native PARKIT_HAS_MARCH_NATIVE)
+  if(PARKIT_HAS_MARCH_NATIVE)
+    add_compile_options(-march=native)
+  endif()
+endif()

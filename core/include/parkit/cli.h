@@ -1,0 +1,66 @@
+/* Command-line helpers shared by the parkit programs: number expressions, lists
+ * and ranges, and the options every program takes. Parsing never prints; the
+ * caller gets a reason string to show. */
+#ifndef PARKIT_CLI_H
+#define PARKIT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A number expression: terms joined by + or -, each term a decimal integer
+ * ("10000000"), a power ("2^32", "10^9") or a mantissa and exponent ("1e10",
+ * "2.5e9", which must come out whole). Examples: "1e10+7", "2^64-1", "2^32 - 5".
+ * Anything that does not parse, is negative or passes the type's range fails
+ * with PK_EINVAL or PK_ERANGE and *why set to a static reason. */
+int pk_parse_u64(const char *text, uint64_t *value, const char **why);
+int pk_parse_i64(const char *text, int64_t *value, const char **why);
+/* A non-negative decimal number of any form strtod takes (delays, seconds). */
+int pk_parse_double(const char *text, double *value, const char **why);
+
+/* "1,2,4,8" (also ranges "1-4" and "1:8:2x" meaning 1,2,4,8). Each value in
+ * [min, max]; at most cap values. */
+int pk_parse_int_list(const char *text, int min, int max, int *values, int cap, int *count,
+                      const char **why);
+
+/* "A..B" with A <= B (each a number expression). */
+int pk_parse_u64_range(const char *text, uint64_t *a, uint64_t *b, const char **why);
+
+/* Options every program takes. */
+enum { PK_CLI_MAX_LIST = 64 };
+
+typedef struct pk_cli_common {
+    const char *backend;          /* NULL: PARKIT_BACKEND or auto */
+    int threads[PK_CLI_MAX_LIST]; /* --threads LIST */
+    int nthreads;                 /* 0: default */
+    int ranks[PK_CLI_MAX_LIST];   /* --ranks LIST */
+    int nranks;
+    int repeat;         /* --repeat N (default 3) */
+    int warmup;         /* --warmup N (default 1) */
+    int format;         /* enum pk_format */
+    int quiet;          /* --quiet */
+    int progress;       /* -1 auto, 0 off, 1 on */
+    const char *inject; /* --inject-fault SPEC, else PARKIT_INJECT */
+    int help, version;
+} pk_cli_common;
+
+void pk_cli_common_defaults(pk_cli_common *c);
+
+/* If `name` is a common option, applies it (arg is its argument or NULL) and
+ * returns 1; returns 0 when it is not one; PK_EINVAL with *why on a bad value. */
+int pk_cli_common_apply(pk_cli_common *c, const char *name, const char *arg, const char **why);
+
+/* Whether the named common option takes an argument (-1 when not common). */
+int pk_cli_common_has_arg(const char *name);
+
+/* Help text for the common options (static). */
+const char *pk_cli_common_help(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,92 @@
+/* The parkit context: one handle per thread of control that chooses the
+ * backend, holds the pool size, the fault-injection spec and the last error.
+ *
+ * Life cycle: pk_ctx_new() -> any number of kernel or pool calls -> pk_ctx_free().
+ * A context is not safe to use from two threads at once; the pools it runs are.
+ * After a failed call the context stays usable: the error stays readable through
+ * pk_ctx_error() until the next call that fails (successful calls do not clear it;
+ * pk_ctx_clear_error() does). Under MPI every rank of the communicator must make
+ * the same calls on its context, and every rank returns the same code. */
+#ifndef PARKIT_CONTEXT_H
+#define PARKIT_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pk_ctx pk_ctx;
+
+/* Where an error came from. Fields that do not apply are -1 (an argument error
+ * has no thread or task); kernel is "" when the error came from no kernel. */
+typedef struct pk_error_info {
+    int code;          /* a pk_errno, 0 when no error was recorded */
+    char kernel[32];   /* "sieve", "factorial", ... or a pool label */
+    int rank;          /* MPI rank in the context's communicator (0 without MPI) */
+    int thread;        /* thread number inside that rank */
+    int64_t task;      /* task or chunk index, as documented by the kernel */
+    char message[256]; /* human text without origin, e.g. "21! does not fit in 64 bits" */
+} pk_error_info;
+
+/* Creates a context on the named backend: "serial", "omp", "mpi" or "auto".
+ * NULL means the environment variable PARKIT_BACKEND if set, else "auto":
+ * mpi when the program was launched with more than one MPI rank, else omp
+ * (serial when parkit was built without OpenMP). Returns PK_ENOENT for an
+ * unknown or not compiled-in backend. The MPI backend needs MPI initialized
+ * (see parkit/mpi.h). On failure *ctx is NULL. */
+int pk_ctx_new(pk_ctx **ctx, const char *backend);
+
+/* Frees the context; NULL is allowed. */
+void pk_ctx_free(pk_ctx *ctx);
+
+/* Name of the context's backend ("serial", "omp", "mpi"). */
+const char *pk_ctx_backend(const pk_ctx *ctx);
+
+/* Names of all compiled-in backends, NULL-terminated. */
+const char *const *pk_backends(void);
+
+/* Threads per worker process. 0 restores the default: OMP_NUM_THREADS when set,
+ * else the cores this process may use (divided among the ranks sharing the node
+ * under MPI). The serial backend always runs one thread. PK_EINVAL when negative. */
+int pk_ctx_set_threads(pk_ctx *ctx, int threads);
+
+/* Threads a pool call will ask for. */
+int pk_ctx_threads(const pk_ctx *ctx);
+
+/* Threads the most recent pool call actually obtained (the runtime may give fewer). */
+int pk_ctx_threads_obtained(const pk_ctx *ctx);
+
+/* This process's rank and the number of ranks (0 and 1 without MPI). */
+int pk_ctx_rank(const pk_ctx *ctx);
+int pk_ctx_size(const pk_ctx *ctx);
+
+/* Fault injection: "kernel=K,rank=R,thread=T,task=I" (every field optional,
+ * at least one). The first task that matches every given field fails with
+ * PK_EINJECTED. When both thread and task are given the pool runs that task on
+ * that thread, so the fault fires whatever the schedule. NULL or "" disarms.
+ * PK_EINVAL with a message for a malformed spec. */
+int pk_ctx_set_fault(pk_ctx *ctx, const char *spec);
+
+/* 1 when the armed fault fired during the most recent kernel or pool call. */
+int pk_ctx_fault_fired(const pk_ctx *ctx);
+
+/* The last recorded error (code 0 when none). */
+const pk_error_info *pk_ctx_error(const pk_ctx *ctx);
+void pk_ctx_clear_error(pk_ctx *ctx);
+
+/* Formats the last error as "kernel: rank R, thread T, task I: message"
+ * (parts that do not apply are left out). Returns the length it needed. */
+size_t pk_ctx_error_string(const pk_ctx *ctx, char *buf, size_t len);
+
+/* Progress: called about every interval seconds on rank 0, thread 0, with the
+ * fraction done of the current kernel call (0..1). NULL disables. */
+typedef void (*pk_progress_fn)(void *arg, const char *kernel, double fraction);
+void pk_ctx_set_progress(pk_ctx *ctx, pk_progress_fn fn, void *arg, double interval);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

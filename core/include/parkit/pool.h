@@ -1,0 +1,236 @@
+/* The parkit pool: your own function on threads or on MPI ranks, with one call.
+ *
+ * parkit's answer to Python's multiprocessing.Pool and concurrent.futures:
+ *   pk_for         a body over index chunks of [0, n)              (Pool.map, side effects)
+ *   pk_map_reduce  the same with an output array and/or a reduction  (Pool.map + reduce)
+ *   pk_tasks       unequal tasks claimed dynamically, results in task order (starmap)
+ *   pk_team        exactly N workers at once, each with its own role  (Process x N)
+ *   pk_chan        a bounded channel between workers               (Queue)
+ *
+ * What runs where. The pool is the context's backend: one thread (serial),
+ * pk_ctx_threads() threads (omp), or the ranks of the communicator with that
+ * many threads each (mpi). Under MPI every rank calls the same function with the
+ * same arguments; callbacks are plain C functions that run on whichever rank and
+ * thread own a chunk. Chunks are numbered 0..nchunks-1 and the chunk size does
+ * not depend on the pool size, so chunk numbers (the "task" in error origins)
+ * mean the same thing on every pool.
+ *
+ * Errors. A callback returns 0 or a negative pk_errno; pk_fail() attaches a
+ * message. The first error wins: the other workers stop at their next chunk,
+ * and the call returns that code on every thread and rank, with its origin
+ * (kernel, rank, thread, task) in pk_ctx_error(). Workers blocked in a channel
+ * are woken. Nothing is left running when a call returns. */
+#ifndef PARKIT_POOL_H
+#define PARKIT_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parkit/context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Who is running a callback. Read-only for callbacks, except `local`. */
+typedef struct pk_worker {
+    int rank;     /* rank in the context's communicator (0 without MPI) */
+    int nranks;   /* ranks taking part */
+    int thread;   /* thread inside this rank, 0..nthreads-1 */
+    int nthreads; /* threads obtained in this rank */
+    int id; /* worker number over the whole pool: rank * nthreads + thread (pk_team: 0..n-1) */
+    int nworkers;         /* workers over the whole pool */
+    int64_t task;         /* chunk or task being run, -1 between tasks */
+    void *local;          /* free for the caller: set in worker_begin, read in callbacks */
+    struct pk__job *job_; /* private */
+} pk_worker;
+
+enum pk_schedule {
+    PK_SCHEDULE_DEFAULT = 0, /* PK_STATIC, except PK_DYNAMIC for pk_tasks */
+    PK_STATIC = 1,           /* each worker takes a contiguous block of chunks */
+    PK_DYNAMIC = 2,          /* workers claim the next chunk when done (unequal work) */
+};
+
+enum pk_where {
+    PK_ON_ROOT = 0,     /* bulk results land on rank 0 (default) */
+    PK_ON_ALL = 1,      /* every rank gets them */
+    PK_DISTRIBUTED = 2, /* each rank keeps the part it computed (see pk_local_range) */
+};
+
+/* Options common to the pool calls; a NULL pointer or a zeroed struct means
+ * the defaults. */
+typedef struct pk_opts {
+    int schedule;      /* enum pk_schedule */
+    int64_t chunk;     /* indices per chunk; 0: chosen from n alone (never from the pool size) */
+    int where;         /* enum pk_where, for outputs and results */
+    size_t arg_stride; /* pk_tasks: task i gets (char *)arg + i * arg_stride (starmap); 0: arg */
+    const char
+        *label; /* name used as "kernel" in error origins; NULL: the running kernel or "pool" */
+    /* Optional per-worker set-up and tear-down (Pool's initializer): begin runs
+     * once on each worker before its first chunk, end after its last (also after
+     * an error, when begin succeeded). begin may fail like any callback. */
+    int (*worker_begin)(void *arg, pk_worker *w);
+    void (*worker_end)(void *arg, pk_worker *w);
+} pk_opts;
+
+/* Records a message for the error a callback is about to return:
+ *     return pk_fail(w, PK_EOVERFLOW, "%llu! does not fit in 64 bits", k);
+ * Returns code. */
+int pk_fail(pk_worker *w, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* 1 when another worker has failed and this one should stop early (for bodies
+ * that run long inside one chunk). */
+int pk_stopping(const pk_worker *w);
+
+/* Marks the start of task `task` inside a callback that runs its own loop (pk_team
+ * roles): sets w->task and fires an armed fault that matches. Returns 0 or
+ * PK_EINJECTED (with the message set). The pool calls it for each chunk itself. */
+int pk_task_begin(pk_worker *w, int64_t task);
+
+/* ---- types and reductions ------------------------------------------------------ */
+
+/* A value type the pool can create, destroy and move between ranks. For plain
+ * bytes only size is needed. */
+typedef struct pk_type {
+    size_t size;                             /* bytes of one value in memory */
+    int (*init)(void *value, void *arg);     /* NULL: zero bytes */
+    void (*destroy)(void *value, void *arg); /* NULL: nothing to free */
+    /* Between ranks: pack into a malloc'ed buffer the pool frees; unpack into an
+     * initialized value. NULL: the size bytes are sent as they are. */
+    int (*pack)(const void *value, void **buf, size_t *len, void *arg);
+    int (*unpack)(void *value, const void *buf, size_t len, void *arg);
+    void *arg;
+} pk_type;
+
+/* A reduction: values of `type` combined by `combine(into, from)`, into = into (+) from,
+ * where `into` holds the partial of the lower indices. It must be associative;
+ * it need not be commutative: parkit always combines in index order. */
+typedef struct pk_reducer {
+    pk_type type;
+    int (*combine)(void *into, const void *from, void *arg);
+    /* Optional: 1 when a combine is so costly that the pool should spread the
+     * combination tree over its workers (big integers). */
+    int heavy;
+} pk_reducer;
+
+/* Ready-made reductions. pk_i128 is a two's-complement 128-bit integer. */
+typedef struct pk_i128 {
+    uint64_t lo;
+    int64_t hi;
+} pk_i128;
+extern const pk_reducer pk_sum_i64, pk_sum_u64, pk_sum_f64, pk_sum_i128;
+extern const pk_reducer pk_max_i64, pk_min_i64, pk_xor_u64;
+
+/* ---- the calls ----------------------------------------------------------------- */
+
+typedef int (*pk_range_fn)(void *arg, int64_t begin, int64_t end, pk_worker *w);
+
+/* Runs body over [0, n) in chunks [begin, end). n = 0 calls nothing and returns 0;
+ * PK_EINVAL for n < 0 or a NULL body. */
+int pk_for(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_range_fn body, void *arg);
+
+/* out: elements [begin, end) of the output array (NULL when there is none).
+ * acc: this chunk's partial, initialized by the reducer's type (NULL when none). */
+typedef int (*pk_chunk_fn)(void *arg, int64_t begin, int64_t end, void *out, void *acc,
+                           pk_worker *w);
+
+/* Map and/or reduce over [0, n):
+ * - out (elem_size bytes per index) receives the map: with PK_ON_ROOT it must hold
+ *   n elements on rank 0 (other ranks may pass NULL), with PK_ON_ALL n elements on
+ *   every rank, with PK_DISTRIBUTED the rank's own part (pk_local_range).
+ *   NULL out with elem_size 0: no map.
+ * - red (may be NULL) reduces the per-chunk partials in a fixed tree over chunk
+ *   numbers, so the result is bit-identical for any thread or rank count. result
+ *   must be an initialized value of red->type; it is set on rank 0 (PK_ON_ROOT) or
+ *   on every rank (PK_ON_ALL, PK_DISTRIBUTED). */
+int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body, void *arg,
+                  size_t elem_size, void *out, const pk_reducer *red, void *result);
+
+/* Under MPI with PK_DISTRIBUTED or pk_for: the indices [*begin, *end) this rank
+ * runs for n indices with these options (the whole range without MPI). */
+int pk_local_range(pk_ctx *ctx, int64_t n, const pk_opts *opts, int64_t *begin, int64_t *end);
+
+typedef int (*pk_task_fn)(void *arg, int64_t task, void *result, pk_worker *w);
+
+/* Runs fn for task = 0..ntasks-1, claimed dynamically one at a time (opts->chunk
+ * tasks at a time when set). result points to the task's slot of `results`
+ * (an array of ntasks values of result_type, initialized by the pool), or NULL
+ * when result_type is NULL. Results land in task order on rank 0 (PK_ON_ROOT)
+ * or on every rank (PK_ON_ALL); results may be NULL on ranks that get none. */
+int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, void *arg,
+             const pk_type *result_type, void *results);
+
+/* An array of count values of type, each initialized (pk_values_new) or destroyed
+ * and the array freed (pk_values_free). */
+int pk_values_new(const pk_type *type, int64_t count, void **values);
+void pk_values_free(const pk_type *type, int64_t count, void *values);
+
+typedef int (*pk_team_fn)(void *arg, pk_worker *w);
+
+/* Runs fn on exactly nworkers workers at the same time (0: the pool size), each
+ * seeing w->id = 0..nworkers-1. Threads: nworkers threads of this process
+ * (PK_EAGAIN if the runtime gives fewer). MPI: ranks 0..nworkers-1, one worker
+ * each (PK_EINVAL when nworkers exceeds the ranks); the other ranks wait. */
+int pk_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void *arg);
+
+/* ---- channels ------------------------------------------------------------------ */
+
+typedef struct pk_chan pk_chan;
+
+typedef struct pk_chan_opts {
+    size_t elem_size; /* bytes per item (> 0) */
+    size_t capacity;  /* items the channel holds at most (> 0) */
+    int producers;    /* workers that will put (each calls pk_chan_close once) */
+    int consumers;    /* workers that will get */
+    /* Optional, threads only: called after each item goes in (event 0) or comes
+     * out (event 1) with the channel locked, so pk_chan_peek() sees exactly the
+     * contents at that moment. For tracing; it serializes the channel. */
+    void (*observe)(void *arg, pk_chan *ch, int event, const void *item);
+    void *observe_arg;
+} pk_chan_opts;
+
+/* Opens a channel for a pk_team: team workers 0..producers-1 put, workers
+ * producers..producers+consumers-1 get. On threads any worker may put or get;
+ * across ranks the roles are as given. Collective under MPI. */
+int pk_chan_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);
+
+/* Blocks while full. 0, or PK_ECLOSED after close, or the abort code. */
+int pk_chan_put(pk_chan *ch, const void *item);
+/* Never blocks: PK_EAGAIN when full. */
+int pk_chan_try_put(pk_chan *ch, const void *item);
+/* Puts count items (blocks until all went in); batching cuts synchronisation. */
+int pk_chan_put_many(pk_chan *ch, const void *items, size_t count);
+
+/* Blocks while empty. 0, or PK_ECLOSED when every producer closed and the channel
+ * is drained, or the abort code. */
+int pk_chan_get(pk_chan *ch, void *item);
+/* Never blocks: PK_EAGAIN when empty (and not closed). */
+int pk_chan_try_get(pk_chan *ch, void *item);
+/* Gets between 1 and max items into items, *got set; blocks until at least one. */
+int pk_chan_get_many(pk_chan *ch, void *items, size_t max, size_t *got);
+
+/* One producer is done; after the last producer's close, getters drain and end. */
+int pk_chan_close(pk_chan *ch);
+/* Wakes every blocked put and get with `code` (negative), now and later. */
+int pk_chan_abort(pk_chan *ch, int code);
+
+/* Copies up to max items, oldest first, without removing them; returns how many
+ * there are. Only meaningful inside an observe hook or when nobody else uses
+ * the channel. 0 across ranks. */
+size_t pk_chan_peek(const pk_chan *ch, void *items, size_t max);
+
+/* Items in the channel at most so far (depth high-water mark). */
+size_t pk_chan_max_depth(const pk_chan *ch);
+
+/* Frees the channel (collective under MPI). NULL is allowed. */
+void pk_chan_free(pk_chan *ch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,205 @@
+/* parkit internals shared by core and the backends (omp/, mpi/). Not installed.
+ *
+ * A pool call becomes a pk__job: n indices cut into nchunks chunks. A backend's
+ * run() executes chunks [0, nchunks) over its workers; each thread of each worker
+ * process calls pk__job_worker() on the chunks its process owns, which does the
+ * scheduling, fault injection, error capture and progress in one place for all
+ * backends. Names with pk__ are internal; everything else here is static. */
+#ifndef PARKIT_INTERNAL_H
+#define PARKIT_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "parkit/parkit.h"
+
+#if defined(__GNUC__)
+#define PK__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PK__PRINTF(f, a)
+#endif
+
+enum pk__kind { PK__FOR, PK__MAP_REDUCE, PK__TASKS, PK__COMBINE, PK__TEAM };
+
+/* Fault-injection spec parsed from "kernel=K,rank=R,thread=T,task=I"; -1 = any. */
+typedef struct pk__fault {
+    int armed;
+    char kernel[32]; /* "" = any */
+    int rank;
+    int thread;
+    int64_t task;
+    int fired; /* set after a call in which it fired */
+} pk__fault;
+
+typedef struct pk__job pk__job;
+
+/* One table per backend. C99 designated initializers, one slot per line. */
+typedef struct pk_backend {
+    const char *name;
+    unsigned caps; /* PK__CAP_* */
+    int (*init)(pk_ctx *ctx);
+    void (*finalize)(pk_ctx *ctx);
+    int (*default_threads)(pk_ctx *ctx);
+    /* Runs chunks [0, job->nchunks) over the pool; returns the agreed error code. */
+    int (*run)(pk_ctx *ctx, pk__job *job);
+    /* After run() of a PK__MAP_REDUCE: combine the partials into result. */
+    int (*reduce)(pk_ctx *ctx, pk__job *job, void *result);
+    /* After run() of PK__TASKS or a map with output: move results where asked. */
+    int (*collect)(pk_ctx *ctx, pk__job *job);
+    int (*team)(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void *arg);
+    int (*local_range)(pk_ctx *ctx, const pk__job *job, int64_t *clo, int64_t *chi);
+    /* Channels. */
+    int (*chan_open)(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);
+    int (*barrier)(pk_ctx *ctx);
+    /* Max over ranks (identity without ranks). */
+    double (*max_double)(pk_ctx *ctx, double value);
+    /* Ranks sweeps: the context of the first `ranks` ranks (NULL on the others),
+     * collective over ctx. NULL slot: only the whole pool exists. */
+    int (*subpool)(pk_ctx *ctx, int ranks, pk_ctx **sub);
+    /* Broadcasts len bytes from rank 0 (no-op without ranks). */
+    int (*bcast)(pk_ctx *ctx, void *buf, size_t len);
+    /* Makes a local return code collective: every rank gets the same code and
+     * the same error detail in ctx. Identity without ranks. */
+    int (*agree)(pk_ctx *ctx, int rc);
+} pk_backend;
+
+enum { PK__CAP_THREADS = 1u, PK__CAP_RANKS = 2u };
+
+/* Channel operations, one table per channel implementation. */
+typedef struct pk__chan_ops {
+    int (*put)(pk_chan *ch, const void *items, size_t count, int block);
+    int (*get)(pk_chan *ch, void *items, size_t max, size_t *got, int block);
+    int (*close)(pk_chan *ch);
+    int (*abort)(pk_chan *ch, int code);
+    size_t (*max_depth)(const pk_chan *ch);
+    size_t (*peek)(const pk_chan *ch, void *items, size_t max);
+    void (*free)(pk_chan *ch);
+} pk__chan_ops;
+
+/* Every channel starts with this header. */
+struct pk_chan {
+    const pk__chan_ops *ops;
+    pk_ctx *ctx;
+    size_t elem_size;
+    int producers, consumers;
+};
+
+struct pk_ctx {
+    const pk_backend *backend; /* what the calls dispatch to */
+    const pk_backend *local;   /* the threaded executor inside one process (omp or serial) */
+    void *impl;                /* backend's private state (MPI communicator, ...) */
+    int threads;               /* requested; 0 = default */
+    int threads_obtained;
+    int rank, nranks;
+    const char *kernel; /* label of the kernel being run, NULL outside kernels */
+    pk_error_info err;
+    pk__fault fault;
+    pk_progress_fn progress;
+    void *progress_arg;
+    double progress_interval;
+    pk_chan *chans[16]; /* open channels, woken by abort when a call fails */
+    int nchans;
+    int redirect_ok; /* rank layout lets the fault task move (set by the backend) */
+};
+
+struct pk__job {
+    pk_ctx *ctx;
+    int kind;
+    const char *label;
+    int64_t n, chunk, nchunks;
+    int schedule;
+    int nthreads; /* threads to ask for */
+    pk_opts opts;
+    /* callbacks */
+    pk_range_fn range_fn;
+    pk_chunk_fn chunk_fn;
+    pk_task_fn task_fn;
+    void *arg;
+    /* map output: element i lives at out + (i - out_base) * elem_size */
+    size_t elem_size;
+    char *out;
+    int64_t out_base;
+    /* reduction partials: chunk c at partials + (c - part_base) * red->type.size */
+    const pk_reducer *red;
+    char *partials;
+    int64_t part_base;
+    /* task results: task t at results + (t - res_base) * rtype->size */
+    const pk_type *rtype;
+    char *results;
+    int64_t res_base;
+    /* combine jobs: pair p combines partials comb_first + 2 p stride and that + stride */
+    int64_t stride, comb_first;
+    /* this process's chunks and the dynamic counter over them */
+    int64_t clo, chi;
+    _Atomic int64_t next;
+    /* errors: first one wins */
+    atomic_int stop;
+    atomic_int err_claimed;
+    pk_error_info err;
+    /* fault injection for this call */
+    int fault_on;
+    int64_t fault_chunk; /* chunk holding the fault's task, -1 when none */
+    atomic_int fault_fired;
+    atomic_int fault_task_done;
+    /* progress */
+    _Atomic int64_t done;
+    double progress_next;
+    atomic_int threads_obtained;
+    /* rank layout, set by the backend before workers start */
+    int rank, nranks;
+};
+
+/* ---- contexts ---- */
+int pk__ctx_create(pk_ctx **out, const pk_backend *backend, const pk_backend *local, void *impl);
+/* Channels opened on a context are aborted when a pool call on it fails. */
+void pk__ctx_add_chan(pk_ctx *ctx, pk_chan *ch);
+void pk__ctx_remove_chan(pk_ctx *ctx, pk_chan *ch);
+void pk__ctx_abort_chans(pk_ctx *ctx, int code);
+
+/* ---- error helpers ---- */
+int pk__set_error(pk_ctx *ctx, int code, const char *fmt, ...) PK__PRINTF(3, 4);
+int pk__set_errorv(pk_ctx *ctx, int code, const char *fmt, va_list ap);
+/* Copies a job's first error into ctx->err (code returned). */
+int pk__job_error_to_ctx(pk__job *job);
+
+/* ---- jobs ---- */
+void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts *opts);
+/* The per-thread loop: runs this thread's share of chunks [job->clo, job->chi). */
+void pk__job_worker(pk__job *job, int thread, int nthreads);
+/* One member of a pk_team: runs fn as worker id of n, recording its error. */
+void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n);
+/* Runs one chunk on w (fault check, callback, error capture). */
+int pk__job_chunk(pk__job *job, pk_worker *w, int64_t c);
+/* Records rc (negative) from w as the job's error if it is the first. */
+void pk__job_fail(pk__job *job, pk_worker *w, int rc);
+/* The fixed reduction tree over chunk numbers [0, nchunks): at level s = 1, 2, 4, ...
+ * partial i (i a multiple of 2s) takes in partial i + s. pk__reduce_level does the
+ * pairs of one level whose both partials lie in [lo, hi) (the partials this
+ * process holds), over the local threads when the reducer is heavy. */
+int pk__reduce_level(pk_ctx *ctx, pk__job *job, int64_t lo, int64_t hi, int64_t s);
+/* All levels over [0, nchunks) held locally, then result (+)= partial 0. */
+int pk__reduce_local(pk_ctx *ctx, pk__job *job, void *result);
+int pk__collect_local(pk_ctx *ctx, pk__job *job);
+/* Fills opts defaults. */
+pk_opts pk__opts_or_default(const pk_opts *opts, int kind);
+int64_t pk__default_chunk(int64_t n);
+
+/* ---- shared backend pieces ---- */
+void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads);
+int pk__type_init_array(const pk_type *t, char *values, int64_t count);
+void pk__type_destroy_array(const pk_type *t, char *values, int64_t count);
+void pk__progress_tick(pk__job *job, pk_worker *w);
+
+/* Kernel entry/exit: label for origins and the fault spec. */
+void pk__kernel_enter(pk_ctx *ctx, const char *kernel);
+void pk__kernel_leave(pk_ctx *ctx);
+
+/* Threads-backend channel (mutex and condition variables), also used by serial. */
+int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);
+
+extern const pk_backend pk__serial_backend;
+
+double pk__now(void);
+
+#endif

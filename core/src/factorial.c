@@ -1,0 +1,2 @@
+/* Placeholder: the factorial kernel is being written. */
+#include "parkit/internal.h"

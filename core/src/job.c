@@ -1,0 +1,303 @@
+/* The execution of one pool call, shared by every backend: the per-thread loop
+ * (static or dynamic claiming of chunks), fault injection, first-error-wins
+ * capture and progress. Backends only decide which chunks a process owns and how
+ * its threads are started; everything that decides *what happens* to a chunk is
+ * here, once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parkit/internal.h"
+
+int64_t pk__default_chunk(int64_t n) {
+    /* About 1024 chunks whatever the pool: enough to balance 64 workers 16 ways,
+     * few enough that per-chunk overhead stays invisible. */
+    int64_t c = n / 1024;
+    return c > 0 ? c : 1;
+}
+
+pk_opts pk__opts_or_default(const pk_opts *opts, int kind) {
+    pk_opts o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    if (o.schedule == PK_SCHEDULE_DEFAULT)
+        o.schedule = kind == PK__TASKS ? PK_DYNAMIC : PK_STATIC;
+    return o;
+}
+
+static int kernel_matches(const pk_ctx *ctx, const char *label) {
+    return ctx->fault.armed &&
+           (ctx->fault.kernel[0] == '\0' || strcmp(ctx->fault.kernel, label) == 0);
+}
+
+void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts *opts) {
+    memset(job, 0, sizeof *job);
+    job->ctx = ctx;
+    job->kind = kind;
+    job->opts = pk__opts_or_default(opts, kind);
+    job->label = job->opts.label ? job->opts.label : ctx->kernel ? ctx->kernel : "pool";
+    job->n = n;
+    job->chunk = job->opts.chunk > 0 ? job->opts.chunk
+                 : kind == PK__TASKS ? 1
+                                     : pk__default_chunk(n);
+    job->nchunks = n == 0 ? 0 : (n - 1) / job->chunk + 1;
+    job->schedule = job->opts.schedule;
+    job->nthreads = pk_ctx_threads(ctx);
+    job->rank = ctx->rank;
+    job->nranks = ctx->nranks;
+    job->clo = 0;
+    job->chi = job->nchunks;
+    job->fault_on = kind != PK__COMBINE && kernel_matches(ctx, job->label);
+    job->fault_chunk = -1;
+    if (job->fault_on && ctx->fault.task >= 0 && ctx->fault.thread >= 0) {
+        int64_t c = kind == PK__TASKS ? ctx->fault.task / job->chunk : ctx->fault.task;
+        if (c < job->nchunks)
+            job->fault_chunk = c;
+    }
+    atomic_init(&job->next, 0);
+    atomic_init(&job->stop, 0);
+    atomic_init(&job->err_claimed, 0);
+    atomic_init(&job->fault_fired, 0);
+    atomic_init(&job->fault_task_done, 0);
+    atomic_init(&job->done, 0);
+    atomic_init(&job->threads_obtained, 0);
+    job->err.rank = job->err.thread = -1;
+    job->err.task = -1;
+    job->progress_next = pk__now() + ctx->progress_interval;
+}
+
+void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads) {
+    memset(w, 0, sizeof *w);
+    w->rank = job->rank;
+    w->nranks = job->nranks;
+    w->thread = thread;
+    w->nthreads = nthreads;
+    w->id = job->rank * nthreads + thread;
+    w->nworkers = job->nranks * nthreads;
+    w->task = -1;
+    w->job_ = job;
+}
+
+/* Claims the job's error for w if nobody did yet; message may be NULL. */
+static void job_record(pk__job *job, const pk_worker *w, int rc, const char *message) {
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&job->err_claimed, &expected, 1)) {
+        pk_error_info *e = &job->err;
+        e->code = rc;
+        snprintf(e->kernel, sizeof e->kernel, "%s", job->label);
+        e->rank = w->rank;
+        e->thread = w->thread;
+        e->task = w->task;
+        snprintf(e->message, sizeof e->message, "%s", message ? message : pk_strerror(rc));
+        pk__ctx_abort_chans(job->ctx, PK_EABORTED);
+    }
+    atomic_store(&job->stop, 1);
+}
+
+void pk__job_fail(pk__job *job, pk_worker *w, int rc) {
+    job_record(job, w, rc, NULL);
+}
+
+int pk_fail(pk_worker *w, int code, const char *fmt, ...) {
+    char msg[sizeof((pk_error_info *)0)->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (w != NULL && w->job_ != NULL && code != 0)
+        job_record(w->job_, w, code, msg);
+    return code;
+}
+
+int pk_stopping(const pk_worker *w) {
+    return w->job_ != NULL && atomic_load_explicit(&w->job_->stop, memory_order_relaxed);
+}
+
+int pk_task_begin(pk_worker *w, int64_t task) {
+    w->task = task;
+    pk__job *job = w->job_;
+    if (job == NULL || !job->fault_on)
+        return 0;
+    const pk__fault *f = &job->ctx->fault;
+    if ((f->task >= 0 && f->task != task) || (f->thread >= 0 && f->thread != w->thread) ||
+        (f->rank >= 0 && f->rank != w->rank))
+        return 0;
+    if (atomic_exchange(&job->fault_fired, 1))
+        return 0;
+    return pk_fail(w, PK_EINJECTED, "injected fault");
+}
+
+void pk__progress_tick(pk__job *job, pk_worker *w) {
+    pk_ctx *ctx = job->ctx;
+    if (ctx->progress == NULL || w->thread != 0 || w->rank != 0 || job->kind == PK__COMBINE)
+        return;
+    double now = pk__now();
+    if (now < job->progress_next)
+        return;
+    job->progress_next = now + ctx->progress_interval;
+    int64_t total = job->chi - job->clo;
+    double frac = total > 0 ? (double)atomic_load(&job->done) / (double)total : 1.0;
+    ctx->progress(ctx->progress_arg, job->label, frac);
+}
+
+static int run_tasks(pk__job *job, pk_worker *w, int64_t b, int64_t e) {
+    const pk_type *rt = job->rtype;
+    for (int64_t t = b; t < e; t++) {
+        int rc = pk_task_begin(w, t);
+        if (rc != 0)
+            return rc;
+        void *res = job->results ? job->results + (size_t)(t - job->res_base) * rt->size : NULL;
+        void *arg =
+            job->opts.arg_stride ? (char *)job->arg + (size_t)t * job->opts.arg_stride : job->arg;
+        rc = job->task_fn(arg, t, res, w);
+        if (rc != 0)
+            return rc;
+        if (t + 1 < e && atomic_load_explicit(&job->stop, memory_order_relaxed))
+            return 0;
+    }
+    return 0;
+}
+
+/* Pair p of a combine level with stride s: partials i and i + s. */
+static int run_combine(pk__job *job, int64_t p) {
+    const pk_reducer *red = job->red;
+    int64_t i = job->comb_first + p * 2 * job->stride;
+    char *into = job->partials + (size_t)(i - job->part_base) * red->type.size;
+    char *from = into + (size_t)job->stride * red->type.size;
+    return red->combine(into, from, red->type.arg);
+}
+
+int pk__job_chunk(pk__job *job, pk_worker *w, int64_t c) {
+    int64_t b = c * job->chunk;
+    int64_t e = job->n - b < job->chunk ? job->n : b + job->chunk;
+    int rc = 0;
+    switch (job->kind) {
+    case PK__FOR:
+        rc = pk_task_begin(w, c);
+        if (rc == 0)
+            rc = job->range_fn(job->arg, b, e, w);
+        break;
+    case PK__MAP_REDUCE: {
+        rc = pk_task_begin(w, c);
+        void *out = job->out ? job->out + (size_t)(b - job->out_base) * job->elem_size : NULL;
+        void *acc = job->partials
+                        ? job->partials + (size_t)(c - job->part_base) * job->red->type.size
+                        : NULL;
+        if (rc == 0)
+            rc = job->chunk_fn(job->arg, b, e, out, acc, w);
+        break;
+    }
+    case PK__TASKS:
+        rc = run_tasks(job, w, b, e);
+        break;
+    case PK__COMBINE:
+        w->task = c;
+        rc = run_combine(job, c);
+        break;
+    default:
+        rc = PK_EINVAL;
+    }
+    if (rc != 0) {
+        pk__job_fail(job, w, rc);
+        w->task = -1;
+        return rc;
+    }
+    w->task = -1;
+    atomic_fetch_add_explicit(&job->done, 1, memory_order_relaxed);
+    pk__progress_tick(job, w);
+    return 0;
+}
+
+/* Whether this worker must leave chunk c to the fault's thread. */
+static int leave_to_fault(const pk__job *job, const pk_worker *w, int target, int64_t c) {
+    return c == job->fault_chunk && !target && job->fault_chunk >= 0 &&
+           job->ctx->fault.thread < w->nthreads;
+}
+
+static int is_fault_target(const pk__job *job, const pk_worker *w) {
+    const pk__fault *f = &job->ctx->fault;
+    return job->fault_chunk >= 0 && f->thread == w->thread && (f->rank < 0 || f->rank == w->rank);
+}
+
+static void worker_loop(pk__job *job, pk_worker *w, int target, int *ran_fault) {
+    int64_t lo = job->clo, hi = job->chi;
+    if (job->schedule == PK_DYNAMIC) {
+        while (!atomic_load_explicit(&job->stop, memory_order_relaxed)) {
+            int64_t c = atomic_fetch_add(&job->next, 1);
+            if (c >= hi)
+                break;
+            if (leave_to_fault(job, w, target, c))
+                continue;
+            *ran_fault |= c == job->fault_chunk;
+            if (pk__job_chunk(job, w, c) != 0)
+                break;
+        }
+        return;
+    }
+    int64_t m = hi - lo, t = w->thread, nt = w->nthreads;
+    int64_t b = lo + (m / nt) * t + (t < m % nt ? t : m % nt);
+    int64_t e = b + m / nt + (t < m % nt ? 1 : 0);
+    for (int64_t c = b; c < e; c++) {
+        if (atomic_load_explicit(&job->stop, memory_order_relaxed))
+            break;
+        if (leave_to_fault(job, w, target, c))
+            continue;
+        *ran_fault |= c == job->fault_chunk;
+        if (pk__job_chunk(job, w, c) != 0)
+            break;
+    }
+}
+
+void pk__job_worker(pk__job *job, int thread, int nthreads) {
+    pk_worker w;
+    pk__worker_init(&w, job, thread, nthreads);
+    if (thread == 0)
+        atomic_store(&job->threads_obtained, nthreads);
+    if (job->opts.worker_begin != NULL && job->kind != PK__COMBINE) {
+        int rc = job->opts.worker_begin(job->arg, &w);
+        if (rc != 0) {
+            pk__job_fail(job, &w, rc);
+            return;
+        }
+    }
+    int target =
+        is_fault_target(job, &w) && job->fault_chunk >= job->clo && job->fault_chunk < job->chi;
+    int ran_fault = 0;
+    worker_loop(job, &w, target, &ran_fault);
+    if (target && !ran_fault && !atomic_load(&job->stop))
+        pk__job_chunk(job, &w, job->fault_chunk);
+    if (job->opts.worker_end != NULL && job->kind != PK__COMBINE)
+        job->opts.worker_end(job->arg, &w);
+}
+
+int pk__job_error_to_ctx(pk__job *job) {
+    pk_ctx *ctx = job->ctx;
+    int got = atomic_load(&job->threads_obtained);
+    if (got > 0)
+        ctx->threads_obtained = got;
+    if (atomic_load(&job->fault_fired))
+        ctx->fault.fired = 1;
+    if (!atomic_load(&job->err_claimed))
+        return 0;
+    ctx->err = job->err;
+    return job->err.code;
+}
+
+void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n) {
+    pk_worker w;
+    pk__worker_init(&w, job, job->nranks > 1 ? 0 : id, job->nranks > 1 ? 1 : n);
+    w.id = id;
+    w.nworkers = n;
+    int rc = 0;
+    if (job->opts.worker_begin != NULL)
+        rc = job->opts.worker_begin(arg, &w);
+    if (rc == 0) {
+        rc = fn(arg, &w);
+        if (job->opts.worker_end != NULL)
+            job->opts.worker_end(arg, &w);
+    }
+    if (rc != 0)
+        pk__job_fail(job, &w, rc);
+}

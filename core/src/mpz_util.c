@@ -1,0 +1,2 @@
+/* Placeholder: big-integer helpers are being written. */
+#include "parkit/internal.h"

@@ -1,0 +1,183 @@
+/* The public pool calls: argument checks first, trivial cases short-circuited,
+ * then one job dispatched through the context's backend table, and every result
+ * funnelled through one error path. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "parkit/internal.h"
+
+static int check_ctx_n(pk_ctx *ctx, int64_t n, int has_fn, const pk_opts *opts) {
+    if (n < 0)
+        return pk__set_error(ctx, PK_EINVAL, "negative index count %lld", (long long)n);
+    if (!has_fn)
+        return pk__set_error(ctx, PK_EINVAL, "no callback given");
+    if (opts != NULL && opts->chunk < 0)
+        return pk__set_error(ctx, PK_EINVAL, "negative chunk size %lld", (long long)opts->chunk);
+    if (opts != NULL && (opts->schedule < PK_SCHEDULE_DEFAULT || opts->schedule > PK_DYNAMIC))
+        return pk__set_error(ctx, PK_EINVAL, "unknown schedule %d", opts->schedule);
+    if (opts != NULL && (opts->where < PK_ON_ROOT || opts->where > PK_DISTRIBUTED))
+        return pk__set_error(ctx, PK_EINVAL, "unknown placement %d", opts->where);
+    return 0;
+}
+
+static void set_local_range(pk_ctx *ctx, pk__job *job) {
+    if (ctx->backend->local_range != NULL)
+        ctx->backend->local_range(ctx, job, &job->clo, &job->chi);
+    atomic_store(&job->next, job->clo);
+}
+
+int pk_for(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_range_fn body, void *arg) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    int rc = check_ctx_n(ctx, n, body != NULL, opts);
+    if (rc != 0)
+        return ctx->backend->agree(ctx, rc);
+    pk__job job;
+    pk__job_init(&job, ctx, PK__FOR, n, opts);
+    job.range_fn = body;
+    job.arg = arg;
+    set_local_range(ctx, &job);
+    return ctx->backend->run(ctx, &job);
+}
+
+int pk_local_range(pk_ctx *ctx, int64_t n, const pk_opts *opts, int64_t *begin, int64_t *end) {
+    if (ctx == NULL || begin == NULL || end == NULL || n < 0)
+        return ctx ? pk__set_error(ctx, PK_EINVAL, "bad arguments to pk_local_range") : PK_EINVAL;
+    pk__job job;
+    pk__job_init(&job, ctx, PK__MAP_REDUCE, n, opts);
+    set_local_range(ctx, &job);
+    *begin = job.clo * job.chunk < n ? job.clo * job.chunk : n;
+    *end = job.chi * job.chunk < n ? job.chi * job.chunk : n;
+    return 0;
+}
+
+static int alloc_partials(pk_ctx *ctx, pk__job *job, const pk_reducer *red) {
+    int64_t count = job->chi - job->clo;
+    job->red = red;
+    job->part_base = job->clo;
+    if (count == 0)
+        return 0;
+    job->partials = malloc((size_t)count * red->type.size);
+    if (job->partials == NULL)
+        return pk__set_error(ctx, PK_ENOMEM, "no memory for %lld partial results",
+                             (long long)count);
+    int rc = pk__type_init_array(&red->type, job->partials, count);
+    if (rc != 0) {
+        free(job->partials);
+        job->partials = NULL;
+        return pk__set_error(ctx, rc, "initializing partial results failed");
+    }
+    return 0;
+}
+
+static void free_partials(pk__job *job) {
+    if (job->partials == NULL)
+        return;
+    pk__type_destroy_array(&job->red->type, job->partials, job->chi - job->clo);
+    free(job->partials);
+    job->partials = NULL;
+}
+
+static int check_map_reduce(pk_ctx *ctx, size_t elem_size, void *out, const pk_reducer *red,
+                            void *result, const pk_opts *opts) {
+    int where = opts ? opts->where : PK_ON_ROOT;
+    if (elem_size > 0 && out == NULL && (ctx->rank == 0 || where != PK_ON_ROOT) &&
+        !(ctx->backend->caps & PK__CAP_RANKS && where == PK_ON_ROOT))
+        return pk__set_error(ctx, PK_EINVAL, "an output element size without an output array");
+    if (red != NULL && (red->combine == NULL || red->type.size == 0))
+        return pk__set_error(ctx, PK_EINVAL, "a reducer needs a combine function and a size");
+    if (red != NULL && result == NULL)
+        return pk__set_error(ctx, PK_EINVAL, "a reducer without a result");
+    return 0;
+}
+
+int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body, void *arg,
+                  size_t elem_size, void *out, const pk_reducer *red, void *result) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    int rc = check_ctx_n(ctx, n, body != NULL, opts);
+    if (rc == 0)
+        rc = check_map_reduce(ctx, elem_size, out, red, result, opts);
+    if (rc != 0)
+        return ctx->backend->agree(ctx, rc);
+    pk__job job;
+    pk__job_init(&job, ctx, PK__MAP_REDUCE, n, opts);
+    job.chunk_fn = body;
+    job.arg = arg;
+    job.elem_size = elem_size;
+    job.out = elem_size > 0 ? out : NULL;
+    set_local_range(ctx, &job);
+    if (job.opts.where == PK_DISTRIBUTED)
+        job.out_base = job.clo * job.chunk;
+    rc = red != NULL ? alloc_partials(ctx, &job, red) : 0;
+    rc = ctx->backend->agree(ctx, rc);
+    if (rc != 0)
+        return rc;
+    rc = ctx->backend->run(ctx, &job);
+    if (rc == 0 && red != NULL)
+        rc = ctx->backend->reduce(ctx, &job, result);
+    if (rc == 0 && elem_size > 0)
+        rc = ctx->backend->collect(ctx, &job);
+    free_partials(&job);
+    return rc;
+}
+
+int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, void *arg,
+             const pk_type *result_type, void *results) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    int rc = check_ctx_n(ctx, ntasks, fn != NULL, opts);
+    if (rc == 0 && result_type != NULL && result_type->size == 0)
+        rc = pk__set_error(ctx, PK_EINVAL, "a result type of size 0");
+    int where = opts ? opts->where : PK_ON_ROOT;
+    if (rc == 0 && result_type != NULL && results == NULL &&
+        (ctx->nranks == 1 || where == PK_ON_ALL || ctx->rank == 0))
+        rc = pk__set_error(ctx, PK_EINVAL, "a result type without a results array");
+    if (rc != 0)
+        return ctx->backend->agree(ctx, rc);
+    pk__job job;
+    pk__job_init(&job, ctx, PK__TASKS, ntasks, opts);
+    job.task_fn = fn;
+    job.arg = arg;
+    job.rtype = result_type;
+    job.results = result_type ? results : NULL;
+    set_local_range(ctx, &job);
+    rc = ctx->backend->run(ctx, &job);
+    if (rc == 0 && result_type != NULL)
+        rc = ctx->backend->collect(ctx, &job);
+    return rc;
+}
+
+int pk_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void *arg) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    if (nworkers < 0)
+        return ctx->backend->agree(
+            ctx, pk__set_error(ctx, PK_EINVAL, "negative worker count %d", nworkers));
+    if (fn == NULL)
+        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_EINVAL, "no callback given"));
+    return ctx->backend->team(ctx, nworkers, opts, fn, arg);
+}
+
+int pk_values_new(const pk_type *type, int64_t count, void **values) {
+    if (type == NULL || values == NULL || count < 0 || type->size == 0)
+        return PK_EINVAL;
+    *values = NULL;
+    char *v = malloc(count > 0 ? (size_t)count * type->size : 1);
+    if (v == NULL)
+        return PK_ENOMEM;
+    int rc = pk__type_init_array(type, v, count);
+    if (rc != 0) {
+        free(v);
+        return rc;
+    }
+    *values = v;
+    return 0;
+}
+
+void pk_values_free(const pk_type *type, int64_t count, void *values) {
+    if (values == NULL)
+        return;
+    pk__type_destroy_array(type, values, count);
+    free(values);
+}

@@ -1,0 +1,2 @@
+/* Placeholder: the prodcons kernel is being written. */
+#include "parkit/internal.h"

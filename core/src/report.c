@@ -1,0 +1,276 @@
+/* The report printer shared by every program: the same shape for every kernel
+ * and backend, so runs are diffable. Table: aligned "key = value" header, the
+ * results, one validation line, one row per pool size. CSV: the header as
+ * "# key = value" comments, then the rows. JSON: one object. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parkit/internal.h"
+
+enum { MAX_ITEMS = 48, VALUE_LEN = 256 };
+
+typedef struct kv {
+    char key[40];
+    char value[VALUE_LEN];
+    int quoted; /* JSON: a string */
+} kv;
+
+struct pk_report {
+    char program[32];
+    int format;
+    kv params[MAX_ITEMS];
+    int nparams;
+    kv results[MAX_ITEMS];
+    int nresults;
+    kv notes[8];
+    int nnotes;
+    int validated; /* -1 not given, 0 failed, 1 passed */
+    char detail[VALUE_LEN];
+    pk_stats *rows;
+    int nrows;
+    char rate_unit[24];
+    int quiet;
+};
+
+pk_report *pk_report_new(const char *program, int format) {
+    pk_report *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    snprintf(r->program, sizeof r->program, "%s", program);
+    r->format = format;
+    r->validated = -1;
+    return r;
+}
+
+void pk_report_free(pk_report *r) {
+    if (r == NULL)
+        return;
+    free(r->rows);
+    free(r);
+}
+
+static void add_kv(kv *list, int *n, int cap, const char *key, int quoted, const char *fmt,
+                   va_list ap) {
+    if (*n >= cap)
+        return;
+    kv *e = &list[(*n)++];
+    snprintf(e->key, sizeof e->key, "%s", key);
+    vsnprintf(e->value, sizeof e->value, fmt, ap);
+    e->quoted = quoted;
+}
+
+void pk_report_param(pk_report *r, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    add_kv(r->params, &r->nparams, MAX_ITEMS, key, 1, fmt, ap);
+    va_end(ap);
+}
+
+void pk_report_result_str(pk_report *r, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    add_kv(r->results, &r->nresults, MAX_ITEMS, key, 1, fmt, ap);
+    va_end(ap);
+}
+
+void pk_report_result_num(pk_report *r, const char *key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    add_kv(r->results, &r->nresults, MAX_ITEMS, key, 0, fmt, ap);
+    va_end(ap);
+}
+
+void pk_report_note(pk_report *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    add_kv(r->notes, &r->nnotes, 8, "note", 1, fmt, ap);
+    va_end(ap);
+}
+
+void pk_report_validation(pk_report *r, int passed, const char *detail) {
+    r->validated = passed ? 1 : 0;
+    snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
+}
+
+void pk_report_runs(pk_report *r, const pk_stats *rows, int n, const char *rate_unit) {
+    free(r->rows);
+    r->rows = NULL;
+    r->nrows = 0;
+    if (n > 0 && (r->rows = malloc((size_t)n * sizeof *rows)) != NULL) {
+        memcpy(r->rows, rows, (size_t)n * sizeof *rows);
+        r->nrows = n;
+    }
+    snprintf(r->rate_unit, sizeof r->rate_unit, "%s", rate_unit ? rate_unit : "items/s");
+}
+
+int pk_format_parse(const char *s) {
+    if (strcmp(s, "table") == 0)
+        return PK_FORMAT_TABLE;
+    if (strcmp(s, "csv") == 0)
+        return PK_FORMAT_CSV;
+    if (strcmp(s, "json") == 0)
+        return PK_FORMAT_JSON;
+    return -1;
+}
+
+static const char *validation_text(const pk_report *r) {
+    return r->validated == 1 ? "PASSED" : r->validated == 0 ? "FAILED" : "NOT RUN";
+}
+
+static size_t key_width(const pk_report *r) {
+    size_t w = 0;
+    for (int i = 0; i < r->nparams; i++)
+        w = strlen(r->params[i].key) > w ? strlen(r->params[i].key) : w;
+    for (int i = 0; i < r->nresults; i++)
+        w = strlen(r->results[i].key) > w ? strlen(r->results[i].key) : w;
+    return w;
+}
+
+static void print_kvs(FILE *out, const kv *list, int n, size_t w, const char *prefix) {
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%-*s = %s\n", prefix, (int)w, list[i].key, list[i].value);
+}
+
+static void print_validation(const pk_report *r, FILE *out, const char *prefix) {
+    if (r->validated == 0 && r->detail[0])
+        fprintf(out, "%sValidation: FAILED (%s)\n", prefix, r->detail);
+    else
+        fprintf(out, "%sValidation: %s\n", prefix, validation_text(r));
+}
+
+void pk_report_set_quiet(pk_report *r, int quiet) {
+    r->quiet = quiet;
+}
+
+static void print_table(const pk_report *r, FILE *out) {
+    size_t w = key_width(r);
+    if (r->quiet) {
+        print_kvs(out, r->results, r->nresults, w, "");
+        print_validation(r, out, "");
+        return;
+    }
+    print_kvs(out, r->params, r->nparams, w, "");
+    print_kvs(out, r->results, r->nresults, w, "");
+    print_validation(r, out, "");
+    if (r->nrows > 0) {
+        fprintf(out, "%5s %7s %5s %11s %11s %11s %8s %10s %12s\n", "ranks", "threads", "pool",
+                "min(s)", "median(s)", "max(s)", "speedup", "efficiency", r->rate_unit);
+        for (int i = 0; i < r->nrows; i++) {
+            const pk_stats *s = &r->rows[i];
+            fprintf(out, "%5d %7d %5d %11.6f %11.6f %11.6f %8.2f %9.1f%% %12.4g\n", s->ranks,
+                    s->threads_got, s->pool, s->min, s->median, s->max, s->speedup,
+                    100.0 * s->efficiency, s->rate);
+        }
+    }
+    for (int i = 0; i < r->nnotes; i++)
+        fprintf(out, "Note: %s\n", r->notes[i].value);
+}
+
+static void print_csv(const pk_report *r, FILE *out) {
+    size_t w = key_width(r);
+    print_kvs(out, r->params, r->nparams, w, "# ");
+    print_kvs(out, r->results, r->nresults, w, "# ");
+    print_validation(r, out, "# ");
+    for (int i = 0; i < r->nnotes; i++)
+        fprintf(out, "# Note: %s\n", r->notes[i].value);
+    fprintf(out, "program,ranks,threads,threads_obtained,pool,runs,min,median,max,speedup,"
+                 "efficiency,rate,rate_unit\n");
+    for (int i = 0; i < r->nrows; i++) {
+        const pk_stats *s = &r->rows[i];
+        fprintf(out, "%s,%d,%d,%d,%d,%d,%.9f,%.9f,%.9f,%.6f,%.6f,%.6g,%s\n", r->program, s->ranks,
+                s->threads, s->threads_got, s->pool, s->runs, s->min, s->median, s->max, s->speedup,
+                s->efficiency, s->rate, r->rate_unit);
+    }
+}
+
+static void json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_object(FILE *out, const kv *list, int n) {
+    fputc('{', out);
+    for (int i = 0; i < n; i++) {
+        fprintf(out, "%s", i ? ", " : "");
+        json_string(out, list[i].key);
+        fputs(": ", out);
+        if (list[i].quoted)
+            json_string(out, list[i].value);
+        else
+            fputs(list[i].value, out);
+    }
+    fputc('}', out);
+}
+
+static const char *param(const pk_report *r, const char *key) {
+    for (int i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[i].key, key) == 0)
+            return r->params[i].value;
+    return "";
+}
+
+static void json_runs(const pk_report *r, FILE *out) {
+    fputs("[", out);
+    for (int i = 0; i < r->nrows; i++) {
+        const pk_stats *s = &r->rows[i];
+        fprintf(out,
+                "%s\n    {\"ranks\": %d, \"threads\": %d, \"threads_obtained\": %d, \"pool\": %d, "
+                "\"runs\": %d, \"min\": %.9g, \"median\": %.9g, \"max\": %.9g, \"speedup\": %.6g, "
+                "\"efficiency\": %.6g, \"rate\": %.6g}",
+                i ? "," : "", s->ranks, s->threads, s->threads_got, s->pool, s->runs, s->min,
+                s->median, s->max, s->speedup, s->efficiency, s->rate);
+    }
+    fputs(r->nrows ? "\n  ]" : "]", out);
+}
+
+static void print_json(const pk_report *r, FILE *out) {
+    fputs("{\n  \"program\": ", out);
+    json_string(out, r->program);
+    fputs(",\n  \"version\": ", out);
+    json_string(out, PARKIT_VERSION);
+    fputs(",\n  \"backend\": ", out);
+    json_string(out, param(r, "backend"));
+    fputs(",\n  \"params\": ", out);
+    json_object(out, r->params, r->nparams);
+    fputs(",\n  \"result\": ", out);
+    json_object(out, r->results, r->nresults);
+    fputs(",\n  \"validation\": ", out);
+    json_string(out, validation_text(r));
+    if (r->validated == 0) {
+        fputs(",\n  \"validation_detail\": ", out);
+        json_string(out, r->detail);
+    }
+    fputs(",\n  \"rate_unit\": ", out);
+    json_string(out, r->rate_unit[0] ? r->rate_unit : "items/s");
+    fputs(",\n  \"runs\": ", out);
+    json_runs(r, out);
+    fputs(",\n  \"notes\": [", out);
+    for (int i = 0; i < r->nnotes; i++) {
+        fputs(i ? ", " : "", out);
+        json_string(out, r->notes[i].value);
+    }
+    fputs("]\n}\n", out);
+}
+
+int pk_report_print(const pk_report *r, FILE *out) {
+    if (r == NULL || out == NULL)
+        return PK_EINVAL;
+    if (r->format == PK_FORMAT_JSON)
+        print_json(r, out);
+    else if (r->format == PK_FORMAT_CSV)
+        print_csv(r, out);
+    else
+        print_table(r, out);
+    return fflush(out) == 0 && !ferror(out) ? 0 : PK_EIO;
+}

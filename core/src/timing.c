@@ -1,0 +1,137 @@
+/* Timing: the clock, statistics over repeated runs and the sweep driver. A timed
+ * run starts after a barrier and counts the slowest rank; warm-up runs are not
+ * counted. Under a ranks sweep, ranks outside the sub-pool wait and receive the
+ * rows from rank 0, so every rank returns the same table and the same code. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "parkit/internal.h"
+
+double pk_time_now(void) {
+    return pk__now();
+}
+
+double pk_time_resolution(void) {
+    struct timespec ts;
+    if (clock_getres(CLOCK_MONOTONIC, &ts) != 0)
+        return 1e-6;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int pk_stats_compute(double *samples, int n, pk_stats *st) {
+    if (samples == NULL || st == NULL || n < 1)
+        return PK_EINVAL;
+    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += samples[i];
+    st->runs = n;
+    st->min = samples[0];
+    st->max = samples[n - 1];
+    st->median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    st->mean = sum / n;
+    return 0;
+}
+
+void pk_stats_relative(pk_stats *rows, int n, double work) {
+    for (int i = 0; i < n; i++) {
+        pk_stats *r = &rows[i];
+        r->speedup = r->median > 0 ? rows[0].median / r->median : 0;
+        double scale = rows[0].pool > 0 ? (double)r->pool / rows[0].pool : 1;
+        r->efficiency = scale > 0 ? r->speedup / scale : 0;
+        r->rate = r->median > 0 ? work / r->median : 0;
+    }
+}
+
+/* Timed runs of one pool size on sub (the pool), filling row. */
+static int time_size(pk_ctx *sub, const pk_sweep *sw, pk_run_fn fn, void *arg, pk_stats *row,
+                     double *samples) {
+    int got = 1 << 30;
+    for (int i = 0; i < sw->warmup + sw->repeat; i++) {
+        sub->backend->barrier(sub);
+        double t0 = pk__now();
+        int rc = fn(sub, arg);
+        double dt = sub->backend->max_double(sub, pk__now() - t0);
+        if (rc != 0)
+            return rc;
+        int obtained = pk_ctx_threads_obtained(sub);
+        got = obtained < got ? obtained : got;
+        if (i >= sw->warmup)
+            samples[i - sw->warmup] = dt;
+    }
+    row->threads_got = got;
+    row->pool = sub->nranks * got;
+    return pk_stats_compute(samples, sw->repeat, row);
+}
+
+static int sweep_ranks(pk_ctx *ctx, const pk_sweep *sw, pk_run_fn fn, void *arg, int ranks,
+                       pk_stats *rows, double *samples) {
+    pk_ctx *sub = ctx;
+    int rc = 0;
+    if (ranks != ctx->nranks) {
+        if (ctx->backend->subpool == NULL)
+            return pk__set_error(ctx, PK_EINVAL, "a pool of %d ranks needs the mpi backend", ranks);
+        rc = ctx->backend->subpool(ctx, ranks, &sub);
+        if (rc != 0)
+            return rc;
+    }
+    int nt = sw->nthreads > 0 ? sw->nthreads : 1;
+    for (int t = 0; t < nt && rc == 0; t++) {
+        pk_stats *row = &rows[t];
+        memset(row, 0, sizeof *row);
+        if (sub != NULL) {
+            if (sub != ctx) {
+                sub->fault = ctx->fault;
+                sub->progress = ctx->progress;
+                sub->progress_arg = ctx->progress_arg;
+                sub->progress_interval = ctx->progress_interval;
+            }
+            pk_ctx_set_threads(sub, sw->nthreads > 0 ? sw->threads[t] : ctx->threads);
+            row->ranks = sub->nranks;
+            row->threads = pk_ctx_threads(sub);
+            rc = time_size(sub, sw, fn, arg, row, samples);
+            if (sub != ctx) {
+                ctx->err = sub->err;
+                ctx->fault.fired |= sub->fault.fired;
+                ctx->threads_obtained = sub->threads_obtained;
+            }
+        }
+        rc = ctx->backend->agree(ctx, rc);
+        if (rc == 0 && ctx->backend->bcast != NULL)
+            rc = ctx->backend->bcast(ctx, row, sizeof *row);
+    }
+    if (sub != NULL && sub != ctx)
+        pk_ctx_free(sub);
+    return rc;
+}
+
+int pk_sweep_run(pk_ctx *ctx, const pk_sweep *sw, pk_run_fn fn, void *arg, pk_stats *rows) {
+    if (ctx == NULL || sw == NULL || fn == NULL || rows == NULL || sw->repeat < 1 || sw->warmup < 0)
+        return ctx ? pk__set_error(ctx, PK_EINVAL, "bad sweep arguments") : PK_EINVAL;
+    for (int i = 0; i < sw->nranks; i++)
+        if (sw->ranks[i] < 1 || sw->ranks[i] > ctx->nranks)
+            return pk__set_error(ctx, PK_EINVAL, "a pool of %d ranks in a world of %d",
+                                 sw->ranks[i], ctx->nranks);
+    double *samples = malloc((size_t)sw->repeat * sizeof *samples);
+    if (samples == NULL)
+        return pk__set_error(ctx, PK_ENOMEM, "no memory for samples");
+    int nr = sw->nranks > 0 ? sw->nranks : 1;
+    int nt = sw->nthreads > 0 ? sw->nthreads : 1;
+    int rc = 0;
+    int saved_threads = ctx->threads;
+    for (int r = 0; r < nr && rc == 0; r++) {
+        int ranks = sw->nranks > 0 ? sw->ranks[r] : ctx->nranks;
+        rc = sweep_ranks(ctx, sw, fn, arg, ranks, rows + (size_t)r * (size_t)nt, samples);
+    }
+    ctx->threads = saved_threads;
+    free(samples);
+    if (rc == 0)
+        pk_stats_relative(rows, nr * nt, sw->work);
+    return rc;
+}
