@@ -28,5 +28,13 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/parkitConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/parkitConfig.cmake ${PROJECT_BINARY_DIR}/parkitConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/parkit)
+set(PARKIT_PC_LIBS "-lparkit")
+if(PARKIT_WITH_MPI)
+  string(APPEND PARKIT_PC_LIBS " -lparkit_mpi")
+endif()
+if(PARKIT_WITH_OPENMP)
+  string(APPEND PARKIT_PC_LIBS " -lparkit_omp -fopenmp")
+endif()
+string(APPEND PARKIT_PC_LIBS " -lparkit_core -lgmp -lpthread -lm")
 configure_file(cmake/parkit.pc.in ${PROJECT_BINARY_DIR}/parkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/parkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what parkit needs from Debian's packages (only what is missing; apt-get
+# runs only then) and configures and builds it in Release into build/.
+# Usage: scripts/setup.sh [extra cmake arguments...]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+packages=(build-essential cmake pkg-config libgmp-dev openmpi-bin libopenmpi-dev
+          googletest libgtest-dev primesieve libprimesieve-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "setup: all packages present"
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPARKIT_WERROR=ON "$@" >/dev/null
+cmake --build build -j"$jobs"
