@@ -20,6 +20,13 @@ static int check_ctx_n(pk_ctx *ctx, int64_t n, int has_fn, const pk_opts *opts) 
     return 0;
 }
 
+/* The error callback, once on rank 0, for a call that failed. */
+static int report(pk_ctx *ctx, const pk_opts *opts, void *arg, int rc) {
+    if (rc != 0 && opts != NULL && opts->on_error != NULL && ctx->rank == 0)
+        opts->on_error(arg, &ctx->err);
+    return rc;
+}
+
 static void set_local_range(pk_ctx *ctx, pk__job *job) {
     if (ctx->backend->local_range != NULL)
         ctx->backend->local_range(ctx, job, &job->clo, &job->chi);
@@ -37,7 +44,7 @@ int pk_for(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_range_fn body, void *
     job.range_fn = body;
     job.arg = arg;
     set_local_range(ctx, &job);
-    return ctx->backend->run(ctx, &job);
+    return report(ctx, opts, arg, ctx->backend->run(ctx, &job));
 }
 
 int pk_local_range(pk_ctx *ctx, int64_t n, const pk_opts *opts, int64_t *begin, int64_t *end) {
@@ -119,7 +126,7 @@ int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body,
     if (rc == 0 && elem_size > 0)
         rc = ctx->backend->collect(ctx, &job);
     free_partials(&job);
-    return rc;
+    return report(ctx, opts, arg, rc);
 }
 
 int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, void *arg,
@@ -145,7 +152,7 @@ int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, vo
     rc = ctx->backend->run(ctx, &job);
     if (rc == 0 && result_type != NULL)
         rc = ctx->backend->collect(ctx, &job);
-    return rc;
+    return report(ctx, opts, arg, rc);
 }
 
 int pk_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void *arg) {
@@ -156,7 +163,7 @@ int pk_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void 
             ctx, pk__set_error(ctx, PK_EINVAL, "negative worker count %d", nworkers));
     if (fn == NULL)
         return ctx->backend->agree(ctx, pk__set_error(ctx, PK_EINVAL, "no callback given"));
-    return ctx->backend->team(ctx, nworkers, opts, fn, arg);
+    return report(ctx, opts, arg, ctx->backend->team(ctx, nworkers, opts, fn, arg));
 }
 
 int pk_values_new(const pk_type *type, int64_t count, void **values) {
@@ -180,4 +187,47 @@ void pk_values_free(const pk_type *type, int64_t count, void *values) {
         return;
     pk__type_destroy_array(type, values, count);
     free(values);
+}
+
+typedef struct combine_arg {
+    const pk_reducer *red;
+    const void *value;
+} combine_arg;
+
+/* Chunk r is rank r's: its partial becomes that rank's value. */
+static int combine_chunk(void *arg, int64_t begin, int64_t end, void *out, void *acc,
+                         pk_worker *w) {
+    (void)begin;
+    (void)end;
+    (void)out;
+    (void)w;
+    const combine_arg *c = arg;
+    return c->red->combine(acc, c->value, c->red->type.arg);
+}
+
+int pk_combine(pk_ctx *ctx, const pk_reducer *red, void *value, int where) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    if (red == NULL || value == NULL || red->combine == NULL || red->type.size == 0 ||
+        (where != PK_ON_ROOT && where != PK_ON_ALL))
+        return ctx->backend->agree(ctx,
+                                   pk__set_error(ctx, PK_EINVAL, "bad arguments to pk_combine"));
+    if (ctx->nranks == 1)
+        return 0;
+    void *total = malloc(red->type.size);
+    if (total == NULL || pk__type_init_array(&red->type, total, 1) != 0) {
+        free(total);
+        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_ENOMEM, "pk_combine: no memory"));
+    }
+    combine_arg c = {.red = red, .value = value};
+    pk_opts o = {.schedule = PK_STATIC, .chunk = 1, .where = where, .label = "combine"};
+    int rc = pk_map_reduce(ctx, ctx->nranks, &o, combine_chunk, &c, 0, NULL, red, total);
+    if (rc == 0 && (where == PK_ON_ALL || ctx->rank == 0)) {
+        pk__type_destroy_array(&red->type, value, 1);
+        memcpy(value, total, red->type.size); /* the value takes over total's storage */
+    } else {
+        pk__type_destroy_array(&red->type, total, 1);
+    }
+    free(total);
+    return rc;
 }

@@ -71,6 +71,9 @@ typedef struct pk_opts {
      * an error, when begin succeeded). begin may fail like any callback. */
     int (*worker_begin)(void *arg, pk_worker *w);
     void (*worker_end)(void *arg, pk_worker *w);
+    /* Optional (Pool's error_callback): called once, on rank 0, with the agreed
+     * error when the call fails, before it returns. */
+    void (*on_error)(void *arg, const pk_error_info *err);
 } pk_opts;
 
 /* Records a message for the error a callback is about to return:
@@ -149,6 +152,12 @@ typedef int (*pk_chunk_fn)(void *arg, int64_t begin, int64_t end, void *out, voi
  *   on every rank (PK_ON_ALL, PK_DISTRIBUTED). */
 int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body, void *arg,
                   size_t elem_size, void *out, const pk_reducer *red, void *result);
+
+/* Combines one value per process (rank) with red in rank order: on return
+ * value holds the combination on rank 0 (PK_ON_ROOT) or on every rank
+ * (PK_ON_ALL). Without ranks value is left as it is. For results that pk_team
+ * workers leave in their own process (counts, sums). */
+int pk_combine(pk_ctx *ctx, const pk_reducer *red, void *value, int where);
 
 /* Under MPI with PK_DISTRIBUTED or pk_for: the indices [*begin, *end) this rank
  * runs for n indices with these options (the whole range without MPI). */
