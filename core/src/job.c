@@ -51,7 +51,8 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     job->chi = job->nchunks;
     job->fault_on = kind != PK__COMBINE && kernel_matches(ctx, job->label);
     job->fault_chunk = -1;
-    if (job->fault_on && ctx->fault.task >= 0 && ctx->fault.thread >= 0) {
+    if (job->fault_on && ctx->fault.task >= 0 && ctx->fault.thread >= 0 &&
+        ctx->fault.rank < ctx->nranks) {
         int64_t c = kind == PK__TASKS ? ctx->fault.task / job->chunk : ctx->fault.task;
         if (c < job->nchunks)
             job->fault_chunk = c;
