@@ -98,15 +98,32 @@ static int check_memory(app *a, squares_state *s) {
     return APP_OK;
 }
 
+/* The first value of the range whose square does not fit in int64, or 0 when
+ * every square fits (0 itself always fits). */
+static int64_t first_overflow(const squares_state *s) {
+    if (s->count == 0)
+        return 0;
+    int64_t last = s->first + (s->count - 1); /* the caller checked it does not overflow */
+    if (s->first < -PK_SQUARES_MAX_ABS || s->first > PK_SQUARES_MAX_ABS)
+        return s->first;
+    return last > PK_SQUARES_MAX_ABS ? PK_SQUARES_MAX_ABS + 1 : 0;
+}
+
 static int parse_count(app *a, squares_state *s) {
     if (a->npos == 1) {
         const char *why;
         if (pk_parse_i64(a->pos[0], &s->count, &why) != 0)
             return app_usage(a, "invalid N '%s': %s", a->pos[0], why);
+        if (s->count < 0)
+            return app_usage(a, "invalid N '%s': negative numbers are not allowed", a->pos[0]);
     }
     if (s->count > 0 && s->first > INT64_MAX - (s->count - 1))
         return app_usage(a, "the range --first %lld with N = %lld passes 2^63-1",
                          (long long)s->first, (long long)s->count);
+    int64_t bad = first_overflow(s);
+    if (bad != 0)
+        return app_usage(a, "%lld squared does not fit in 64 bits (every |x| must be at most %lld)",
+                         (long long)bad, (long long)PK_SQUARES_MAX_ABS);
     return check_memory(a, s);
 }
 

@@ -110,7 +110,9 @@ static int parse_term(const char **pp, i128 *out, const char **why) {
     return 0;
 }
 
-static int parse_expr(const char *text, i128 *out, const char **why) {
+/* A leading '-' (allowed only when the caller takes signed values) negates the
+ * first term alone, as in arithmetic: "-1e10+7" is -9999999993. */
+static int parse_expr(const char *text, int allow_negative, i128 *out, const char **why) {
     if (text == NULL) {
         *why = "missing number";
         return PK_EINVAL;
@@ -120,14 +122,14 @@ static int parse_expr(const char *text, i128 *out, const char **why) {
         *why = "empty number";
         return PK_EINVAL;
     }
-    if (*p == '-') {
+    int sign = 1;
+    if (*p == '-' && !allow_negative) {
         *why = "negative numbers are not allowed";
         return PK_ERANGE;
     }
-    if (*p == '+')
-        p++;
+    if (*p == '-' || *p == '+')
+        sign = *p++ == '-' ? -1 : 1;
     i128 total = 0;
-    int sign = 1;
     for (;;) {
         i128 t;
         int rc = parse_term(&p, &t, why);
@@ -148,7 +150,7 @@ static int parse_expr(const char *text, i128 *out, const char **why) {
         sign = *p == '+' ? 1 : -1;
         p = skip_ws(p + 1);
     }
-    if (total < 0) {
+    if (total < 0 && !allow_negative) {
         *why = "negative numbers are not allowed";
         return PK_ERANGE;
     }
@@ -160,7 +162,7 @@ int pk_parse_u64(const char *text, uint64_t *value, const char **why) {
     i128 v;
     const char *dummy;
     why = why ? why : &dummy;
-    int rc = parse_expr(text, &v, why);
+    int rc = parse_expr(text, 0, &v, why);
     if (rc != 0)
         return rc;
     if (v > (i128)UINT64_MAX) {
@@ -174,14 +176,10 @@ int pk_parse_u64(const char *text, uint64_t *value, const char **why) {
 int pk_parse_i64(const char *text, int64_t *value, const char **why) {
     const char *dummy;
     why = why ? why : &dummy;
-    const char *p = text ? skip_ws(text) : NULL;
-    int neg = p != NULL && *p == '-';
     i128 v;
-    int rc = parse_expr(neg ? p + 1 : text, &v, why);
+    int rc = parse_expr(text, 1, &v, why);
     if (rc != 0)
         return rc;
-    if (neg)
-        v = -v;
     if (v > (i128)INT64_MAX || v < (i128)INT64_MIN) {
         *why = "number outside the 64-bit signed range";
         return PK_ERANGE;
@@ -357,10 +355,12 @@ int pk_cli_common_apply(pk_cli_common *c, const char *name, const char *arg, con
     } else if (strcmp(name, "warmup") == 0) {
         return apply_count(arg, 0, &c->warmup, why) ? PK_EINVAL : 1;
     } else if (strcmp(name, "format") == 0) {
-        if ((c->format = pk_format_parse(arg)) < 0) {
+        int format = pk_format_parse(arg);
+        if (format < 0) {
             *why = "expected table, csv or json";
             return PK_EINVAL;
         }
+        c->format = format;
     } else if (strcmp(name, "quiet") == 0) {
         c->quiet = 1;
     } else if (strcmp(name, "progress") == 0) {

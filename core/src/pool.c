@@ -27,6 +27,14 @@ static int report(pk_ctx *ctx, const pk_opts *opts, void *arg, int rc) {
     return rc;
 }
 
+/* A pool call made directly (not from inside a kernel, where pk__kernel_enter
+ * does it) starts with the fault not fired, so pk_ctx_fault_fired() speaks of
+ * this call only. */
+static void begin_call(pk_ctx *ctx) {
+    if (ctx->kernel == NULL)
+        ctx->fault.fired = 0;
+}
+
 static void set_local_range(pk_ctx *ctx, pk__job *job) {
     if (ctx->backend->local_range != NULL)
         ctx->backend->local_range(ctx, job, &job->clo, &job->chi);
@@ -36,9 +44,10 @@ static void set_local_range(pk_ctx *ctx, pk__job *job) {
 int pk_for(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_range_fn body, void *arg) {
     if (ctx == NULL)
         return PK_EINVAL;
+    begin_call(ctx);
     int rc = check_ctx_n(ctx, n, body != NULL, opts);
     if (rc != 0)
-        return ctx->backend->agree(ctx, rc);
+        return report(ctx, opts, arg, ctx->backend->agree(ctx, rc));
     pk__job job;
     pk__job_init(&job, ctx, PK__FOR, n, opts);
     job.range_fn = body;
@@ -102,11 +111,12 @@ int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body,
                   size_t elem_size, void *out, const pk_reducer *red, void *result) {
     if (ctx == NULL)
         return PK_EINVAL;
+    begin_call(ctx);
     int rc = check_ctx_n(ctx, n, body != NULL, opts);
     if (rc == 0)
         rc = check_map_reduce(ctx, elem_size, out, red, result, opts);
     if (rc != 0)
-        return ctx->backend->agree(ctx, rc);
+        return report(ctx, opts, arg, ctx->backend->agree(ctx, rc));
     pk__job job;
     pk__job_init(&job, ctx, PK__MAP_REDUCE, n, opts);
     job.chunk_fn = body;
@@ -119,7 +129,7 @@ int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body,
     rc = red != NULL ? alloc_partials(ctx, &job, red) : 0;
     rc = ctx->backend->agree(ctx, rc);
     if (rc != 0)
-        return rc;
+        return report(ctx, opts, arg, rc);
     rc = ctx->backend->run(ctx, &job);
     if (rc == 0 && red != NULL)
         rc = ctx->backend->reduce(ctx, &job, result);
@@ -133,6 +143,7 @@ int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, vo
              const pk_type *result_type, void *results) {
     if (ctx == NULL)
         return PK_EINVAL;
+    begin_call(ctx);
     int rc = check_ctx_n(ctx, ntasks, fn != NULL, opts);
     if (rc == 0 && result_type != NULL && result_type->size == 0)
         rc = pk__set_error(ctx, PK_EINVAL, "a result type of size 0");
@@ -141,7 +152,7 @@ int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, vo
         (ctx->nranks == 1 || where == PK_ON_ALL || ctx->rank == 0))
         rc = pk__set_error(ctx, PK_EINVAL, "a result type without a results array");
     if (rc != 0)
-        return ctx->backend->agree(ctx, rc);
+        return report(ctx, opts, arg, ctx->backend->agree(ctx, rc));
     pk__job job;
     pk__job_init(&job, ctx, PK__TASKS, ntasks, opts);
     job.task_fn = fn;
@@ -158,11 +169,14 @@ int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, vo
 int pk_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void *arg) {
     if (ctx == NULL)
         return PK_EINVAL;
+    begin_call(ctx);
+    int rc = 0;
     if (nworkers < 0)
-        return ctx->backend->agree(
-            ctx, pk__set_error(ctx, PK_EINVAL, "negative worker count %d", nworkers));
-    if (fn == NULL)
-        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_EINVAL, "no callback given"));
+        rc = pk__set_error(ctx, PK_EINVAL, "negative worker count %d", nworkers);
+    else if (fn == NULL)
+        rc = pk__set_error(ctx, PK_EINVAL, "no callback given");
+    if (rc != 0)
+        return report(ctx, opts, arg, ctx->backend->agree(ctx, rc));
     return report(ctx, opts, arg, ctx->backend->team(ctx, nworkers, opts, fn, arg));
 }
 

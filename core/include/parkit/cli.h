@@ -21,8 +21,8 @@ int pk_parse_i64(const char *text, int64_t *value, const char **why);
 /* A non-negative decimal number of any form strtod takes (delays, seconds). */
 int pk_parse_double(const char *text, double *value, const char **why);
 
-/* "1,2,4,8" (also ranges "1-4" and "1:8:2x" meaning 1,2,4,8). Each value in
- * [min, max]; at most cap values. */
+/* "1,2,4,8", with ranges "1..4" (= 1,2,3,4) as items. Each value in [min, max];
+ * at most cap values. */
 int pk_parse_int_list(const char *text, int min, int max, int *values, int cap, int *count,
                       const char **why);
 

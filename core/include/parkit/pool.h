@@ -167,7 +167,8 @@ typedef int (*pk_task_fn)(void *arg, int64_t task, void *result, pk_worker *w);
 
 /* Runs fn for task = 0..ntasks-1, claimed dynamically one at a time (opts->chunk
  * tasks at a time when set). result points to the task's slot of `results`
- * (an array of ntasks values of result_type, initialized by the pool), or NULL
+ * (an array of ntasks values of result_type, initialized by the caller:
+ * pk_values_new does it), or NULL
  * when result_type is NULL. Results land in task order on rank 0 (PK_ON_ROOT)
  * or on every rank (PK_ON_ALL); results may be NULL on ranks that get none. */
 int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, void *arg,
