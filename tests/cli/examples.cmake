@@ -1,0 +1,22 @@
+# The examples (examples/) run as a new user would run them, on threads.
+if(NOT PARKIT_BUILD_EXAMPLES)
+  return()
+endif()
+
+parkit_cli_test(NAME examples.factorials COMMAND example_factorials EXIT 0
+  STDOUT "(^|\n)Factorial of 1 is 1\n" "\nFactorial of 10 is 3628800\n$"
+  NOT_STDERR ".")
+parkit_cli_test(NAME examples.factorials_serial COMMAND example_factorials EXIT 0
+  ENV PARKIT_BACKEND=serial STDOUT "\nFactorial of 5 is 120\n")
+parkit_cli_test(NAME examples.squares_pool COMMAND example_squares_pool EXIT 0
+  STDOUT "pool of 1 x 2: squares\\[9\\] = 81, sum = 333332833333500000"
+         "pool of 1 x 4: squares\\[9\\] = 81, sum = 333332833333500000"
+         "pool of 1 x 8: squares\\[9\\] = 81, sum = 333332833333500000")
+parkit_cli_test(NAME examples.list_lock COMMAND example_list_lock EXIT 0
+  STDOUT "(^|\n)consumed 20 items\n")
+parkit_cli_test(NAME examples.list_lock_serial COMMAND example_list_lock EXIT 0
+  ENV PARKIT_BACKEND=serial STDOUT "(^|\n)consumed 20 items\n")
+parkit_cli_test(NAME examples.worker_error COMMAND example_worker_error EXIT 1
+  STDOUT "error callback: PK_ERANGE from rank 0, thread [0-9]+, task 7: division by zero in task 7"
+         "pk_tasks returned PK_ERANGE on rank 0"
+  STDERR "inverse: rank 0, thread [0-9]+, task 7: division by zero in task 7")
