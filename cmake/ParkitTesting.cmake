@@ -35,3 +35,48 @@ function(parkit_add_gtest name)
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
     PROPERTIES TIMEOUT ${T_TIMEOUT} ENVIRONMENT "OMP_NUM_THREADS=2;GTEST_COLOR=no")
 endfunction()
+
+# parkit_add_mpi_test(name SOURCES ... [LIBS ...] [RANKS 1 2 3 4 8] [TIMEOUT s]):
+# a GoogleTest binary with the MPI test main (tests/mpi/mpi_main.cpp, which the
+# caller lists in SOURCES), run under mpirun once per rank count as the ctest
+# <name>_np<N>. Each run gets the Open MPI environment of these machines, two
+# OpenMP threads per rank below 4 ranks and one from 4 up (so 8 ranks do not
+# ask for 16 threads on 2 cores), passive OpenMP waiting, PROCESSORS N (ctest -j
+# runs them one at a time) and a timeout that kills it; MPIEXEC_TIMEOUT ends a stuck job a little
+# earlier with Open MPI's own report.
+function(parkit_add_mpi_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;RANKS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT ${PARKIT_TEST_TIMEOUT})
+  endif()
+  if(NOT T_RANKS)
+    set(T_RANKS 1 2 3 4 8)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE parkit GTest::gtest MPI::MPI_C ${T_LIBS})
+  target_compile_definitions(${name} PRIVATE OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  math(EXPR mpi_timeout "${T_TIMEOUT} - 5")
+  set(env ${PARKIT_MPI_TEST_ENV})
+  list(FILTER env EXCLUDE REGEX "^MPIEXEC_TIMEOUT=")
+  list(APPEND env MPIEXEC_TIMEOUT=${mpi_timeout})
+  # Ranks x threads exceed the cores here: OpenMP threads that spin between
+  # parallel regions would take the cores from the other ranks (10x slower).
+  list(APPEND env OMP_WAIT_POLICY=passive)
+  if(PARKIT_SANITIZE STREQUAL "address")
+    list(APPEND env ASAN_OPTIONS=detect_leaks=0) # Open MPI's own allocations
+  endif()
+  foreach(n IN LISTS T_RANKS)
+    if(n GREATER_EQUAL 4)
+      set(threads 1)
+    else()
+      set(threads 2)
+    endif()
+    add_test(NAME ${name}_np${n}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${MPIEXEC_PREFLAGS}
+                     $<TARGET_FILE:${name}> ${MPIEXEC_POSTFLAGS})
+    set_tests_properties(${name}_np${n} PROPERTIES
+      PROCESSORS ${n} TIMEOUT ${T_TIMEOUT} LABELS mpi
+      ENVIRONMENT "${env};OMP_NUM_THREADS=${threads}")
+  endforeach()
+endfunction()

@@ -9,3 +9,4 @@ export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_hwloc_base_binding_policy=none
 export PMIX_MCA_gds=hash
 export MPIEXEC_TIMEOUT=${MPIEXEC_TIMEOUT:-300}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # spinning threads steal the cores of other ranks

@@ -138,7 +138,7 @@ void pk__progress_tick(pk__job *job, pk_worker *w) {
     if (now < job->progress_next)
         return;
     job->progress_next = now + ctx->progress_interval;
-    int64_t total = job->chi - job->clo;
+    int64_t total = job->progress_total > 0 ? job->progress_total : job->chi - job->clo;
     double frac = total > 0 ? (double)atomic_load(&job->done) / (double)total : 1.0;
     ctx->progress(ctx->progress_arg, job->label, frac);
 }

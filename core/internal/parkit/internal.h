@@ -145,6 +145,9 @@ struct pk__job {
     /* progress */
     _Atomic int64_t done;
     double progress_next;
+    /* chunks the progress fraction counts against; 0: chi - clo. Set by backends
+     * that run this process's share in several parts (done then runs on). */
+    int64_t progress_total;
     atomic_int threads_obtained;
     /* rank layout, set by the backend before workers start */
     int rank, nranks;

@@ -1,0 +1,90 @@
+/* Starting and stopping MPI for parkit programs, and telling whether the process
+ * was started by an MPI launcher at all (so a plain `squares` run never touches
+ * MPI). parkit asks for MPI_THREAD_FUNNELED: only the thread that called
+ * MPI_Init_thread makes MPI calls, the OpenMP threads inside a rank never do. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_impl.h"
+#include "parkit/mpi.h"
+
+static int we_initialized;
+
+int pk_mpi_init(int *argc, char ***argv, int *provided) {
+    int inited = 0, finalized = 0, level = MPI_THREAD_SINGLE;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&finalized);
+    if (finalized)
+        return PK_EBACKEND;
+    if (inited) {
+        MPI_Query_thread(&level);
+    } else {
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &level) != MPI_SUCCESS)
+            return PK_EBACKEND;
+        we_initialized = 1;
+    }
+    if (provided != NULL)
+        *provided = level;
+    return 0;
+}
+
+int pk_mpi_finalize(void) {
+    int inited = 0, finalized = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&finalized);
+    if (!we_initialized || !inited || finalized)
+        return 0;
+    we_initialized = 0;
+    return MPI_Finalize() == MPI_SUCCESS ? 0 : PK_EBACKEND;
+}
+
+static int env_int(const char *name) {
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        return -1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *end == '\0' && x >= 0 && x < (1L << 30) ? (int)x : -1;
+}
+
+/* What the launcher's environment says about the world size; -1 when nothing. */
+static int launcher_size(void) {
+    static const char *const sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int n = env_int(sizes[i]);
+        if (n > 0)
+            return n;
+    }
+    if (env_int("SLURM_PROCID") >= 0 && env_int("SLURM_NTASKS") > 1)
+        return env_int("SLURM_NTASKS");
+    return -1;
+}
+
+int pk_mpi_launched(void) {
+    return launcher_size() > 0 || env_int("PMIX_RANK") >= 0 || env_int("PMI_RANK") >= 0;
+}
+
+int pk__mpi_world_size(void) {
+    int inited = 0, finalized = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&finalized);
+    if (inited && !finalized) {
+        int n = 1;
+        MPI_Comm_size(MPI_COMM_WORLD, &n);
+        return n;
+    }
+    int n = launcher_size();
+    return n > 0 ? n : 1;
+}
+
+const char *pk_mpi_thread_level_name(int level) {
+    if (level == MPI_THREAD_SINGLE)
+        return "MPI_THREAD_SINGLE";
+    if (level == MPI_THREAD_FUNNELED)
+        return "MPI_THREAD_FUNNELED";
+    if (level == MPI_THREAD_SERIALIZED)
+        return "MPI_THREAD_SERIALIZED";
+    if (level == MPI_THREAD_MULTIPLE)
+        return "MPI_THREAD_MULTIPLE";
+    return "unknown";
+}

@@ -1,0 +1,102 @@
+// The other kernels on ranks, through their public calls only: each was written
+// on the pool API alone and must work on the MPI backend unchanged. Small sizes,
+// checked against independent answers (GMP's factorial, known prime counts, the
+// exactly-once tallies of producer/consumer).
+#include <gmp.h>
+
+#include <vector>
+
+#include "mpi_test_util.h"
+
+TEST(MpiKernels, FactorialMatchesGmp) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    mpz_t got, want;
+    mpz_inits(got, want, nullptr);
+    mpz_fac_ui(want, 5000);
+    ASSERT_EQ(pk_factorial(ctx.get(), 5000, got), 0) << ErrorText(ctx.get());
+    if (WorldRank() == 0)
+        EXPECT_EQ(mpz_cmp(got, want), 0);
+    mpz_clears(got, want, nullptr);
+}
+
+TEST(MpiKernels, FactorialEachLandsOnRankZeroInOrder) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    const uint64_t a = 1, b = 300;
+    std::vector<mpz_t> r(WorldRank() == 0 ? b - a + 1 : 0);
+    for (auto &x : r)
+        mpz_init(x);
+    ASSERT_EQ(pk_factorial_each(ctx.get(), a, b, r.empty() ? nullptr : r.data()), 0)
+        << ErrorText(ctx.get());
+    mpz_t want;
+    mpz_init(want);
+    int64_t bad = 0;
+    for (uint64_t k = a; k <= b && !r.empty(); k++) {
+        mpz_fac_ui(want, k);
+        bad += mpz_cmp(r[k - a], want) != 0;
+    }
+    EXPECT_EQ(bad, 0);
+    mpz_clear(want);
+    for (auto &x : r)
+        mpz_clear(x);
+}
+
+TEST(MpiKernels, SieveCountsPrimes) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    uint64_t count = 0;
+    ASSERT_EQ(pk_sieve_count(ctx.get(), 0, 10000000, &count), 0) << ErrorText(ctx.get());
+    EXPECT_EQ(count, 664579u) << "on every rank";
+    ASSERT_EQ(pk_sieve_count(ctx.get(), 1000000, 2000000, &count), 0);
+    EXPECT_EQ(count, 148933u - 78498u);
+}
+
+TEST(MpiKernels, SievePrimesArriveInOrderOnRankZero) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    struct Seen {
+        uint64_t count = 0, last = 0;
+        int64_t disorder = 0;
+    } seen;
+    auto emit = [](void *arg, const uint64_t *p, size_t n) {
+        auto *s = static_cast<Seen *>(arg);
+        for (size_t i = 0; i < n; i++) {
+            s->disorder += p[i] <= s->last;
+            s->last = p[i];
+        }
+        s->count += n;
+        return 0;
+    };
+    uint64_t count = 0;
+    ASSERT_EQ(pk_sieve_primes(ctx.get(), 0, 3000000, emit, &seen, &count), 0)
+        << ErrorText(ctx.get());
+    EXPECT_EQ(count, 216816u);
+    if (WorldRank() == 0) {
+        EXPECT_EQ(seen.count, 216816u);
+        EXPECT_EQ(seen.disorder, 0);
+        EXPECT_EQ(seen.last, 2999999u);
+    } else {
+        EXPECT_EQ(seen.count, 0u) << "only rank 0 gets the primes";
+    }
+}
+
+TEST(MpiKernels, ProdconsMovesEveryItemOnce) {
+    if (WorldSize() < 2)
+        GTEST_SKIP() << "producers and consumers are ranks: two at least";
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    pk_prodcons_opts o = {};
+    o.producers = WorldSize() / 2;
+    o.consumers = WorldSize() - o.producers;
+    o.capacity = 16;
+    o.items = 20000;
+    o.batch = 8;
+    pk_prodcons_result r;
+    ASSERT_EQ(pk_prodcons(ctx.get(), &o, &r), 0) << ErrorText(ctx.get());
+    EXPECT_EQ(r.produced, o.items);
+    EXPECT_EQ(r.consumed, o.items);
+    EXPECT_EQ(r.sum_produced, r.sum_consumed);
+    EXPECT_EQ(r.xor_produced, r.xor_consumed);
+    EXPECT_LE(r.max_depth, o.capacity);
+}
