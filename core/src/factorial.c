@@ -1,2 +1,401 @@
-/* Placeholder: the factorial kernel is being written. */
+/* The factorial kernels. pk_factorial builds n! from the prime factorization
+ * (factorial_plan.h): the leaf chunks of packed primes are multiplied as pool
+ * tasks, each exponent bit's chunks are combined in a balanced tree, and the
+ * Horner chain of squarings assembles the result, with the big unbalanced
+ * products split over the threads. pk_factorial_each and pk_factorial_each_u64
+ * compute k! for every k in a range as unequal tasks under a dynamic schedule. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "factorial_plan.h"
 #include "parkit/internal.h"
+
+/* GMP's size field is an int of limbs: n! for n up to 2^32 - 1 (1.3e11 bits) fits
+ * under its 2^37-bit limit, with room for the intermediate products. */
+#define FACT_MAX_N UINT64_C(4294967295)
+enum { U64_MAX_K = 20 }; /* 20! < 2^64 < 21! */
+
+/* Splitting a product over threads pays when the split operand has at least
+ * this many limbs and the other is not tiny (a product by a few limbs is linear
+ * and memory-bound): below, the product takes less than about a millisecond,
+ * which waking the other threads can cost on a loaded machine. */
+enum { SPLIT_MIN_BIG = 16384, SPLIT_MIN_SMALL = 256 };
+
+/* Below this many leaf limbs the segments' trees take well under a millisecond:
+ * rank 0 does them alone rather than wake its threads. */
+enum { TREES_PARALLEL_MIN = 8192 };
+
+static uint64_t fact_u64(uint64_t k) {
+    uint64_t f = 1;
+    for (uint64_t i = 2; i <= k; i++)
+        f *= i;
+    return f;
+}
+
+/* ---- tasks on this process's threads only ---- */
+
+/* Runs fn for tasks [0, ntasks) on the threads of this process (the operands of
+ * the final products live on rank 0 alone). Faults are not injected here: task
+ * numbers in factorial errors name leaf chunks, and these are not leaves. */
+static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
+    pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
+    pk__job job;
+    pk__job_init(&job, ctx, PK__TASKS, ntasks, &o);
+    job.task_fn = fn;
+    job.arg = arg;
+    job.fault_on = 0;
+    job.fault_chunk = -1;
+    job.progress_next = HUGE_VAL; /* the chain reports its own progress */
+    return ctx->local->run(ctx, &job);
+}
+
+/* ---- products split over threads ---- */
+
+typedef struct split_mul {
+    mpz_srcptr big, small;
+    size_t piece; /* limbs of big per piece (the last takes the rest) */
+    int64_t pieces;
+    mp_bitcnt_t shift;
+    mpz_t *prod;
+} split_mul;
+
+/* prod[t] = (piece t of big) * small * 2^(its offset + shift). The pieces are
+ * read-only views into big's limbs, so nothing is copied in. */
+static int piece_task(void *arg, int64_t t, void *result, pk_worker *w) {
+    (void)result;
+    (void)w;
+    const split_mul *s = arg;
+    size_t off = (size_t)t * s->piece;
+    size_t len = t + 1 == s->pieces ? mpz_size(s->big) - off : s->piece;
+    mpz_t view;
+    mpz_roinit_n(view, mpz_limbs_read(s->big) + off, (mp_size_t)len);
+    mpz_mul(s->prod[t], view, s->small);
+    mpz_mul_2exp(s->prod[t], s->prod[t], (mp_bitcnt_t)off * GMP_NUMB_BITS + s->shift);
+    return 0;
+}
+
+/* How many pieces to cut the bigger operand into: one per thread, each no
+ * shorter than the smaller operand (else the pieces cost more than the whole). */
+static int64_t pieces_for(pk_ctx *ctx, size_t big, size_t small) {
+    if (ctx == NULL || big < SPLIT_MIN_BIG || small < SPLIT_MIN_SMALL)
+        return 1;
+    int64_t k = pk_ctx_threads(ctx);
+    int64_t fit = (int64_t)(big / small);
+    return k < fit ? k : fit;
+}
+
+static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
+    s->prod = malloc((size_t)s->pieces * sizeof *s->prod);
+    if (s->prod == NULL)
+        return pk__set_error(ctx, PK_ENOMEM, "no memory for %lld partial products",
+                             (long long)s->pieces);
+    for (int64_t i = 0; i < s->pieces; i++)
+        mpz_init(s->prod[i]);
+    int rc = local_tasks(ctx, s->pieces, piece_task, s);
+    if (rc == 0) {
+        mpz_swap(r, s->prod[0]); /* r may be an operand: it is free only now */
+        for (int64_t i = 1; i < s->pieces; i++)
+            mpz_add(r, r, s->prod[i]);
+    }
+    for (int64_t i = 0; i < s->pieces; i++)
+        mpz_clear(s->prod[i]);
+    free(s->prod);
+    return rc;
+}
+
+/* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. */
+static int mul_shift(pk_ctx *ctx, mpz_t r, const mpz_t a, const mpz_t b, mp_bitcnt_t shift) {
+    int a_big = mpz_size(a) >= mpz_size(b);
+    mpz_srcptr big = a_big ? a : b, small = a_big ? b : a;
+    int64_t pieces = pieces_for(ctx, mpz_size(big), mpz_size(small));
+    if (pieces <= 1) {
+        mpz_mul(r, a, b);
+        if (shift > 0)
+            mpz_mul_2exp(r, r, shift);
+        return 0;
+    }
+    split_mul s = {.big = big,
+                   .small = small,
+                   .piece = mpz_size(big) / (size_t)pieces,
+                   .pieces = pieces,
+                   .shift = shift};
+    return split_multiply(ctx, r, &s);
+}
+
+/* Progress of the chain on rank 0: the work of a level grows with the size of
+ * r, so the size reached over the final size is the fraction done. */
+typedef struct chain_progress {
+    pk_ctx *ctx;
+    double total_bits, next;
+} chain_progress;
+
+static void progress_start(chain_progress *p, pk_ctx *ctx, mpz_t *seg, int nseg) {
+    p->ctx = ctx != NULL && ctx->progress != NULL && ctx->rank == 0 ? ctx : NULL;
+    p->total_bits = 0;
+    for (int j = 0; j < nseg; j++)
+        p->total_bits += ldexp((double)mpz_sizeinbase(seg[j], 2), j);
+    p->next = p->ctx ? pk__now() + p->ctx->progress_interval : 0;
+}
+
+static void progress_step(chain_progress *p, const mpz_t r) {
+    if (p->ctx == NULL || pk__now() < p->next)
+        return;
+    p->next = pk__now() + p->ctx->progress_interval;
+    double f = (double)mpz_sizeinbase(r, 2) / p->total_bits;
+    p->ctx->progress(p->ctx->progress_arg, p->ctx->kernel ? p->ctx->kernel : "factorial",
+                     f < 1 ? f : 1);
+}
+
+/* The Horner chain over the segment products: r = P[top], then r = r^2 * P[j]
+ * for j downwards, and the power of two folded into the last product. The
+ * squarings stay whole: split, a square costs more than it saves. */
+static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
+    chain_progress prog;
+    progress_start(&prog, ctx, seg, nseg);
+    mpz_swap(r, seg[nseg - 1]);
+    if (nseg == 1) {
+        mpz_mul_2exp(r, r, (mp_bitcnt_t)twos);
+        return 0;
+    }
+    for (int j = nseg - 2; j >= 0; j--) {
+        mpz_mul(r, r, r);
+        int rc = mul_shift(ctx, r, r, seg[j], j == 0 ? (mp_bitcnt_t)twos : 0);
+        if (rc != 0)
+            return rc;
+        progress_step(&prog, r);
+    }
+    return 0;
+}
+
+static mpz_t *segs_new(int nseg) {
+    mpz_t *seg = malloc((size_t)(nseg > 0 ? nseg : 1) * sizeof *seg);
+    if (seg != NULL)
+        for (int j = 0; j < nseg; j++)
+            mpz_init_set_ui(seg[j], 1);
+    return seg;
+}
+
+static void segs_free(mpz_t *seg, int nseg) {
+    if (seg == NULL)
+        return;
+    for (int j = 0; j < nseg; j++)
+        mpz_clear(seg[j]);
+    free(seg);
+}
+
+/* ---- one factorial on the calling thread (the tasks of pk_factorial_each) ---- */
+
+static int fact_serial(mpz_t r, uint64_t k) {
+    if (k <= U64_MAX_K) {
+        mpz_set_ui(r, (unsigned long)fact_u64(k));
+        return 0;
+    }
+    pk__fact_plan plan;
+    if (pk__fact_plan_build(&plan, k) != 0)
+        return PK_ENOMEM;
+    mpz_t *seg = segs_new(plan.nseg);
+    int rc = seg == NULL ? PK_ENOMEM : 0;
+    for (int j = 0; rc == 0 && j < plan.nseg; j++)
+        pk__prod_limbs(seg[j], plan.limbs + plan.seg_limb[j],
+                       plan.seg_limb[j + 1] - plan.seg_limb[j]);
+    if (rc == 0)
+        rc = horner(NULL, r, seg, plan.nseg, pk__fact_twos(k));
+    segs_free(seg, plan.nseg);
+    pk__fact_plan_free(&plan);
+    return rc;
+}
+
+/* ---- pk_factorial ---- */
+
+static int leaf_task(void *arg, int64_t c, void *result, pk_worker *w) {
+    (void)w;
+    const pk__fact_plan *plan = arg;
+    size_t b, e;
+    pk__fact_plan_chunk(plan, c, &b, &e);
+    pk__prod_limbs(result, plan->limbs + b, e - b);
+    return 0;
+}
+
+/* The chunk products of one segment, v[0..count), multiplied in a fixed
+ * balanced tree (level s = 1, 2, 4, ...: v[i] *= v[i + s]); the product ends in
+ * v[0] (1 when count is 0). */
+static void tree_product(mpz_t *v, int64_t count, mpz_t out) {
+    for (int64_t s = 1; s < count; s *= 2)
+        for (int64_t i = 0; i + s < count; i += 2 * s)
+            mpz_mul(v[i], v[i], v[i + s]);
+    if (count > 0)
+        mpz_swap(out, v[0]);
+}
+
+typedef struct segs_arg {
+    const pk__fact_plan *plan;
+    mpz_t *vals; /* the chunk products */
+    mpz_t *seg;  /* the segment products */
+} segs_arg;
+
+/* Task j: segment j's tree. One task per segment, claimed in order, so the
+ * biggest trees (the low exponent bits) start first; the whole step is one
+ * parallel region, not one per tree level. */
+static int segment_task(void *arg, int64_t j, void *result, pk_worker *w) {
+    (void)result;
+    (void)w;
+    const segs_arg *s = arg;
+    int64_t first = s->plan->seg_chunk[j];
+    tree_product(s->vals + first, s->plan->seg_chunk[j + 1] - first, s->seg[j]);
+    return 0;
+}
+
+/* The leaf chunks as pool tasks (results on rank 0), then the segments' trees
+ * on rank 0's threads. Returns the pool's agreed code; *local_rc is rank 0's. */
+static int segment_products(pk_ctx *ctx, const pk__fact_plan *plan, mpz_t *seg, int *local_rc) {
+    const pk_type *type = &pk_mpz_product.type;
+    void *vals = NULL;
+    *local_rc = 0;
+    if (ctx->rank == 0 && pk_values_new(type, plan->nchunks, &vals) != 0)
+        *local_rc = pk__set_error(ctx, PK_ENOMEM, "no memory for %lld leaf products",
+                                  (long long)plan->nchunks);
+    int rc = ctx->backend->agree(ctx, *local_rc);
+    if (rc == 0) {
+        pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
+        rc = pk_tasks(ctx, plan->nchunks, &o, leaf_task, (void *)plan, type, vals);
+    }
+    if (rc == 0 && ctx->rank == 0) {
+        segs_arg s = {.plan = plan, .vals = vals, .seg = seg};
+        if (plan->nlimbs >= TREES_PARALLEL_MIN)
+            *local_rc = local_tasks(ctx, plan->nseg, segment_task, &s);
+        else
+            for (int j = 0; j < plan->nseg; j++)
+                segment_task(&s, j, NULL, NULL);
+    }
+    pk_values_free(type, plan->nchunks, vals);
+    return rc;
+}
+
+static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
+    pk__fact_plan plan;
+    int rc = pk__fact_plan_build(&plan, n);
+    if (rc != 0)
+        rc = pk__set_error(ctx, rc, "no memory for the prime factorization of %llu!",
+                           (unsigned long long)n);
+    rc = ctx->backend->agree(ctx, rc);
+    if (rc != 0) {
+        pk__fact_plan_free(&plan); /* the ranks whose plan was built */
+        return rc;
+    }
+    int local_rc = 0;
+    mpz_t *seg = ctx->rank == 0 ? segs_new(plan.nseg) : NULL;
+    if (ctx->rank == 0 && seg == NULL)
+        local_rc = pk__set_error(ctx, PK_ENOMEM, "no memory for %d products", plan.nseg);
+    rc = ctx->backend->agree(ctx, local_rc);
+    if (rc == 0)
+        rc = segment_products(ctx, &plan, seg, &local_rc);
+    if (rc == 0) {
+        if (ctx->rank == 0 && local_rc == 0)
+            local_rc = horner(ctx, result, seg, plan.nseg, pk__fact_twos(n));
+        rc = ctx->backend->agree(ctx, local_rc);
+    }
+    segs_free(seg, plan.nseg);
+    pk__fact_plan_free(&plan);
+    return rc;
+}
+
+static int check_n(pk_ctx *ctx, uint64_t n) {
+    if (n > FACT_MAX_N)
+        return pk__set_error(ctx, PK_ERANGE,
+                             "%llu! is beyond GMP's integer size (n must be at most 2^32-1)",
+                             (unsigned long long)n);
+    return 0;
+}
+
+/* Argument checks are agreed on before any work: a missing result on one rank
+ * must not leave the others in a collective alone. */
+int pk_factorial(pk_ctx *ctx, uint64_t n, mpz_t result) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    pk__kernel_enter(ctx, "factorial");
+    int rc = result == NULL ? pk__set_error(ctx, PK_EINVAL, "no result given") : check_n(ctx, n);
+    rc = ctx->backend->agree(ctx, rc);
+    if (rc == 0 && n > U64_MAX_K)
+        rc = factorial_pool(ctx, n, result);
+    else if (rc == 0)
+        mpz_set_ui(result, (unsigned long)fact_u64(n));
+    if (rc == 0 && ctx->rank != 0)
+        mpz_set_ui(result, 0);
+    pk__kernel_leave(ctx);
+    return rc;
+}
+
+/* ---- pk_factorial_each ---- */
+
+typedef struct each_arg {
+    uint64_t a;
+    uint64_t first_bad; /* u64: the first k > 20 in the range */
+    int has_bad;        /* whether there is one */
+} each_arg;
+
+static int check_range(pk_ctx *ctx, uint64_t a, uint64_t b, const void *results) {
+    if (results == NULL && ctx->rank == 0)
+        return pk__set_error(ctx, PK_EINVAL, "no results array given");
+    if (a > b)
+        return pk__set_error(ctx, PK_EINVAL, "empty range %llu..%llu (a > b)",
+                             (unsigned long long)a, (unsigned long long)b);
+    if (b - a >= (uint64_t)INT64_MAX)
+        return pk__set_error(ctx, PK_EINVAL, "the range %llu..%llu has too many values",
+                             (unsigned long long)a, (unsigned long long)b);
+    return 0;
+}
+
+static int each_task(void *arg, int64_t t, void *result, pk_worker *w) {
+    const each_arg *e = arg;
+    uint64_t k = e->a + (uint64_t)t;
+    if (fact_serial(result, k) != 0)
+        return pk_fail(w, PK_ENOMEM, "no memory to compute %llu!", (unsigned long long)k);
+    return 0;
+}
+
+int pk_factorial_each(pk_ctx *ctx, uint64_t a, uint64_t b, mpz_t *results) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    pk__kernel_enter(ctx, "factorial");
+    int rc = check_range(ctx, a, b, results);
+    if (rc == 0)
+        rc = check_n(ctx, b);
+    rc = ctx->backend->agree(ctx, rc);
+    if (rc == 0) {
+        each_arg e = {.a = a};
+        pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
+        rc = pk_tasks(ctx, (int64_t)(b - a + 1), &o, each_task, &e, &pk_mpz_product.type, results);
+    }
+    pk__kernel_leave(ctx);
+    return rc;
+}
+
+/* k! in 64 bits. Only the first k > 20 of the range fails and the later ones are
+ * skipped, so the error names that k whatever the schedule. */
+static int each_u64_task(void *arg, int64_t t, void *result, pk_worker *w) {
+    const each_arg *e = arg;
+    uint64_t k = e->a + (uint64_t)t;
+    if (e->has_bad && k == e->first_bad)
+        return pk_fail(w, PK_EOVERFLOW, "%llu! does not fit in 64 bits", (unsigned long long)k);
+    if (k > U64_MAX_K)
+        return 0;
+    *(uint64_t *)result = fact_u64(k);
+    return 0;
+}
+
+int pk_factorial_each_u64(pk_ctx *ctx, uint64_t a, uint64_t b, uint64_t *results) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    pk__kernel_enter(ctx, "factorial");
+    int rc = ctx->backend->agree(ctx, check_range(ctx, a, b, results));
+    if (rc == 0) {
+        each_arg e = {
+            .a = a, .first_bad = a > U64_MAX_K ? a : U64_MAX_K + 1, .has_bad = b > U64_MAX_K};
+        pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
+        static const pk_type u64_type = {.size = sizeof(uint64_t)};
+        rc = pk_tasks(ctx, (int64_t)(b - a + 1), &o, each_u64_task, &e, &u64_type, results);
+    }
+    pk__kernel_leave(ctx);
+    return rc;
+}
