@@ -1,2 +1,356 @@
-// Placeholder: being written.
+// Tests of the sieve kernel on every pool: known values of pi(10^k), the top of
+// the 64-bit range, tiny and random intervals against a Miller-Rabin reference
+// written here, the emitted list on every pool against the serial one, a
+// callback that stops the sieve, injected faults and argument errors. The
+// reference is independent of the kernel, so every expected count is computed
+// or published, never taken from the code under test.
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "test_util.h"
+
+namespace {
+
+// ---- the reference: deterministic Miller-Rabin for 64-bit numbers ----
+
+uint64_t MulMod(uint64_t a, uint64_t b, uint64_t n) {
+    return static_cast<uint64_t>(static_cast<unsigned __int128>(a) * b % n);
+}
+
+uint64_t PowMod(uint64_t b, uint64_t e, uint64_t n) {
+    uint64_t r = 1;
+    for (b %= n; e > 0; e >>= 1) {
+        if (e & 1)
+            r = MulMod(r, b, n);
+        b = MulMod(b, b, n);
+    }
+    return r;
+}
+
+bool IsPrime(uint64_t n) {
+    if (n < 2)
+        return false;
+    for (uint64_t p : {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37})
+        if (n % p == 0)
+            return n == p;
+    uint64_t d = n - 1;
+    int s = 0;
+    while ((d & 1) == 0) {
+        d >>= 1;
+        s++;
+    }
+    // These twelve bases decide every n < 3.3 * 10^24.
+    for (uint64_t a : {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37}) {
+        uint64_t x = PowMod(a, d, n);
+        if (x == 1 || x == n - 1)
+            continue;
+        bool composite = true;
+        for (int i = 1; i < s && composite; i++) {
+            x = MulMod(x, x, n);
+            composite = x != n - 1;
+        }
+        if (composite)
+            return false;
+    }
+    return true;
+}
+
+std::vector<uint64_t> PrimesByTest(uint64_t lo, uint64_t hi) {
+    std::vector<uint64_t> v;
+    for (uint64_t x = lo;; x++) {
+        if (IsPrime(x))
+            v.push_back(x);
+        if (x == hi)
+            return v;
+    }
+}
+
+// pi(10^k), k = 0..19, as published (OEIS A006880).
+const uint64_t kPiPow10[20] = {0,
+                               4,
+                               25,
+                               168,
+                               1229,
+                               9592,
+                               78498,
+                               664579,
+                               5761455,
+                               50847534,
+                               455052511,
+                               4118054813ull,
+                               37607912018ull,
+                               346065536839ull,
+                               3204941750802ull,
+                               29844570422669ull,
+                               279238341033925ull,
+                               2623557157654233ull,
+                               24739954287740860ull,
+                               234057667276344607ull};
+
+const uint64_t kTop = UINT64_MAX; // 2^64 - 1
+
+// ---- emit callbacks ----
+
+struct Collected {
+    std::vector<uint64_t> primes;
+    size_t batches = 0;
+    size_t fail_at = 0; // return `code` on this batch (1-based); 0: never
+    int code = 0;
+};
+
+int Collect(void *arg, const uint64_t *primes, size_t count) {
+    auto *c = static_cast<Collected *>(arg);
+    c->batches++;
+    c->primes.insert(c->primes.end(), primes, primes + count);
+    return c->batches == c->fail_at ? c->code : 0;
+}
+
+// An order-sensitive digest of a long list, kept instead of the list.
+struct Digest {
+    uint64_t count = 0, hash = 0, first = 0, last = 0;
+    bool increasing = true;
+    std::vector<uint64_t> sample; // every 9973rd prime
+};
+
+int Digest1(void *arg, const uint64_t *primes, size_t count) {
+    auto *d = static_cast<Digest *>(arg);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t p = primes[i];
+        if (d->count == 0)
+            d->first = p;
+        else if (p <= d->last)
+            d->increasing = false;
+        if (d->count % 9973 == 0)
+            d->sample.push_back(p);
+        d->hash = d->hash * 0x100000001b3ull + p;
+        d->last = p;
+        d->count++;
+    }
+    return 0;
+}
+
+class SieveTest : public PoolTest {
+  protected:
+    uint64_t Count(uint64_t lo, uint64_t hi) {
+        uint64_t n = 0;
+        int rc = pk_sieve_count(ctx(), lo, hi, &n);
+        EXPECT_EQ(rc, 0) << "[" << lo << ", " << hi << "]: " << ErrorString();
+        return n;
+    }
+    std::vector<uint64_t> List(uint64_t lo, uint64_t hi) {
+        Collected c;
+        uint64_t n = 0;
+        int rc = pk_sieve_primes(ctx(), lo, hi, Collect, &c, &n);
+        EXPECT_EQ(rc, 0) << "[" << lo << ", " << hi << "]: " << ErrorString();
+        EXPECT_EQ(n, c.primes.size()) << "[" << lo << ", " << hi << "]";
+        return c.primes;
+    }
+};
+
+TEST_P(SieveTest, KnownPowersOfTen) {
+    uint64_t x = 1;
+    for (int k = 0; k <= 8; k++, x *= 10) {
+        EXPECT_EQ(Count(0, x), kPiPow10[k]) << "pi(10^" << k << ")";
+        EXPECT_EQ(Count(1, x), kPiPow10[k]) << "pi(10^" << k << ") from 1";
+    }
+}
+
+TEST_P(SieveTest, OneBillion) {
+    // Several dozen chunks: every pool claims them in its own order.
+    EXPECT_EQ(Count(0, 1000000000), kPiPow10[9]);
+}
+
+TEST_P(SieveTest, TinyIntervals) {
+    struct Case {
+        uint64_t lo, hi, count;
+    } cases[] = {
+        {0, 0, 0},
+        {0, 1, 0},
+        {1, 1, 0},
+        {2, 2, 1},
+        {0, 2, 1},
+        {3, 3, 1},
+        {4, 4, 0},
+        {5, 5, 1},
+        {0, 6, 3},
+        {6, 6, 0},
+        {7, 7, 1},
+        {0, 10, 4},
+        {49, 49, 0},
+        {173, 173, 1},
+        {179, 179, 1},
+        {169, 169, 0},
+        {0, 30, 10},
+        {29, 31, 2},
+        {1000000007, 1000000007, 1},
+        {1000000008, 1000000008, 0},
+        {4294967291u, 4294967291u, 1},
+        {4294967296u, 4294967296u, 0},
+        {4294967291u, 4294967311u, 2},
+    };
+    for (const Case &c : cases)
+        EXPECT_EQ(Count(c.lo, c.hi), c.count) << "[" << c.lo << ", " << c.hi << "]";
+    EXPECT_EQ(List(0, 30), (std::vector<uint64_t>{2, 3, 5, 7, 11, 13, 17, 19, 23, 29}));
+    EXPECT_EQ(List(2, 2), std::vector<uint64_t>{2});
+    EXPECT_TRUE(List(0, 1).empty());
+    EXPECT_TRUE(List(24, 28).empty());
+}
+
+TEST_P(SieveTest, RandomIntervalsMatchMillerRabin) {
+    std::mt19937_64 rng(20240611 + GetParam().threads);
+    for (int i = 0; i < 40; i++) {
+        int bits = 4 + static_cast<int>(rng() % 37); // lo below 2^40
+        uint64_t lo = rng() & ((uint64_t{1} << bits) - 1);
+        uint64_t hi = lo + rng() % 20000;
+        std::vector<uint64_t> want = PrimesByTest(lo, hi);
+        EXPECT_EQ(Count(lo, hi), want.size()) << "[" << lo << ", " << hi << "]";
+        if (i % 4 == 0)
+            EXPECT_EQ(List(lo, hi), want) << "[" << lo << ", " << hi << "]";
+    }
+}
+
+TEST_P(SieveTest, LargeNumbersMatchMillerRabin) {
+    // Sieving primes up to 10^6 .. 10^8: medium and bucketed ones.
+    for (uint64_t lo : std::vector<uint64_t>{999999995000, 123456789012345, 9999999999990000}) {
+        uint64_t hi = lo + 30000;
+        std::vector<uint64_t> want = PrimesByTest(lo, hi);
+        EXPECT_EQ(Count(lo, hi), want.size()) << "[" << lo << ", " << hi << "]";
+        EXPECT_EQ(List(lo, hi), want) << "[" << lo << ", " << hi << "]";
+    }
+}
+
+TEST_P(SieveTest, SplitsAddUp) {
+    // Splitting an interval changes every chunk boundary; the counts must add up.
+    const uint64_t lo = 900000000, hi = 1100000000;
+    uint64_t whole = Count(lo, hi);
+    EXPECT_EQ(whole, Count(0, hi) - Count(0, lo - 1));
+    for (uint64_t mid :
+         std::vector<uint64_t>{lo, lo + 1, lo + 29, lo + 30, lo + 12345677, 1000000000, hi - 1}) {
+        uint64_t left = Count(lo, mid), right = mid < hi ? Count(mid + 1, hi) : 0;
+        EXPECT_EQ(left + right, whole) << "split at " << mid;
+    }
+}
+
+TEST_P(SieveTest, ListMatchesSerialAndCount) {
+    // 20 chunks: two waves of chunks whatever the pool.
+    const uint64_t lo = 10000000000ull, hi = lo + 300000000;
+    Digest got, ref;
+    uint64_t n = 0, nref = 0;
+    ASSERT_EQ(pk_sieve_primes(ctx(), lo, hi, Digest1, &got, &n), 0) << ErrorString();
+    CtxPtr serial = MakeCtx({"serial", 1});
+    ASSERT_EQ(pk_sieve_primes(serial.get(), lo, hi, Digest1, &ref, &nref), 0);
+    EXPECT_TRUE(got.increasing);
+    EXPECT_EQ(got.count, n);
+    EXPECT_EQ(got.count, ref.count);
+    EXPECT_EQ(got.hash, ref.hash);
+    EXPECT_EQ(got.count, Count(lo, hi));
+    // Against the reference: the ends and a sample through the list.
+    EXPECT_EQ(got.first, PrimesByTest(lo, lo + 1000).front());
+    EXPECT_EQ(got.last, PrimesByTest(hi - 1000, hi).back());
+    for (uint64_t p : got.sample)
+        EXPECT_TRUE(IsPrime(p)) << p;
+}
+
+TEST_P(SieveTest, CallbackErrorStopsTheSieve) {
+    Collected c;
+    c.fail_at = 2;
+    c.code = 42;
+    uint64_t n = 0;
+    EXPECT_EQ(pk_sieve_primes(ctx(), 0, 100000000, Collect, &c, &n), 42);
+    EXPECT_EQ(c.batches, 2u);
+    EXPECT_EQ(pk_ctx_error(ctx())->code, 42);
+    EXPECT_NE(ErrorString().find("callback"), std::string::npos) << ErrorString();
+
+    Collected d;
+    d.fail_at = 1;
+    d.code = PK_EIO;
+    EXPECT_EQ(pk_sieve_primes(ctx(), 0, 100000000, Collect, &d, &n), PK_EIO);
+    EXPECT_EQ(d.batches, 1u);
+    // The context stays usable.
+    EXPECT_EQ(Count(0, 1000000), kPiPow10[6]);
+}
+
+TEST_P(SieveTest, InjectedFaultNamesThreadAndTask) {
+    const int thread = GetParam().threads - 1;
+    std::string spec = "kernel=sieve,thread=" + std::to_string(thread) + ",task=3";
+    ASSERT_EQ(pk_ctx_set_fault(ctx(), spec.c_str()), 0);
+    uint64_t n = 0;
+    EXPECT_EQ(pk_sieve_count(ctx(), 0, 1000000000, &n), PK_EINJECTED);
+    const pk_error_info *e = pk_ctx_error(ctx());
+    EXPECT_STREQ(e->kernel, "sieve");
+    EXPECT_EQ(e->thread, thread);
+    EXPECT_EQ(e->task, 3);
+    EXPECT_TRUE(pk_ctx_fault_fired(ctx()));
+    std::string want = "thread " + std::to_string(thread) + ", task 3";
+    EXPECT_NE(ErrorString().find(want), std::string::npos) << ErrorString();
+
+    // Listing runs waves of chunks; task 20 lies in the second wave and must
+    // still be reported as chunk 20, after the first wave's primes came out.
+    spec = "kernel=sieve,thread=" + std::to_string(thread) + ",task=20";
+    ASSERT_EQ(pk_ctx_set_fault(ctx(), spec.c_str()), 0);
+    Digest d;
+    EXPECT_EQ(pk_sieve_primes(ctx(), 0, 400000000, Digest1, &d, &n), PK_EINJECTED);
+    EXPECT_EQ(e->thread, thread);
+    EXPECT_EQ(e->task, 20);
+    EXPECT_TRUE(d.increasing);
+    EXPECT_GT(d.count, 0u);
+    EXPECT_LT(d.count, 21336326u); // pi(4 * 10^8): not all of them
+
+    ASSERT_EQ(pk_ctx_set_fault(ctx(), nullptr), 0);
+    EXPECT_EQ(Count(0, 100000000), kPiPow10[8]);
+}
+
+TEST_P(SieveTest, ArgumentErrors) {
+    uint64_t n = 7;
+    EXPECT_EQ(pk_sieve_count(ctx(), 10, 9, &n), PK_EINVAL);
+    EXPECT_STREQ(pk_ctx_error(ctx())->kernel, "sieve");
+    EXPECT_NE(ErrorString().find("above"), std::string::npos) << ErrorString();
+    EXPECT_EQ(pk_sieve_count(ctx(), kTop, 0, &n), PK_EINVAL);
+    EXPECT_EQ(pk_sieve_count(ctx(), 0, 10, nullptr), PK_EINVAL);
+    Collected c;
+    EXPECT_EQ(pk_sieve_primes(ctx(), 10, 9, Collect, &c, &n), PK_EINVAL);
+    EXPECT_EQ(pk_sieve_primes(ctx(), 0, 10, nullptr, nullptr, &n), PK_EINVAL);
+    EXPECT_EQ(c.batches, 0u);
+    EXPECT_EQ(pk_sieve_count(nullptr, 0, 10, &n), PK_EINVAL);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pools, SieveTest, testing::ValuesIn(AllPools()), PoolName);
+
+// The top of the range costs a second or two per call (every prime below 2^32
+// is a sieving prime), so these run on two pools rather than all of them.
+class SieveTopTest : public SieveTest {};
+
+TEST_P(SieveTopTest, PrimesBelowTwoToThe64) {
+    EXPECT_EQ(List(kTop - 99, kTop), (std::vector<uint64_t>{kTop - 94, kTop - 82, kTop - 58}));
+}
+
+TEST_P(SieveTopTest, CountsAtTheTop) {
+    if (GetParam().backend == "serial") {
+        EXPECT_EQ(Count(kTop, kTop), 0u);
+        EXPECT_EQ(Count(kTop - 58, kTop - 58), 1u);
+    } else {
+        std::vector<uint64_t> want = PrimesByTest(kTop - 20000, kTop);
+        EXPECT_EQ(Count(kTop - 20000, kTop), want.size());
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Pools, SieveTopTest,
+                         testing::Values(Pool{"serial", 1}
+#if PARKIT_WITH_OPENMP
+                                         ,
+                                         Pool{"omp", 2}
+#endif
+                                         ),
+                         PoolName);
+
+TEST(SieveTable, PublishedValues) {
+    for (int k = 0; k < 20; k++)
+        EXPECT_EQ(pk_prime_pi_pow10(k), kPiPow10[k]) << "k = " << k;
+    EXPECT_EQ(pk_prime_pi_pow10(-1), UINT64_MAX);
+    EXPECT_EQ(pk_prime_pi_pow10(20), UINT64_MAX);
+}
+
+} // namespace

@@ -1,0 +1,609 @@
+/* The segmented sieve engine: sieves one chunk of the mod-30 wheel, segment by
+ * segment, on the calling thread. Three kinds of sieving primes, as in the best
+ * sieves: small ones cross off an L1-sized block at a time with a loop that does
+ * eight multiples per turn of the wheel; medium ones cross off a whole segment;
+ * big ones (a few hits per segment at most) wait in a bucket per segment and
+ * only touch the segments they hit. Sieving primes are produced by a second
+ * engine, segment by segment, so none is ever held as a full list. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parkit/error.h"
+#include "sieve_engine.h"
+
+#if defined(__GNUC__)
+#define FALLTHROUGH __attribute__((fallthrough))
+#else
+#define FALLTHROUGH                                                                                \
+    do {                                                                                           \
+    } while (0)
+#endif
+
+/* Small primes (below SMALL_LIMIT) make at least four turns of the wheel (eight
+ * multiples each) in an L1 block; a turn of a big prime (from BIG_LIMIT) spans
+ * two segments or more, so it hits a segment four times at most. The limits
+ * were tuned on pi(10^10) and on [10^14, 10^14 + 3 10^9]. */
+enum {
+    SEG_LOG = 18,
+    SEG = PK__SIEVE_SEGMENT,
+    L1_BLOCK = 1 << 15,
+    SMALL_LIMIT = 1 << 13,
+    BIG_LIMIT = 1 << 19,
+    BUCKET_N = 1022,
+    PLACE_BATCH = 1024,
+};
+_Static_assert(1 << SEG_LOG == PK__SIEVE_SEGMENT, "segment size and its log agree");
+
+/* A small or medium sieving prime p = 30 a + r (r given by the list it is in):
+ * pos_j = (offset of its next multiple from the segment or block start) << 3 |
+ * wheel index of the multiplier of that multiple. */
+typedef struct sprime {
+    uint32_t a;
+    uint32_t pos_j;
+} sprime;
+
+typedef struct plist {
+    sprime *v;
+    size_t n, cap;
+} plist;
+
+/* A big sieving prime waiting for its segment: x = offset << 6 | r index << 3 | j. */
+typedef struct bentry {
+    uint32_t a;
+    uint32_t x;
+} bentry;
+
+typedef struct bblock {
+    struct bblock *next;
+    size_t n;
+    bentry e[BUCKET_N];
+} bblock;
+
+struct pk__sieve {
+    uint8_t *seg;   /* SEG bytes, when the job gives no output buffer */
+    plist small[8]; /* one list per residue of p mod 30 */
+    plist medium[8];
+    bblock **bucket; /* bucket[k]: the big primes whose next hit is in segment k */
+    size_t nbuckets, bucket_cap;
+    bblock *spare;               /* emptied blocks for reuse */
+    uint64_t b0, b1;             /* the chunk's bytes */
+    uint64_t start;              /* 30 * b0, its first number */
+    uint64_t span;               /* its last number minus start */
+    int generator;               /* producing sieving primes: the pre-sieved primes stay out */
+    pk__sieve *gen;              /* the engine that produces this one's sieving primes */
+    uint32_t batch[PLACE_BATCH]; /* sieving primes waiting to be placed */
+    size_t nbatch;
+};
+
+/* ---- wheel arithmetic -------------------------------------------------------
+ * For p = 30 a + r and a multiplier q = 30 b + s (s a wheel residue), p q lies
+ * in byte p b + a s + floor(r s / 30), bit of (r s mod 30). Stepping s through
+ * the wheel moves the byte by a * (s' - s) + (floor(r s' / 30) - floor(r s / 30)),
+ * with s' = 31 after 29 (the next turn). */
+#define BITMASK(x)                                                                                 \
+    ((x) == 1    ? 1u                                                                              \
+     : (x) == 7  ? 2u                                                                              \
+     : (x) == 11 ? 4u                                                                              \
+     : (x) == 13 ? 8u                                                                              \
+     : (x) == 17 ? 16u                                                                             \
+     : (x) == 19 ? 32u                                                                             \
+     : (x) == 23 ? 64u                                                                             \
+                 : 128u)
+#define OFF(R, S) ((R) * (S) / 30)
+#define CLR(R, S) ((uint8_t)~BITMASK((R) * (S) % 30))
+
+#define CLR_ROW(R)                                                                                 \
+    { CLR(R, 1), CLR(R, 7), CLR(R, 11), CLR(R, 13), CLR(R, 17), CLR(R, 19), CLR(R, 23), CLR(R, 29) }
+#define DC_ROW(R)                                                                                  \
+    {                                                                                              \
+        OFF(R, 7) - OFF(R, 1), OFF(R, 11) - OFF(R, 7), OFF(R, 13) - OFF(R, 11),                    \
+            OFF(R, 17) - OFF(R, 13), OFF(R, 19) - OFF(R, 17), OFF(R, 23) - OFF(R, 19),             \
+            OFF(R, 29) - OFF(R, 23), OFF(R, 31) - OFF(R, 29)                                       \
+    }
+
+static const uint8_t clear_mask[8][8] = {CLR_ROW(1),  CLR_ROW(7),  CLR_ROW(11), CLR_ROW(13),
+                                         CLR_ROW(17), CLR_ROW(19), CLR_ROW(23), CLR_ROW(29)};
+static const uint8_t step_c[8][8] = {DC_ROW(1),  DC_ROW(7),  DC_ROW(11), DC_ROW(13),
+                                     DC_ROW(17), DC_ROW(19), DC_ROW(23), DC_ROW(29)};
+static const uint8_t step_q[8] = {6, 4, 2, 4, 2, 4, 6, 2};
+
+/* Index k with wheel[k] == r, for r prime to 30. */
+static const uint8_t residue_index[30] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 3, 0,
+                                          0, 0, 4, 0, 5, 0, 0, 0, 6, 0, 0, 0, 0, 0, 7};
+
+/* The wheel index of the smallest residue >= s (s in 0..29; 29 is a residue). */
+static const uint8_t next_residue[30] = {0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4,
+                                         4, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7};
+
+/* ---- crossing off small and medium primes ------------------------------------
+ * Per residue r, a switch that jumps into the loop at the prime's wheel index:
+ * one multiple at a time up to the end of a turn, then whole turns of eight
+ * multiples at constant offsets as long as a turn fits, then single steps to the
+ * end of the block. The state left is relative to the next block. */
+#define STEP(R, J, S, SN)                                                                          \
+    case J:                                                                                        \
+        if (i >= len) {                                                                            \
+            j = J;                                                                                 \
+            break;                                                                                 \
+        }                                                                                          \
+        seg[i] &= CLR(R, S);                                                                       \
+        i += a * ((SN) - (S)) + (size_t)(OFF(R, SN) - OFF(R, S))
+
+#define CROSS(R)                                                                                   \
+    switch (j) {                                                                                   \
+        for (;;) {                                                                                 \
+            STEP(R, 0, 1, 7);                                                                      \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 1, 7, 11);                                                                     \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 2, 11, 13);                                                                    \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 3, 13, 17);                                                                    \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 4, 17, 19);                                                                    \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 5, 19, 23);                                                                    \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 6, 23, 29);                                                                    \
+            FALLTHROUGH;                                                                           \
+            STEP(R, 7, 29, 31);                                                                    \
+            while (i + a * 28 + OFF(R, 29) < len) {                                                \
+                uint8_t *c = seg + i;                                                              \
+                c[0] &= CLR(R, 1);                                                                 \
+                c[a * 6 + OFF(R, 7)] &= CLR(R, 7);                                                 \
+                c[a * 10 + OFF(R, 11)] &= CLR(R, 11);                                              \
+                c[a * 12 + OFF(R, 13)] &= CLR(R, 13);                                              \
+                c[a * 16 + OFF(R, 17)] &= CLR(R, 17);                                              \
+                c[a * 18 + OFF(R, 19)] &= CLR(R, 19);                                              \
+                c[a * 22 + OFF(R, 23)] &= CLR(R, 23);                                              \
+                c[a * 28 + OFF(R, 29)] &= CLR(R, 29);                                              \
+                i += a * 30 + (R);                                                                 \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+#define DEFINE_CROSS(R)                                                                            \
+    static void cross_##R(uint8_t *restrict seg, size_t len, sprime *restrict v, size_t n) {       \
+        for (size_t k = 0; k < n; k++) {                                                           \
+            size_t a = v[k].a;                                                                     \
+            size_t i = v[k].pos_j >> 3;                                                            \
+            unsigned j = v[k].pos_j & 7;                                                           \
+            CROSS(R)                                                                               \
+            v[k].pos_j = (uint32_t)((i - len) << 3 | j);                                           \
+        }                                                                                          \
+    }
+
+DEFINE_CROSS(1)
+DEFINE_CROSS(7)
+DEFINE_CROSS(11)
+DEFINE_CROSS(13)
+DEFINE_CROSS(17)
+DEFINE_CROSS(19)
+DEFINE_CROSS(23)
+DEFINE_CROSS(29)
+
+static void cross_lists(plist *l, uint8_t *seg, size_t len) {
+    cross_1(seg, len, l[0].v, l[0].n);
+    cross_7(seg, len, l[1].v, l[1].n);
+    cross_11(seg, len, l[2].v, l[2].n);
+    cross_13(seg, len, l[3].v, l[3].n);
+    cross_17(seg, len, l[4].v, l[4].n);
+    cross_19(seg, len, l[5].v, l[5].n);
+    cross_23(seg, len, l[6].v, l[6].n);
+    cross_29(seg, len, l[7].v, l[7].n);
+}
+
+/* ---- big primes: buckets ------------------------------------------------------ */
+
+/* A fresh block at the head of bucket k. */
+static bblock *bucket_grow(pk__sieve *s, size_t k) {
+    bblock *nb = s->spare;
+    if (nb != NULL)
+        s->spare = nb->next;
+    else if ((nb = malloc(sizeof *nb)) == NULL)
+        return NULL;
+    nb->n = 0;
+    nb->next = s->bucket[k];
+    s->bucket[k] = nb;
+    return nb;
+}
+
+static int bucket_push(pk__sieve *s, size_t k, uint32_t a, uint32_t x) {
+    bblock *b = s->bucket[k];
+    if ((b == NULL || b->n == BUCKET_N) && (b = bucket_grow(s, k)) == NULL)
+        return PK_ENOMEM;
+    b->e[b->n++] = (bentry){a, x};
+    return 0;
+}
+
+static void spare_list(pk__sieve *s, bblock *b) {
+    while (b != NULL) {
+        bblock *next = b->next;
+        b->next = s->spare;
+        s->spare = b;
+        b = next;
+    }
+}
+
+/* One hit of a big prime in segment k, then the prime goes to the bucket of
+ * its next hit: this segment's again when that is still inside (the list is
+ * reread until empty), so there is no data-dependent loop. Entries past the end
+ * of a last, shorter segment are dropped. */
+static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, size_t k) {
+    bblock **bucket = s->bucket;
+    const size_t nbuckets = s->nbuckets;
+    bblock *b;
+    while ((b = bucket[k]) != NULL) {
+        bucket[k] = NULL;
+        while (b != NULL) {
+            const bentry *e = b->e;
+            const size_t n = b->n;
+            for (size_t i = 0; i < n; i++) {
+                uint32_t a = e[i].a, x = e[i].x;
+                size_t pos = x >> 6;
+                unsigned w = x & 63;
+                if (pos >= len)
+                    continue;
+                seg[pos] &= clear_mask[w >> 3][w & 7];
+                pos += (size_t)a * step_q[w & 7] + step_c[w >> 3][w & 7];
+                size_t t = k + (pos >> SEG_LOG);
+                if (t >= nbuckets)
+                    continue;
+                bblock *d = bucket[t];
+                if ((d == NULL || d->n == BUCKET_N) && (d = bucket_grow(s, t)) == NULL) {
+                    spare_list(s, b);
+                    return PK_ENOMEM;
+                }
+                d->e[d->n++] =
+                    (bentry){a, (uint32_t)((pos & (SEG - 1)) << 6 | (w & 56) | ((w + 1) & 7))};
+            }
+            bblock *next = b->next;
+            b->next = s->spare;
+            s->spare = b;
+            b = next;
+        }
+    }
+    return 0;
+}
+
+/* ---- sieving primes: placement ------------------------------------------------ */
+
+static int plist_push(plist *l, uint32_t a, uint64_t pos, unsigned j) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        sprime *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return PK_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (sprime){a, (uint32_t)(pos << 3 | j)};
+    return 0;
+}
+
+/* ceil(x / p) exactly, for the few primes below 2^13 whose double-precision
+ * quotient may be off by more than one. */
+static uint64_t ceil_div(uint64_t x, uint32_t p) {
+    return x / p + (x % p != 0);
+}
+
+/* For p >= 2^13 (x < 2^64): q0 = ceil(x / p) from the double-precision quotient,
+ * which is off by at most one (relative error below 2^-52), corrected by the
+ * remainder computed modulo 2^64; and whether p has a multiple in [x, x + span].
+ * Branch-free so the compiler vectorizes it: near the top of the range this
+ * runs for the 2 10^8 primes below 2^32 in every chunk, and the test lets all
+ * but the few that hit the chunk skip the rest of the placement. */
+static void quotients(uint64_t x, uint64_t span, const uint32_t *restrict p, size_t n,
+                      uint64_t *restrict q0, uint8_t *restrict hit) {
+    const double xd = (double)x;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t pi = p[i];
+        uint64_t q = (uint64_t)(xd / (double)pi);
+        uint64_t r = x - q * pi;
+        uint64_t neg = (int64_t)r < 0;
+        q -= neg;
+        r += neg ? pi : 0;
+        uint64_t over = r >= pi;
+        q += over;
+        r -= over ? pi : 0;
+        uint64_t gap = r == 0 ? 0 : pi - r;
+        q0[i] = q + (r != 0);
+        hit[i] = gap <= span;
+    }
+}
+
+/* Files p under its first multiple to cross off in the chunk, p q with q the
+ * smallest number prime to 30 from max(p, q0), q0 = ceil(start / p); nothing
+ * when that lies beyond the chunk. Only the byte of p q is computed, which
+ * cannot overflow (p q < start + 7 p). */
+static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
+    uint64_t q = q0 > p ? q0 : p;
+    uint64_t b = q / 30;
+    unsigned j = next_residue[q % 30];
+    uint64_t byte =
+        (uint64_t)p * b + (uint64_t)(p / 30) * pk__wheel[j] + (p % 30) * pk__wheel[j] / 30;
+    if (byte >= s->b1)
+        return 0;
+    uint64_t pos = byte - s->b0;
+    unsigned r = residue_index[p % 30];
+    if (p < SMALL_LIMIT)
+        return plist_push(&s->small[r], p / 30, pos, j);
+    if (p < BIG_LIMIT)
+        return plist_push(&s->medium[r], p / 30, pos, j);
+    return bucket_push(s, (size_t)(pos >> SEG_LOG), p / 30,
+                       (uint32_t)((pos & (SEG - 1)) << 6 | r << 3 | j));
+}
+
+static int place_batch(pk__sieve *s, const uint32_t *p, size_t n) {
+    uint64_t q0[PLACE_BATCH];
+    uint8_t hit[PLACE_BATCH];
+    size_t i = 0;
+    for (; i < n && p[i] < (1u << 13); i++) {
+        int rc = place(s, p[i], ceil_div(s->start, p[i]));
+        if (rc != 0)
+            return rc;
+    }
+    quotients(s->start, s->span, p + i, n - i, q0 + i, hit + i);
+    for (; i < n; i++) {
+        int rc = hit[i] ? place(s, p[i], q0[i]) : 0;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- extraction ---------------------------------------------------------------- */
+
+/* Bit t of a little-endian word of eight bytes stands for 30 (t / 8) + wheel[t % 8]. */
+static const uint8_t word_offset[64] = {
+    1,   7,   11,  13,  17,  19,  23,  29,  31,  37,  41,  43,  47,  49,  53,  59,
+    61,  67,  71,  73,  77,  79,  83,  89,  91,  97,  101, 103, 107, 109, 113, 119,
+    121, 127, 131, 133, 137, 139, 143, 149, 151, 157, 161, 163, 167, 169, 173, 179,
+    181, 187, 191, 193, 197, 199, 203, 209, 211, 217, 221, 223, 227, 229, 233, 239};
+
+static uint64_t load_le64(const uint8_t *p) {
+    uint64_t w = 0;
+    for (int i = 7; i >= 0; i--)
+        w = w << 8 | p[i];
+    return w;
+}
+
+/* The last n < 8 bytes as a word. */
+static uint64_t load_tail(const uint8_t *p, size_t n) {
+    uint64_t w = 0;
+    for (size_t i = n; i-- > 0;)
+        w = w << 8 | p[i];
+    return w;
+}
+
+static inline int extract(const uint8_t *bits, uint64_t byte, size_t len,
+                          int (*put)(void *arg, uint64_t prime), void *arg) {
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = load_le64(bits + i);
+        if (w == 0)
+            continue;
+        uint64_t base = 30 * (byte + i);
+        do {
+            int rc = put(arg, base + word_offset[__builtin_ctzll(w)]);
+            if (rc != 0)
+                return rc;
+            w &= w - 1;
+        } while (w != 0);
+    }
+    for (; i < len; i++) {
+        unsigned w = bits[i];
+        while (w != 0) {
+            int rc = put(arg, 30 * (byte + i) + pk__wheel[__builtin_ctz(w)]);
+            if (rc != 0)
+                return rc;
+            w &= w - 1;
+        }
+    }
+    return 0;
+}
+
+int pk__sieve_extract(const uint8_t *bits, uint64_t byte, size_t len,
+                      int (*put)(void *arg, uint64_t prime), void *arg) {
+    return extract(bits, byte, len, put, arg);
+}
+
+uint64_t pk__sieve_popcount(const uint8_t *bits, size_t len) {
+    uint64_t n0 = 0, n1 = 0;
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        n0 += (uint64_t)__builtin_popcountll(load_le64(bits + i));
+        n1 += (uint64_t)__builtin_popcountll(load_le64(bits + i + 8));
+    }
+    for (; i < len; i++)
+        n0 += (uint64_t)__builtin_popcount(bits[i]);
+    return n0 + n1;
+}
+
+uint64_t pk__isqrt(uint64_t x) {
+    uint64_t r = (uint64_t)sqrt((double)x);
+    while (r > UINT32_MAX || r * r > x)
+        r--;
+    while (r < UINT32_MAX && (r + 1) * (r + 1) <= x)
+        r++;
+    return r;
+}
+
+/* ---- the engine ------------------------------------------------------------------ */
+
+pk__sieve *pk__sieve_new(void) {
+    if (pk__sieve_tables_init() != 0)
+        return NULL;
+    pk__sieve *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->seg = aligned_alloc(64, SEG + 64);
+    if (s->seg == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void free_blocks(bblock *b) {
+    while (b != NULL) {
+        bblock *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+void pk__sieve_free(pk__sieve *s) {
+    if (s == NULL)
+        return;
+    for (int r = 0; r < 8; r++) {
+        free(s->small[r].v);
+        free(s->medium[r].v);
+    }
+    for (size_t k = 0; k < s->nbuckets; k++)
+        free_blocks(s->bucket[k]);
+    free(s->bucket);
+    free_blocks(s->spare);
+    pk__sieve_free(s->gen);
+    free(s->seg);
+    free(s);
+}
+
+static int reset(pk__sieve *s, uint64_t b0, uint64_t b1) {
+    for (int r = 0; r < 8; r++)
+        s->small[r].n = s->medium[r].n = 0;
+    for (size_t k = 0; k < s->nbuckets; k++)
+        spare_list(s, s->bucket[k]);
+    size_t nseg = (size_t)((b1 - b0 + SEG - 1) >> SEG_LOG);
+    if (nseg > s->bucket_cap) {
+        bblock **nb = realloc(s->bucket, nseg * sizeof *nb);
+        if (nb == NULL) {
+            s->nbuckets = 0;
+            return PK_ENOMEM;
+        }
+        s->bucket = nb;
+        s->bucket_cap = nseg;
+    }
+    memset(s->bucket, 0, nseg * sizeof *s->bucket);
+    s->nbuckets = nseg;
+    s->b0 = b0;
+    s->b1 = b1;
+    s->start = 30 * b0;
+    s->span = 30 * (b1 - b0) - 1;
+    return 0;
+}
+
+/* Keeps, in the byte of lo, the bits of the numbers >= lo, and in the byte of
+ * hi those <= hi. */
+static void apply_edges(const pk__sieve_job *job, uint8_t *seg, uint64_t byte, size_t len) {
+    uint64_t lb = job->lo / 30, hb = job->hi / 30;
+    unsigned lr = (unsigned)(job->lo % 30), hr = (unsigned)(job->hi % 30);
+    if (lb >= byte && lb - byte < len)
+        for (unsigned k = 0; k < 8; k++)
+            if (pk__wheel[k] < lr)
+                seg[lb - byte] &= (uint8_t) ~(1u << k);
+    if (hb >= byte && hb - byte < len)
+        for (unsigned k = 0; k < 8; k++)
+            if (pk__wheel[k] > hr)
+                seg[hb - byte] &= (uint8_t) ~(1u << k);
+}
+
+static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, size_t k) {
+    for (size_t b = 0; b < len; b += L1_BLOCK) {
+        size_t n = len - b < L1_BLOCK ? len - b : L1_BLOCK;
+        pk__sieve_presieve(seg + b, byte + b, n);
+        cross_lists(s->small, seg + b, n);
+    }
+    if (byte < 6)
+        pk__sieve_fix_start(seg, byte, len, !s->generator);
+    cross_lists(s->medium, seg, len);
+    return cross_big(s, seg, len, k);
+}
+
+static int run_segments(pk__sieve *s, const pk__sieve_job *job) {
+    uint64_t total = s->b1 - s->b0;
+    for (size_t k = 0; k < s->nbuckets; k++) {
+        size_t off = k << SEG_LOG;
+        size_t len = total - off < SEG ? (size_t)(total - off) : SEG;
+        uint8_t *seg = job->out != NULL ? job->out + off : s->seg;
+        uint64_t byte = s->b0 + off;
+        int rc = sieve_segment(s, seg, byte, len, k);
+        if (rc != 0)
+            return rc;
+        apply_edges(job, seg, byte, len);
+        if (job->on_segment != NULL && (rc = job->on_segment(job->arg, seg, byte, len)) != 0)
+            return rc;
+        if (job->stop != NULL && job->stop(job->stop_arg))
+            return PK_EABORTED;
+    }
+    return 0;
+}
+
+/* A segment of the generator: its primes (all below 2^32) are this engine's
+ * sieving primes, gathered a word at a time and placed a batch at a time. */
+static int gen_segment(void *arg, const uint8_t *seg, uint64_t byte, size_t len) {
+    pk__sieve *s = arg;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t w = len - i >= 8 ? load_le64(seg + i) : load_tail(seg + i, len - i);
+        uint32_t base = (uint32_t)(30 * (byte + i));
+        for (; w != 0; w &= w - 1)
+            s->batch[s->nbatch++] = base + word_offset[__builtin_ctzll(w)];
+        if (s->nbatch > PLACE_BATCH - 64) {
+            int rc = place_batch(s, s->batch, s->nbatch);
+            s->nbatch = 0;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Places every prime in [PK__SIEVE_FIRST_PRIME, sq]: from the table below 2^16,
+ * else from the generator engine sieving [0, sq] with the table's primes. */
+static int collect_sieving_primes(pk__sieve *s, uint64_t sq, const pk__sieve_job *job) {
+    size_t nb;
+    const uint32_t *base = pk__sieve_base_primes(&nb);
+    if (sq < (1u << 16)) {
+        size_t n = 0;
+        while (n < nb && base[n] <= sq)
+            n++;
+        for (size_t i = 0; i < n; i += PLACE_BATCH) {
+            int rc = place_batch(s, base + i, n - i < PLACE_BATCH ? n - i : PLACE_BATCH);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    if (s->gen == NULL && (s->gen = pk__sieve_new()) == NULL)
+        return PK_ENOMEM;
+    s->gen->generator = 1;
+    s->nbatch = 0;
+    pk__sieve_job g = {
+        .lo = 0,
+        .hi = sq,
+        .b0 = 0,
+        .b1 = sq / 30 + 1,
+        .on_segment = gen_segment,
+        .arg = s,
+        .stop = job->stop,
+        .stop_arg = job->stop_arg,
+    };
+    int rc = pk__sieve_chunk(s->gen, &g);
+    return rc == 0 ? place_batch(s, s->batch, s->nbatch) : rc;
+}
+
+/* The chunk's last number: hi, or the end of its last byte when that is below hi. */
+static uint64_t last_number(const pk__sieve_job *job) {
+    uint64_t lastb = job->b1 - 1;
+    return lastb >= job->hi / 30 ? job->hi : 30 * lastb + 29;
+}
+
+int pk__sieve_chunk(pk__sieve *s, const pk__sieve_job *job) {
+    int rc = reset(s, job->b0, job->b1);
+    if (rc == 0)
+        rc = collect_sieving_primes(s, pk__isqrt(last_number(job)), job);
+    if (rc == 0)
+        rc = run_segments(s, job);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* The segmented sieve of Eratosthenes behind pk_sieve_count and pk_sieve_primes,
+ * independent of any pool: it sieves one chunk of the wheel (a run of bytes, each
+ * byte covering 30 numbers) on the calling thread. sieve.c cuts the interval into
+ * chunks and hands them to the pool; each worker owns one engine. */
+#ifndef PARKIT_SIEVE_ENGINE_H
+#define PARKIT_SIEVE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Byte b of the sieve covers the numbers 30 b + {1, 7, 11, 13, 17, 19, 23, 29},
+ * bit k standing for 30 b + pk__wheel[k]: the numbers prime to 2, 3 and 5. */
+extern const uint8_t pk__wheel[8];
+
+/* Bytes per segment (the sieve array kept in the L2 cache) and the cap on a
+ * chunk's length, which keeps every in-chunk position within 28 bits. */
+enum { PK__SIEVE_SEGMENT = 1 << 18, PK__SIEVE_MAX_CHUNK = 1 << 28 };
+
+typedef struct pk__sieve pk__sieve;
+
+/* Called with each finished segment: seg[0 .. len) holds the primes in the bytes
+ * [byte, byte + len), already limited to the job's [lo, hi]. A non-zero return
+ * stops the chunk with that code. */
+typedef int (*pk__sieve_segment_fn)(void *arg, const uint8_t *seg, uint64_t byte, size_t len);
+
+typedef struct pk__sieve_job {
+    uint64_t lo, hi; /* the whole interval (numbers, inclusive) */
+    uint64_t b0, b1; /* this chunk: bytes [b0, b1), b1 - b0 <= PK__SIEVE_MAX_CHUNK */
+    uint8_t *out;    /* NULL: sieve in the engine's own segment; else b1 - b0 bytes */
+    pk__sieve_segment_fn on_segment; /* may be NULL */
+    void *arg;
+    int (*stop)(void *stop_arg); /* polled between segments; may be NULL */
+    void *stop_arg;
+} pk__sieve_job;
+
+/* The primes up to 173 are pre-sieved (copied from patterns); sieving starts at 179. */
+enum { PK__SIEVE_FIRST_PRIME = 179 };
+
+/* The one-time tables (pre-sieve patterns, primes below 2^16): thread-safe and
+ * idempotent; -1 when out of memory. */
+int pk__sieve_tables_init(void);
+
+/* The primes in [PK__SIEVE_FIRST_PRIME, 2^16), increasing. */
+const uint32_t *pk__sieve_base_primes(size_t *n);
+
+/* dst[0 .. len) = the bytes [byte, byte + len) with the multiples of the
+ * pre-sieved primes crossed off (those primes included, 1 left in). */
+void pk__sieve_presieve(uint8_t *dst, uint64_t byte, size_t len);
+
+/* Takes 1 out of a segment starting at `byte`, and puts the pre-sieved primes
+ * back when keep_small. */
+void pk__sieve_fix_start(uint8_t *seg, uint64_t byte, size_t len, int keep_small);
+
+/* An engine: segment buffer and sieving-prime state for one thread. NULL when out
+ * of memory. */
+pk__sieve *pk__sieve_new(void);
+void pk__sieve_free(pk__sieve *s);
+
+/* Sieves the chunk: 0, PK_ENOMEM, PK_EABORTED (stop said so) or the callback's
+ * code. Sieving primes up to the square root of the chunk's last number are
+ * generated on the way, segment by segment. */
+int pk__sieve_chunk(pk__sieve *s, const pk__sieve_job *job);
+
+/* Number of set bits in len bytes. */
+uint64_t pk__sieve_popcount(const uint8_t *bits, size_t len);
+
+/* The primes of a finished bitmap of len bytes starting at byte `byte`, in
+ * increasing order: calls put(arg, prime) for each; stops at a non-zero return. */
+int pk__sieve_extract(const uint8_t *bits, uint64_t byte, size_t len,
+                      int (*put)(void *arg, uint64_t prime), void *arg);
+
+/* floor(sqrt(x)) exactly. */
+uint64_t pk__isqrt(uint64_t x);
+
+#endif
