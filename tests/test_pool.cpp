@@ -660,9 +660,20 @@ int BlockFirstTask(void *arg, int64_t task, void *, pk_worker *) {
     return 0;
 }
 
+int RecordOrder(void *arg, int64_t task, void *, pk_worker *) {
+    static_cast<std::vector<int64_t> *>(arg)->push_back(task);
+    return 0;
+}
+
 TEST_P(PoolApi, TasksAreClaimedDynamically) {
-    if (Threads() < 2)
-        GTEST_SKIP() << "needs two workers";
+    if (Threads() < 2) { // one worker claims the tasks one after the other, in order
+        std::vector<int64_t> order;
+        ASSERT_EQ(pk_tasks(ctx(), 50, nullptr, RecordOrder, &order, nullptr, nullptr), 0);
+        ASSERT_EQ(order.size(), 50u);
+        for (int64_t i = 0; i < 50; i++)
+            EXPECT_EQ(order[static_cast<size_t>(i)], i);
+        return;
+    }
     for (bool explicit_dynamic : {false, true}) {
         BlockingTasks b;
         b.n = 200;
