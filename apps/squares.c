@@ -11,6 +11,7 @@ enum { OPT_FIRST, OPT_NO_STORE, OPT_DISTRIBUTED, OPT_PRINT };
 typedef struct squares_state {
     int64_t first, count;
     int store, distributed, print;
+    int64_t begin, end; /* the part this rank holds after its last run (--distributed) */
     int64_t *out;
     pk_i128 sum;
 } squares_state;
@@ -48,6 +49,8 @@ static int where_of(const squares_state *s) {
 
 static int run_once(pk_ctx *ctx, void *arg) {
     squares_state *s = arg;
+    if (s->distributed) /* a sub-pool of a --ranks sweep gives each rank another part */
+        pk_squares_local_range(ctx, s->count, &s->begin, &s->end);
     return pk_squares(ctx, s->first, s->count, where_of(s), s->out, &s->sum);
 }
 
@@ -61,7 +64,7 @@ static int64_t check_values(const squares_state *s, int64_t begin, int64_t end) 
     return -1;
 }
 
-static int validate(app *a, squares_state *s, pk_report *r) {
+static int validate(squares_state *s, pk_report *r) {
     pk_i128 want;
     char got_s[48], want_s[48], detail[160] = "";
     pk_squares_expected(s->first, s->count, &want);
@@ -71,8 +74,10 @@ static int validate(app *a, squares_state *s, pk_report *r) {
     if (!ok)
         snprintf(detail, sizeof detail, "sum %s, expected %s", got_s, want_s);
     int64_t begin = 0, end = s->count;
-    if (s->distributed)
-        pk_squares_local_range(a->ctx, s->count, &begin, &end);
+    if (s->distributed) {
+        begin = s->begin;
+        end = s->end;
+    }
     if (ok && s->out != NULL) {
         int64_t bad = check_values(s, begin, end);
         if (bad >= 0) {
@@ -130,14 +135,23 @@ static int parse_count(app *a, squares_state *s) {
 static int alloc_out(app *a, squares_state *s) {
     if (!s->store)
         return APP_OK;
-    int64_t begin = 0, end = s->count;
-    if (s->distributed)
-        pk_squares_local_range(a->ctx, s->count, &begin, &end);
-    else if (!app_is_root(a))
+    int64_t size = s->count;
+    if (s->distributed) {
+        /* The smallest pool of the sweep gives a rank its largest part: blocks of
+         * whole chunks, at most ceil(chunks / ranks) of them. */
+        int ranks = a->nranks;
+        for (int i = 0; i < a->common.nranks; i++)
+            ranks = a->common.ranks[i] < ranks ? a->common.ranks[i] : ranks;
+        int64_t chunks = (s->count + PK_SQUARES_CHUNK - 1) / PK_SQUARES_CHUNK;
+        int64_t most = (chunks + ranks - 1) / ranks * PK_SQUARES_CHUNK;
+        size = most < size ? most : size;
+        pk_squares_local_range(a->ctx, s->count, &s->begin, &s->end);
+    } else if (!app_is_root(a)) {
         return APP_OK;
-    s->out = malloc((size_t)(end - begin > 0 ? end - begin : 1) * sizeof *s->out);
+    }
+    s->out = malloc((size_t)(size > 0 ? size : 1) * sizeof *s->out);
     if (s->out == NULL)
-        return app_error(a, "no memory for %lld values", (long long)(end - begin));
+        return app_error(a, "no memory for %lld values", (long long)size);
     return APP_OK;
 }
 
@@ -160,7 +174,7 @@ static int run(app *a, squares_state *s) {
                         !s->store        ? "no (sum only)"
                         : s->distributed ? "distributed over ranks"
                                          : "on rank 0");
-        rc = validate(a, s, r);
+        rc = validate(s, r);
         pk_report_runs(r, rows, nrows, s->store ? "GB/s" : "values/s");
         app_print(a, r);
         if (s->print && s->out != NULL && app_is_root(a) && !s->distributed)

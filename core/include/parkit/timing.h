@@ -51,7 +51,9 @@ typedef struct pk_sweep {
 /* Runs fn repeat + warmup times for every (ranks, threads) pair and fills
  * rows[0 .. nranks*nthreads-1]. Stops at the first failing run and returns its
  * code (the error is in ctx). Ranks outside a sub-pool wait at the barrier and
- * get the same rows. */
+ * get the same rows. When the last pool of a ranks sweep is not the whole
+ * context, one more untimed run on the whole context follows, so that every
+ * rank ends with the result of a run it took part in. */
 int pk_sweep_run(pk_ctx *ctx, const pk_sweep *sweep, pk_run_fn fn, void *arg, pk_stats *rows);
 
 #ifdef __cplusplus
