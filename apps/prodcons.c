@@ -1,5 +1,345 @@
-/* Placeholder: the prodcons program is being written. */
+/* prodcons: P producer threads hand N items to C consumer threads through one
+ * bounded channel, and every run checks that each item arrived exactly once
+ * (counts, sums and XORs of both sides against the closed forms). With delays and
+ * --trace it replays the classic producer/consumer tutorial, one line per move. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "app.h"
-int main(void) {
-    return 1;
+
+__extension__ typedef unsigned __int128 u128;
+
+enum {
+    OPT_PRODUCERS,
+    OPT_CONSUMERS,
+    OPT_ITEMS,
+    OPT_CAPACITY,
+    OPT_BATCH,
+    OPT_PRODUCE_DELAY,
+    OPT_CONSUME_DELAY,
+    OPT_TRACE
+};
+
+/* Delays are given in milliseconds; the kernel takes at most an hour. */
+#define MAX_DELAY_MS 3.6e6
+
+typedef struct pc_state {
+    int producers, consumers; /* 0: half the row's pool, at least 1 */
+    int64_t items;
+    int items_given;
+    size_t capacity, batch;
+    double produce_ms, consume_ms;
+    int trace;
+    FILE *trace_out;
+    /* over every run of the sweep */
+    int runs, failed;
+    char detail[200];
+    pk_prodcons_result last;
+    size_t max_depth;
+    int min_team[2], max_team[2]; /* producers and consumers over the runs */
+} pc_state;
+
+static const app_opt options[] = {
+    {"producers", 1, OPT_PRODUCERS},
+    {"consumers", 1, OPT_CONSUMERS},
+    {"items", 1, OPT_ITEMS},
+    {"capacity", 1, OPT_CAPACITY},
+    {"batch", 1, OPT_BATCH},
+    {"produce-delay", 1, OPT_PRODUCE_DELAY},
+    {"consume-delay", 1, OPT_CONSUME_DELAY},
+    {"trace", 0, OPT_TRACE},
+    {NULL, 0, 0},
+};
+
+_Static_assert(PK_PRODCONS_MAX_WORKERS == 1024 && PK_PRODCONS_MAX_BATCH == 65536,
+               "the limits are spelled out in the messages and the help");
+
+/* A count in [min, max] (min 0 or 1); too_big says what max is. */
+static int parse_count(const char *arg, int64_t min, int64_t max, const char *too_big, int64_t *v,
+                       const char **why) {
+    if (pk_parse_i64(arg, v, why) != 0)
+        return PK_EINVAL;
+    if (*v < min) {
+        *why = min == 0 ? "must not be negative" : "must be at least 1";
+        return PK_EINVAL;
+    }
+    if (*v > max) {
+        *why = too_big;
+        return PK_EINVAL;
+    }
+    return 0;
+}
+
+static int parse_ms(const char *arg, double *ms, const char **why) {
+    if (pk_parse_double(arg, ms, why) != 0)
+        return PK_EINVAL;
+    if (*ms > MAX_DELAY_MS) {
+        *why = "more than an hour";
+        return PK_EINVAL;
+    }
+    return 0;
+}
+
+static int on_option(void *p, int id, const char *arg, const char **why) {
+    pc_state *s = p;
+    int64_t v = 0;
+    int rc = 0;
+    switch (id) {
+    case OPT_PRODUCERS:
+    case OPT_CONSUMERS:
+        rc = parse_count(arg, 1, PK_PRODCONS_MAX_WORKERS - 1, "at most 1023", &v, why);
+        *(id == OPT_PRODUCERS ? &s->producers : &s->consumers) = (int)v;
+        return rc;
+    case OPT_ITEMS:
+        s->items_given = 1;
+        return parse_count(arg, 0, INT64_MAX, "", &s->items, why);
+    case OPT_CAPACITY:
+        rc = parse_count(arg, 1, INT64_MAX, "", &v, why);
+        s->capacity = (size_t)v;
+        return rc;
+    case OPT_BATCH:
+        rc = parse_count(arg, 1, PK_PRODCONS_MAX_BATCH, "at most 65536", &v, why);
+        s->batch = (size_t)v;
+        return rc;
+    case OPT_PRODUCE_DELAY:
+        return parse_ms(arg, &s->produce_ms, why);
+    case OPT_CONSUME_DELAY:
+        return parse_ms(arg, &s->consume_ms, why);
+    case OPT_TRACE:
+        s->trace = 1;
+        return 0;
+    default:
+        return PK_EINVAL;
+    }
+}
+
+/* ---- the trace: the tutorial's lines ---- */
+
+static void print_trace(void *arg, int event, int64_t value, const int64_t *contents,
+                        size_t depth) {
+    FILE *out = ((pc_state *)arg)->trace_out;
+    fprintf(out, "%s %lld %s the list. List: [", event == PK_PC_ADDED ? "Added" : "Removed",
+            (long long)value, event == PK_PC_ADDED ? "to" : "from");
+    for (size_t i = 0; i < depth; i++)
+        fprintf(out, "%s%lld", i ? ", " : "", (long long)contents[i]);
+    fputs("]\n", out);
+}
+
+/* ---- one run and its check ---- */
+
+/* The default side: half the pool, at least 1. The pool is the threads of the
+ * process, or the ranks under MPI, where each team worker is a rank. */
+static int half_pool(const pk_ctx *ctx) {
+    int n = pk_ctx_size(ctx) > 1 ? pk_ctx_size(ctx) : pk_ctx_threads(ctx);
+    return n / 2 > 0 ? n / 2 : 1;
+}
+
+static pk_prodcons_opts kernel_opts(pk_ctx *ctx, pc_state *s) {
+    pk_prodcons_opts o = {
+        .producers = s->producers > 0 ? s->producers : half_pool(ctx),
+        .consumers = s->consumers > 0 ? s->consumers : half_pool(ctx),
+        .capacity = s->capacity,
+        .items = s->items,
+        .produce_delay = s->produce_ms / 1e3,
+        .consume_delay = s->consume_ms / 1e3,
+        .batch = s->batch,
+        .trace = s->trace ? print_trace : NULL,
+        .trace_arg = s,
+    };
+    return o;
+}
+
+/* 1 xor 2 xor ... xor n has the period-4 closed form n, 1, n + 1, 0. */
+static uint64_t xor_to(uint64_t n) {
+    switch (n % 4) {
+    case 0:
+        return n;
+    case 1:
+        return 1;
+    case 2:
+        return n + 1;
+    default:
+        return 0;
+    }
+}
+
+/* Why the result is wrong, or NULL: both sides against each other and against
+ * the closed forms for the values 1..N (sums modulo 2^64, as the kernel adds). */
+static const char *check(const pc_state *s, const pk_prodcons_result *r, char *buf, size_t len) {
+    uint64_t n = (uint64_t)s->items;
+    uint64_t sum = (uint64_t)((u128)n * (n + 1) / 2);
+    if (r->produced != s->items || r->consumed != s->items)
+        snprintf(buf, len, "produced %lld and consumed %lld of %lld items", (long long)r->produced,
+                 (long long)r->consumed, (long long)s->items);
+    else if (r->sum_produced != sum || r->sum_consumed != sum)
+        snprintf(buf, len, "sums produced %llu, consumed %llu, expected %llu",
+                 (unsigned long long)r->sum_produced, (unsigned long long)r->sum_consumed,
+                 (unsigned long long)sum);
+    else if (r->xor_produced != xor_to(n) || r->xor_consumed != xor_to(n))
+        snprintf(buf, len, "XORs produced %llu, consumed %llu, expected %llu",
+                 (unsigned long long)r->xor_produced, (unsigned long long)r->xor_consumed,
+                 (unsigned long long)xor_to(n));
+    else if (r->max_depth > s->capacity)
+        snprintf(buf, len, "channel depth %zu above its capacity %zu", r->max_depth, s->capacity);
+    else
+        return NULL;
+    return buf;
+}
+
+static int run_once(pk_ctx *ctx, void *arg) {
+    pc_state *s = arg;
+    pk_prodcons_opts o = kernel_opts(ctx, s);
+    pk_prodcons_result r;
+    int rc = pk_prodcons(ctx, &o, &r);
+    if (rc != 0)
+        return rc;
+    char why[sizeof s->detail];
+    if (!s->failed && check(s, &r, why, sizeof why) != NULL) {
+        s->failed = 1;
+        snprintf(s->detail, sizeof s->detail, "%s", why);
+    }
+    int team[2] = {o.producers, o.consumers};
+    for (int i = 0; i < 2; i++) {
+        s->min_team[i] = s->runs == 0 || team[i] < s->min_team[i] ? team[i] : s->min_team[i];
+        s->max_team[i] = team[i] > s->max_team[i] ? team[i] : s->max_team[i];
+    }
+    s->runs++;
+    s->last = r;
+    s->max_depth = r.max_depth > s->max_depth ? r.max_depth : s->max_depth;
+    return 0;
+}
+
+/* ---- set-up and report ---- */
+
+static int check_options(app *a, pc_state *s) {
+    if (s->producers > 0 && s->consumers > 0 &&
+        s->producers > PK_PRODCONS_MAX_WORKERS - s->consumers)
+        return app_usage(a, "%d producers + %d consumers: at most %d threads in all", s->producers,
+                         s->consumers, PK_PRODCONS_MAX_WORKERS);
+    if ((double)s->capacity * 16.0 > 0.5 * app_physical_memory())
+        return app_usage(a, "a channel of %zu items would not fit in memory", s->capacity);
+    if (s->trace && s->capacity > (1u << 20))
+        return app_usage(a, "--trace lists the channel at every move: use --capacity up to %u",
+                         1u << 20);
+    if (s->trace && a->common.nthreads > 1)
+        return app_usage(a, "--trace makes one run: give --threads one value at most");
+    return APP_OK;
+}
+
+/* --trace: one run that can be read, with few items unless told otherwise. The
+ * listing goes to stdout, or to stderr when stdout carries csv or json. */
+static void set_up_trace(app *a, pc_state *s) {
+    if (!s->trace)
+        return;
+    if (!s->items_given)
+        s->items = 10;
+    a->common.repeat = 1;
+    a->common.warmup = 0;
+    s->trace_out = a->common.format == PK_FORMAT_TABLE ? stdout : stderr;
+}
+
+/* The team as run: fixed by the options, or half the pool of each row. */
+static void report_team(pk_report *r, const pc_state *s) {
+    static const char *const keys[2] = {"producers", "consumers"};
+    int given[2] = {s->producers, s->consumers};
+    for (int i = 0; i < 2; i++) {
+        if (given[i] > 0)
+            pk_report_param(r, keys[i], "%d", given[i]);
+        else if (s->min_team[i] == s->max_team[i])
+            pk_report_param(r, keys[i], "%d (half the pool)", s->min_team[i]);
+        else
+            pk_report_param(r, keys[i], "%d to %d (half the pool of each row)", s->min_team[i],
+                            s->max_team[i]);
+    }
+}
+
+static void report(app *a, pc_state *s, const pk_stats *rows, int nrows, int fixed_team) {
+    pk_report *r = pk_report_new("prodcons", a->common.format);
+    app_header(a, r);
+    report_team(r, s);
+    pk_report_param(r, "items", "%lld", (long long)s->items);
+    pk_report_param(r, "capacity", "%zu", s->capacity);
+    pk_report_param(r, "batch", "%zu", s->batch);
+    pk_report_param(r, "produce delay", "%g ms", s->produce_ms);
+    pk_report_param(r, "consume delay", "%g ms", s->consume_ms);
+    pk_report_result_num(r, "produced", "%lld", (long long)s->last.produced);
+    pk_report_result_num(r, "consumed", "%lld", (long long)s->last.consumed);
+    pk_report_result_num(r, "max depth", "%zu", s->max_depth);
+    double best = 0;
+    for (int i = 0; i < nrows; i++)
+        best = rows[i].rate > best ? rows[i].rate : best;
+    pk_report_result_num(r, "items/s", "%.4g", best);
+    pk_report_validation(r, !s->failed, s->failed ? s->detail : NULL);
+    pk_report_runs(r, rows, nrows, "items/s");
+    if (fixed_team)
+        pk_report_note(r, "--threads is ignored: --producers and --consumers fix the team");
+    if (s->trace)
+        pk_report_note(r, "--trace: one run, no warm-up; the listing slows the channel");
+    app_print(a, r);
+    pk_report_free(r);
+}
+
+static int run(app *a, pc_state *s) {
+    int rc = app_open(a);
+    if (rc != APP_OK)
+        return rc;
+    set_up_trace(a, s);
+    /* With both sides fixed every row of a --threads sweep would be the same run. */
+    int fixed_team = s->producers > 0 && s->consumers > 0 && a->common.nthreads > 0;
+    if (fixed_team)
+        a->common.nthreads = 0;
+    pk_stats *rows = NULL;
+    int nrows = 0;
+    rc = app_sweep(a, run_once, s, (double)s->items, &rows, &nrows);
+    if (rc == APP_OK) {
+        report(a, s, rows, nrows, fixed_team);
+        app_check_fault(a);
+        rc = s->failed ? APP_FAILED : APP_OK;
+    }
+    free(rows);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    app a;
+    pc_state s = {.items = 10000000, .capacity = 1024, .batch = 1};
+    int rc = app_start(&a, "prodcons", &argc, &argv);
+    a.usage = "[OPTION]...";
+    a.summary = "Move N items from P producers to C consumers through one bounded channel and\n"
+                "check that every item arrives exactly once.";
+    a.help =
+        "Options:\n"
+        "      --producers P     producer threads (default: half the threads, at least 1)\n"
+        "      --consumers C     consumer threads (default: half the threads, at least 1)\n"
+        "      --items N         items to move (default 10000000; 10 with --trace)\n"
+        "      --capacity K      items the channel holds at most (default 1024)\n"
+        "      --batch B         items moved per channel operation (default 1, at most 65536)\n"
+        "      --produce-delay MS  sleep MS milliseconds before each item is put\n"
+        "      --consume-delay MS  sleep MS milliseconds after each item is taken\n"
+        "                        (fractions allowed: 0.5 is half a millisecond)\n"
+        "      --trace           print every move with the list as it is then, e.g.\n"
+        "                        \"Added 3 to the list. List: [1, 2, 3]\"; one run, no\n"
+        "                        warm-up (to stderr with --format csv or json)\n"
+        "\nThe team is P + C threads whatever the pool (under mpirun: P + C ranks, one\n"
+        "worker each, and P and C default to half the ranks). --threads LIST sweeps\n"
+        "the team: for each value t, P and C not given are t/2 each (at least 1); with\n"
+        "both --producers and --consumers given, --threads is ignored. Validation: both\n"
+        "sides' counts, sums and XORs equal each other and the closed forms for the\n"
+        "values 1..N, in every run. Faults: task = the item's ordinal in its worker,\n"
+        "thread = the worker (producers 0..P-1, then consumers P..P+C-1; under\n"
+        "mpirun the worker is the rank: rank=R).\n"
+        "N, P, C, K and B accept expressions: 1e7, 2^20, 1e6+1.\n"
+        "Examples:\n"
+        "  prodcons --producers 2 --consumers 2 --items 1e7 --capacity 1024\n"
+        "  prodcons --threads 2,4,8 --batch 64\n"
+        "  prodcons --producers 2 --consumers 2 --capacity 3 --produce-delay 100 \\\n"
+        "           --consume-delay 150 --trace\n"
+        "  prodcons --producers 2 --consumers 2 --inject-fault thread=3,task=100\n";
+    if (rc == APP_OK)
+        rc = app_parse(&a, argc, argv, options, on_option, &s, 0);
+    if (rc == APP_OK)
+        rc = check_options(&a, &s);
+    if (rc == APP_OK)
+        rc = run(&a, &s);
+    return app_finish(&a, rc);
 }

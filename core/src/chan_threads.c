@@ -1,164 +1,513 @@
-/* The bounded channel between threads of one process: a ring buffer under one
- * mutex with two condition variables, in the shape of a correct worker queue:
- * waits re-check their condition in a loop, copies are done in batches, a
- * waiter is signalled only when someone waits, and close/abort wake everyone.
- * Used by the serial and OpenMP backends. */
+/* The bounded channel between threads of one process, used by the serial and
+ * OpenMP backends. Items live in a ring of slots, each with a stamp saying whose
+ * turn the slot is (the producer of this lap, or the consumer), so a put or a get
+ * is one compare-and-swap on a shared position plus a copy, with no lock; batches
+ * claim a run of slots with one compare-and-swap. A thread that finds the ring
+ * full or empty spins a little, yields, then sleeps on a condition variable; a
+ * count of sleepers lets the other side skip the lock when nobody sleeps. Close
+ * and abort wake every sleeper. With an observe hook every move runs under the
+ * lock, so the hook sees the exact contents. */
+#define _DEFAULT_SOURCE /* syscall() */
 #include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "parkit/internal.h"
+
+/* Stamps and positions are lap * one_lap + index, one_lap the power of two above
+ * the capacity, so moving on is an add or a carry into the lap and never a
+ * division. The last producer's close sets CLOSED in the tail, which makes
+ * every later claim fail: a put either lands before the close or sees it. */
+#define CLOSED ((uint64_t)1 << 63)
+#define LINE 64
+
+/* Busy-waiting before sleeping: a short spin covers the other side being in
+ * the middle of a copy; yields give the CPU away when threads outnumber cores. */
+enum { SPINS = 64, YIELDS = 16, RUN = 8 };
+
+typedef void (*observe_fn)(void *arg, pk_chan *ch, int event, const void *item);
 
 typedef struct thr_chan {
     pk_chan base;
-    pthread_mutex_t mu;
-    pthread_cond_t not_full;
-    pthread_cond_t not_empty;
-    char *buf;
-    size_t cap, head, count, max_depth;
-    int open_producers;
-    int abort_code; /* 0 while not aborted */
-    int wait_put, wait_get;
-    void (*observe)(void *arg, pk_chan *ch, int event, const void *item);
+    /* Read-mostly: set at open, or changed once (abort, closing). */
+    char *slots;
+    size_t stride, cap;
+    size_t run; /* items a spinning waiter waits for (1..RUN) */
+    uint64_t one_lap;
+    unsigned lap_shift;
+    atomic_int abort_code; /* 0 while not aborted */
+    atomic_int open_producers;
+    observe_fn observe;
     void *observe_arg;
+    int asym; /* the sleepers fence everyone: the movers need no fence of their own */
+    /* Written by producers. */
+    alignas(LINE) _Atomic uint64_t tail;
+    _Atomic uint64_t head_seen; /* some past head: depth estimates without reading head */
+    _Atomic size_t max_depth;
+    /* Written by consumers. */
+    alignas(LINE) _Atomic uint64_t head;
+    /* The slow path: sleepers and what they sleep on. */
+    alignas(LINE) atomic_int put_waiters;
+    atomic_int get_waiters;
+    pthread_mutex_t mu;
+    pthread_cond_t not_full, not_empty;
 } thr_chan;
 
-static void ring_copy_in(thr_chan *c, const char *src, size_t n) {
-    size_t es = c->base.elem_size;
-    size_t tail = (c->head + c->count) % c->cap;
-    size_t first = n < c->cap - tail ? n : c->cap - tail;
-    memcpy(c->buf + tail * es, src, first * es);
-    memcpy(c->buf, src + first * es, (n - first) * es);
-    c->count += n;
-    if (c->count > c->max_depth)
-        c->max_depth = c->count;
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 
-static void ring_copy_out(thr_chan *c, char *dst, size_t n) {
-    size_t es = c->base.elem_size;
-    size_t first = n < c->cap - c->head ? n : c->cap - c->head;
-    memcpy(dst, c->buf + c->head * es, first * es);
-    memcpy(dst + first * es, c->buf, (n - first) * es);
-    c->head = (c->head + n) % c->cap;
-    c->count -= n;
+static inline _Atomic uint64_t *stamp_at(const thr_chan *c, size_t index) {
+    return (_Atomic uint64_t *)(void *)(c->slots + index * c->stride);
 }
 
-/* With an observer, items move one at a time so it sees each state. */
-static size_t batch_limit(const thr_chan *c, size_t n) {
-    return c->observe ? 1 : n;
+static inline char *item_at(const thr_chan *c, size_t index) {
+    return c->slots + index * c->stride + sizeof(uint64_t);
+}
+
+static inline size_t index_of(const thr_chan *c, uint64_t pos) {
+    return (size_t)(pos & (c->one_lap - 1));
+}
+
+/* The position n places on; n never passes the end of the ring. */
+static inline uint64_t advance(const thr_chan *c, uint64_t pos, size_t n) {
+    return index_of(c, pos) + n < c->cap ? pos + n : (pos & ~(c->one_lap - 1)) + c->one_lap;
+}
+
+/* The position n places on, n < cap, across the end of the ring if need be. */
+static inline uint64_t pos_plus(const thr_chan *c, uint64_t pos, size_t n) {
+    size_t i = index_of(c, pos) + n;
+    return i < c->cap ? pos + n : (pos & ~(c->one_lap - 1)) + c->one_lap + (i - c->cap);
+}
+
+/* How many items came before pos. */
+static inline uint64_t ordinal(const thr_chan *c, uint64_t pos) {
+    return (pos >> c->lap_shift) * c->cap + index_of(c, pos);
+}
+
+static inline void copy_item(void *dst, const void *src, size_t size) {
+    if (size == sizeof(uint64_t))
+        memcpy(dst, src, sizeof(uint64_t)); /* the common case, one move */
+    else
+        memcpy(dst, src, size);
+}
+
+/* A sleeper announces itself and then re-checks the slot it waits for; a mover
+ * hands the slot over and then checks for sleepers. Without a full fence on both
+ * sides each could miss the other (a store may wait in the store buffer while
+ * the next load runs). Linux's membarrier lets the sleeper, on the slow path,
+ * put that fence in every running thread of the process at once, so the mover's
+ * fast path needs only a compiler barrier; elsewhere the mover fences. */
+static int asym_fences;
+static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
+
+static void asym_setup(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        asym_fences = 1;
+#endif
+}
+
+static inline void mover_fence(const thr_chan *c) {
+    if (c->asym)
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* 0 when the movers' side could not be fenced (membarrier failing after it
+ * registered, which it should not): then a sleeper must not rely on a wake-up. */
+static int sleeper_fence(const thr_chan *c) {
+    atomic_thread_fence(memory_order_seq_cst);
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (c->asym)
+        return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+    return 1;
+}
+
+/* Hands k claimed slots from first over to the other side. The first slot goes
+ * last: a waiter only ever waits for the first slot of a batch, and once it is
+ * handed over the whole batch is. */
+static void hand_over(const thr_chan *c, size_t first, size_t k, uint64_t stamp0) {
+    for (size_t j = k; j-- > 0;)
+        atomic_store_explicit(stamp_at(c, first + j), stamp0 + j, memory_order_release);
+}
+
+/* Kept out of line so that the fast paths stay small (COLD: rarely run). */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#define COLD __attribute__((noinline, cold))
+#else
+#define NOINLINE
+#define COLD
+#endif
+
+static COLD void wake_sleepers(thr_chan *c, pthread_cond_t *cv, size_t moved) {
+    pthread_mutex_lock(&c->mu);
+    if (moved > 1)
+        pthread_cond_broadcast(cv);
+    else
+        pthread_cond_signal(cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static inline void wake(thr_chan *c, atomic_int *waiters, pthread_cond_t *cv, size_t moved) {
+    mover_fence(c);
+    if (atomic_load_explicit(waiters, memory_order_relaxed) != 0)
+        wake_sleepers(c, cv, moved);
+}
+
+/* Raises the high-water mark after a put that ended at tail_end. A head seen
+ * earlier gives an upper bound of the depth; only when that bound passes the
+ * mark is the real head read, so the common put does not touch the consumers'
+ * line. The k items just put were all in the channel at once. */
+static COLD void raise_depth(thr_chan *c, uint64_t end, size_t k, size_t mark);
+
+static inline void note_depth(thr_chan *c, uint64_t tail_end, size_t k) {
+    uint64_t end = ordinal(c, tail_end);
+    size_t mark = atomic_load_explicit(&c->max_depth, memory_order_relaxed);
+    if (mark == c->cap)
+        return; /* as deep as it gets (the usual state when consumers are slower) */
+    uint64_t seen = ordinal(c, atomic_load_explicit(&c->head_seen, memory_order_relaxed));
+    if ((int64_t)(end - seen) > (int64_t)mark)
+        raise_depth(c, end, k, mark);
+}
+
+static void raise_depth(thr_chan *c, uint64_t end, size_t k, size_t mark) {
+    uint64_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+    atomic_store_explicit(&c->head_seen, head, memory_order_relaxed);
+    int64_t d = (int64_t)(end - ordinal(c, head));
+    size_t depth = d > (int64_t)k ? (size_t)d : k;
+    while (depth > mark &&
+           !atomic_compare_exchange_weak_explicit(&c->max_depth, &mark, depth, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        continue;
+}
+
+/* Puts up to n items without waiting: how many went in (0 when full), or a
+ * negative code (closed, aborted). */
+static long put_some(thr_chan *c, const char *src, size_t n) {
+    int code = atomic_load_explicit(&c->abort_code, memory_order_acquire);
+    if (code != 0)
+        return code;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    for (;;) {
+        if (t & CLOSED)
+            return PK_ECLOSED;
+        size_t i = index_of(c, t), room = c->cap - i, k = 0;
+        size_t m = n < room ? n : room;
+        while (k < m && atomic_load_explicit(stamp_at(c, i + k), memory_order_acquire) == t + k)
+            k++;
+        if (k == 0) {
+            uint64_t now = atomic_load_explicit(&c->tail, memory_order_relaxed);
+            if (now == t)
+                return 0;
+            t = now;
+            continue;
+        }
+        uint64_t next = advance(c, t, k);
+        if (atomic_compare_exchange_weak_explicit(&c->tail, &t, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            size_t es = c->base.elem_size;
+            for (size_t j = 0; j < k; j++)
+                copy_item(item_at(c, i + j), src + j * es, es);
+            hand_over(c, i, k, t + 1);
+            note_depth(c, next, k);
+            return (long)k;
+        }
+    }
+}
+
+/* Gets up to max items without waiting: how many came out (0 when empty), or a
+ * negative code (closed and drained, aborted). */
+static long get_some(thr_chan *c, char *dst, size_t max) {
+    int code = atomic_load_explicit(&c->abort_code, memory_order_acquire);
+    if (code != 0)
+        return code;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    for (;;) {
+        size_t i = index_of(c, h), room = c->cap - i, k = 0;
+        size_t m = max < room ? max : room;
+        while (k < m && atomic_load_explicit(stamp_at(c, i + k), memory_order_acquire) == h + k + 1)
+            k++;
+        if (k == 0) {
+            uint64_t now = atomic_load_explicit(&c->head, memory_order_relaxed);
+            if (now != h) {
+                h = now;
+                continue;
+            }
+            uint64_t t = atomic_load_explicit(&c->tail, memory_order_acquire);
+            return t == (h | CLOSED) ? PK_ECLOSED : 0;
+        }
+        if (atomic_compare_exchange_weak_explicit(&c->head, &h, advance(c, h, k),
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            size_t es = c->base.elem_size;
+            for (size_t j = 0; j < k; j++)
+                copy_item(dst + j * es, item_at(c, i + j), es);
+            hand_over(c, i, k, h + c->one_lap);
+            return (long)k;
+        }
+    }
+}
+
+/* The common case on its own short path: one item, its slot ready, nobody
+ * else claiming it first. 1 when the item moved; 0 sends the caller to the
+ * general path (full, empty, contended, closed or aborted). */
+static inline int put_one(thr_chan *c, const void *item) {
+    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 0;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    size_t i = index_of(c, t); /* with CLOSED set no stamp matches t */
+    if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != t)
+        return 0;
+    uint64_t next = advance(c, t, 1);
+    if (!atomic_compare_exchange_strong_explicit(&c->tail, &t, next, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return 0;
+    copy_item(item_at(c, i), item, c->base.elem_size);
+    atomic_store_explicit(stamp_at(c, i), t + 1, memory_order_release);
+    note_depth(c, next, 1);
+    return 1;
+}
+
+static inline int get_one(thr_chan *c, void *item) {
+    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 0;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    size_t i = index_of(c, h);
+    if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != h + 1)
+        return 0;
+    if (!atomic_compare_exchange_strong_explicit(&c->head, &h, advance(c, h, 1),
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return 0;
+    copy_item(item, item_at(c, i), c->base.elem_size);
+    atomic_store_explicit(stamp_at(c, i), h + c->one_lap, memory_order_release);
+    return 1;
+}
+
+/* With an observer: one item at a time under the lock, the observer called
+ * before anyone else can move an item. */
+static long put_observed(thr_chan *c, const char *src) {
+    pthread_mutex_lock(&c->mu);
+    long n = put_some(c, src, 1);
+    if (n > 0)
+        c->observe(c->observe_arg, &c->base, 0, src);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static long get_observed(thr_chan *c, char *dst) {
+    pthread_mutex_lock(&c->mu);
+    long n = get_some(c, dst, 1);
+    if (n > 0)
+        c->observe(c->observe_arg, &c->base, 1, dst);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* Whether a put could make progress now: a free slot at the tail, or a final
+ * answer (closed, aborted). */
+static int put_ready(thr_chan *c) {
+    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 1;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    for (;;) {
+        if ((t & CLOSED) ||
+            atomic_load_explicit(stamp_at(c, index_of(c, t)), memory_order_relaxed) == t)
+            return 1;
+        uint64_t now = atomic_load_explicit(&c->tail, memory_order_relaxed);
+        if (now == t)
+            return 0;
+        t = now;
+    }
+}
+
+/* Whether a get could make progress now: an item at the head, or a final
+ * answer (closed and drained, aborted). */
+static int get_ready(thr_chan *c) {
+    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 1;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    for (;;) {
+        if (atomic_load_explicit(stamp_at(c, index_of(c, h)), memory_order_relaxed) == h + 1 ||
+            atomic_load_explicit(&c->tail, memory_order_relaxed) == (h | CLOSED))
+            return 1;
+        uint64_t now = atomic_load_explicit(&c->head, memory_order_relaxed);
+        if (now == h)
+            return 0;
+        h = now;
+    }
+}
+
+/* Whether a put could move a run of items: spinning until then lets the other
+ * side work through whole cache lines of slots instead of fighting over one. */
+static int put_ready_run(thr_chan *c) {
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    if (t & CLOSED)
+        return 1;
+    uint64_t p = pos_plus(c, t, c->run - 1);
+    return atomic_load_explicit(stamp_at(c, index_of(c, p)), memory_order_relaxed) == p ||
+           atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0;
+}
+
+static int get_ready_run(thr_chan *c) {
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    uint64_t p = pos_plus(c, h, c->run - 1);
+    return atomic_load_explicit(stamp_at(c, index_of(c, p)), memory_order_relaxed) == p + 1 ||
+           (atomic_load_explicit(&c->tail, memory_order_relaxed) & CLOSED) ||
+           atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0;
+}
+
+/* Waits until ready(c): spin, yield, then sleep. The sleeper announces itself,
+ * fences, then re-checks (see sleeper_fence), so a wake-up cannot fall between
+ * its check and its sleep; close and abort broadcast under the lock. */
+static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(thr_chan *),
+                       atomic_int *waiters, pthread_cond_t *cv) {
+    for (int i = 0; i < SPINS; i++) {
+        if (ready_run(c))
+            return;
+        cpu_relax();
+    }
+    for (int i = 0; i < YIELDS; i++) {
+        sched_yield();
+        if (ready(c))
+            return;
+    }
+    pthread_mutex_lock(&c->mu);
+    atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+    int wakeable = sleeper_fence(c);
+    while (!ready(c)) {
+        if (wakeable) {
+            pthread_cond_wait(cv, &c->mu);
+        } else {
+            pthread_mutex_unlock(&c->mu);
+            sched_yield();
+            pthread_mutex_lock(&c->mu);
+        }
+    }
+    atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int block) {
+    while (count > 0) {
+        long n = c->observe ? put_observed(c, src) : put_some(c, src, count);
+        if (n < 0)
+            return (int)n;
+        if (n == 0) {
+            if (!block)
+                return PK_EAGAIN;
+            wait_until(c, put_ready_run, put_ready, &c->put_waiters, &c->not_full);
+            continue;
+        }
+        wake(c, &c->get_waiters, &c->not_empty, (size_t)n);
+        src += (size_t)n * c->base.elem_size;
+        count -= (size_t)n;
+    }
+    return 0;
 }
 
 static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
-    const char *src = items;
-    int rc = 0;
-    pthread_mutex_lock(&c->mu);
-    while (count > 0) {
-        while (c->count == c->cap && c->abort_code == 0 && block) {
-            c->wait_put++;
-            pthread_cond_wait(&c->not_full, &c->mu);
-            c->wait_put--;
-        }
-        if (c->abort_code != 0) {
-            rc = c->abort_code;
-            break;
-        }
-        if (c->open_producers == 0) {
-            rc = PK_ECLOSED;
-            break;
-        }
-        if (c->count == c->cap) {
-            rc = PK_EAGAIN;
-            break;
-        }
-        size_t room = c->cap - c->count;
-        size_t n = batch_limit(c, count < room ? count : room);
-        ring_copy_in(c, src, n);
-        if (c->observe)
-            c->observe(c->observe_arg, ch, 0, src);
-        src += n * ch->elem_size;
-        count -= n;
-        if (c->wait_get > 0) {
-            if (n > 1)
-                pthread_cond_broadcast(&c->not_empty);
-            else
-                pthread_cond_signal(&c->not_empty);
-        }
+    if (count == 1 && c->observe == NULL && put_one(c, items)) {
+        wake(c, &c->get_waiters, &c->not_empty, 1);
+        return 0;
     }
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    return put_slow(c, items, count, block);
+}
+
+static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, int block) {
+    for (;;) {
+        long n = c->observe ? get_observed(c, items) : get_some(c, items, max);
+        if (n > 0) {
+            *got = (size_t)n;
+            wake(c, &c->put_waiters, &c->not_full, (size_t)n);
+            return 0;
+        }
+        if (n < 0)
+            return (int)n;
+        if (!block)
+            return PK_EAGAIN;
+        wait_until(c, get_ready_run, get_ready, &c->get_waiters, &c->not_empty);
+    }
 }
 
 static int thr_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
     thr_chan *c = (thr_chan *)ch;
-    int rc = 0;
-    *got = 0;
+    if (max == 1 && c->observe == NULL && get_one(c, items)) {
+        *got = 1;
+        wake(c, &c->put_waiters, &c->not_full, 1);
+        return 0;
+    }
+    return get_slow(c, items, max, got, block);
+}
+
+static void wake_all(thr_chan *c) {
     pthread_mutex_lock(&c->mu);
-    while (c->count == 0 && c->abort_code == 0 && c->open_producers > 0 && block) {
-        c->wait_get++;
-        pthread_cond_wait(&c->not_empty, &c->mu);
-        c->wait_get--;
-    }
-    if (c->abort_code != 0) {
-        rc = c->abort_code;
-    } else if (c->count == 0) {
-        rc = c->open_producers == 0 ? PK_ECLOSED : PK_EAGAIN;
-    } else {
-        size_t n = batch_limit(c, max < c->count ? max : c->count);
-        ring_copy_out(c, items, n);
-        *got = n;
-        if (c->observe)
-            c->observe(c->observe_arg, ch, 1, items);
-        if (c->wait_put > 0) {
-            if (n > 1)
-                pthread_cond_broadcast(&c->not_full);
-            else
-                pthread_cond_signal(&c->not_full);
-        }
-    }
+    pthread_cond_broadcast(&c->not_full);
+    pthread_cond_broadcast(&c->not_empty);
     pthread_mutex_unlock(&c->mu);
-    return rc;
 }
 
 static int thr_close(pk_chan *ch) {
     thr_chan *c = (thr_chan *)ch;
-    int rc = 0;
-    pthread_mutex_lock(&c->mu);
-    if (c->open_producers == 0)
-        rc = PK_ECLOSED;
-    else if (--c->open_producers == 0)
-        pthread_cond_broadcast(&c->not_empty);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    int open = atomic_load_explicit(&c->open_producers, memory_order_relaxed);
+    do {
+        if (open == 0)
+            return PK_ECLOSED;
+    } while (!atomic_compare_exchange_weak(&c->open_producers, &open, open - 1));
+    if (open == 1) {
+        atomic_fetch_or(&c->tail, CLOSED);
+        wake_all(c);
+    }
+    return 0;
 }
 
 static int thr_abort(pk_chan *ch, int code) {
     thr_chan *c = (thr_chan *)ch;
-    pthread_mutex_lock(&c->mu);
-    if (c->abort_code == 0)
-        c->abort_code = code;
-    pthread_cond_broadcast(&c->not_full);
-    pthread_cond_broadcast(&c->not_empty);
-    pthread_mutex_unlock(&c->mu);
+    int none = 0;
+    atomic_compare_exchange_strong(&c->abort_code, &none, code);
+    wake_all(c);
     return 0;
 }
 
 static size_t thr_max_depth(const pk_chan *ch) {
     thr_chan *c = (thr_chan *)ch;
-    pthread_mutex_lock(&c->mu);
-    size_t d = c->max_depth;
-    pthread_mutex_unlock(&c->mu);
-    return d;
+    return atomic_load(&c->max_depth);
 }
 
-/* Called with the lock held (from an observer) or with the channel idle. */
+/* The items from the head on, as long as they are there: exact inside an
+ * observer (every move holds the lock then) or when nobody else uses the
+ * channel. */
 static size_t thr_peek(const pk_chan *ch, void *items, size_t max) {
     const thr_chan *c = (const thr_chan *)ch;
-    size_t es = ch->elem_size;
-    size_t n = max < c->count ? max : c->count;
-    for (size_t i = 0; i < n; i++)
-        memcpy((char *)items + i * es, c->buf + ((c->head + i) % c->cap) * es, es);
-    return c->count;
+    size_t es = ch->elem_size, n = 0;
+    uint64_t h = atomic_load_explicit(&((thr_chan *)c)->head, memory_order_acquire);
+    while (n < c->cap) {
+        size_t i = index_of(c, h);
+        if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != h + 1)
+            break;
+        if (n < max)
+            memcpy((char *)items + n * es, item_at(c, i), es);
+        n++;
+        h = advance(c, h, 1);
+    }
+    return n;
 }
 
 static void thr_free(pk_chan *ch) {
@@ -166,7 +515,7 @@ static void thr_free(pk_chan *ch) {
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->not_full);
     pthread_cond_destroy(&c->not_empty);
-    free(c->buf);
+    free(c->slots);
     free(c);
 }
 
@@ -180,12 +529,36 @@ static const pk__chan_ops thr_ops = {
     .free = thr_free,
 };
 
+static size_t round_up(size_t n, size_t to) {
+    return (n + to - 1) / to * to;
+}
+
+/* The ring: a stamp then the item in each slot, slots 8-byte aligned. */
+static int alloc_slots(thr_chan *c, size_t cap, size_t elem_size) {
+    c->stride = sizeof(uint64_t) + round_up(elem_size, sizeof(uint64_t));
+    if (cap > (SIZE_MAX - LINE) / c->stride)
+        return PK_ENOMEM;
+    c->slots = aligned_alloc(LINE, round_up(cap * c->stride, LINE));
+    if (c->slots == NULL)
+        return PK_ENOMEM;
+    c->cap = cap;
+    c->run = cap < RUN ? cap : RUN;
+    c->lap_shift = 1;
+    while (((uint64_t)1 << c->lap_shift) <= cap)
+        c->lap_shift++;
+    c->one_lap = (uint64_t)1 << c->lap_shift;
+    for (size_t i = 0; i < cap; i++)
+        atomic_init(stamp_at(c, i), (uint64_t)i);
+    return 0;
+}
+
 int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
-    thr_chan *c = calloc(1, sizeof *c);
+    thr_chan *c = aligned_alloc(LINE, round_up(sizeof *c, LINE));
     if (c == NULL)
         return pk__set_error(ctx, PK_ENOMEM, "no memory for a channel");
-    c->buf = malloc(opts->capacity * opts->elem_size);
-    if (c->buf == NULL) {
+    memset(c, 0, sizeof *c);
+    if (opts->capacity >= ((uint64_t)1 << 40) ||
+        alloc_slots(c, opts->capacity, opts->elem_size) != 0) {
         free(c);
         return pk__set_error(ctx, PK_ENOMEM, "no memory for a channel of %zu items",
                              opts->capacity);
@@ -193,12 +566,20 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->not_full, NULL);
     pthread_cond_init(&c->not_empty, NULL);
+    atomic_init(&c->abort_code, 0);
+    atomic_init(&c->open_producers, opts->producers);
+    atomic_init(&c->tail, 0);
+    atomic_init(&c->head, 0);
+    atomic_init(&c->head_seen, 0);
+    atomic_init(&c->max_depth, 0);
+    atomic_init(&c->put_waiters, 0);
+    atomic_init(&c->get_waiters, 0);
     c->base.ops = &thr_ops;
     c->base.elem_size = opts->elem_size;
-    c->cap = opts->capacity;
-    c->open_producers = opts->producers;
     c->observe = opts->observe;
     c->observe_arg = opts->observe_arg;
+    pthread_once(&asym_once, asym_setup);
+    c->asym = asym_fences;
     *ch = &c->base;
     return 0;
 }

@@ -84,6 +84,9 @@ uint64_t pk_prime_pi_pow10(int k);
  * consumer handles). */
 enum pk_prodcons_event { PK_PC_ADDED = 0, PK_PC_REMOVED = 1 };
 
+/* Limits checked up front (PK_EINVAL): producers + consumers, and opts.batch. */
+enum { PK_PRODCONS_MAX_WORKERS = 1024, PK_PRODCONS_MAX_BATCH = 1 << 16 };
+
 /* Called for each item with the channel locked, so the listing is exact: contents
  * holds depth items (oldest first). For the tutorial-style trace; slows the run. */
 typedef void (*pk_prodcons_trace_fn)(void *arg, int event, int64_t value, const int64_t *contents,
