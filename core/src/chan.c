@@ -20,7 +20,7 @@ void pk__ctx_remove_chan(pk_ctx *ctx, pk_chan *ch) {
 
 void pk__ctx_abort_chans(pk_ctx *ctx, int code) {
     for (int i = 0; i < ctx->nchans; i++)
-        ctx->chans[i]->ops->abort(ctx->chans[i], code);
+        ctx->chans[i]->ops->abort_with(ctx->chans[i], code);
 }
 
 int pk_chan_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
@@ -96,7 +96,7 @@ int pk_chan_close(pk_chan *ch) {
 int pk_chan_abort(pk_chan *ch, int code) {
     if (ch == NULL || code >= 0)
         return PK_EINVAL;
-    return ch->ops->abort(ch, code);
+    return ch->ops->abort_with(ch, code);
 }
 
 size_t pk_chan_peek(const pk_chan *ch, void *items, size_t max) {

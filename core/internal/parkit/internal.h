@@ -71,7 +71,7 @@ typedef struct pk__chan_ops {
     int (*put)(pk_chan *ch, const void *items, size_t count, int block);
     int (*get)(pk_chan *ch, void *items, size_t max, size_t *got, int block);
     int (*close)(pk_chan *ch);
-    int (*abort)(pk_chan *ch, int code);
+    int (*abort_with)(pk_chan *ch, int code);
     size_t (*max_depth)(const pk_chan *ch);
     size_t (*peek)(const pk_chan *ch, void *items, size_t max);
     void (*free)(pk_chan *ch);
