@@ -29,6 +29,8 @@ int main(int argc, char **argv) {
     int level;
     if (pk_mpi_launched())
         pk_mpi_init(&argc, &argv, &level); /* under mpirun: the pool is the ranks */
+#else
+    (void)argc, (void)argv;
 #endif
     pk_ctx *ctx;
     if (pk_ctx_new(&ctx, NULL) != 0) /* PARKIT_BACKEND, else mpi under mpirun, else omp */
