@@ -21,7 +21,7 @@ parkit_cli_test(NAME examples.worker_error COMMAND example_worker_error EXIT 1
          "pk_tasks returned PK_ERANGE on rank 0"
   STDERR "inverse: rank 0, thread [0-9]+, task 7: division by zero in task 7")
 parkit_cli_test(NAME examples.quickstart COMMAND example_quickstart EXIT 0
-  STDOUT "(^|\n)omp pool, 1 rank\\(s\\) x 2 thread\\(s\\): sum of cubes = 249500250000, 999\\^3 = 997002999\n"
+  STDOUT "(^|\n)(omp|serial) pool, 1 rank\\(s\\) x [12] thread\\(s\\): sum of cubes = 249500250000, 999\\^3 = 997002999\n"
          "\ntasks: PK_ERANGE \\(pool: rank 0, thread [01], task 13: unlucky number 13\\)\n")
 parkit_cli_test(NAME examples.quickstart_serial COMMAND example_quickstart EXIT 0
   ENV PARKIT_BACKEND=serial
