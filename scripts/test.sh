@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: set up and build (warnings are errors), run every test
-# with ctest, then build and test the configuration without MPI and OpenMP.
+# The whole test suite: set up and build (warnings are errors) and run every test
+# with ctest; then the configuration without MPI and OpenMP; then the suite again
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Usage: scripts/test.sh [--quick]   (--quick: the full build's tests only)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -9,9 +11,15 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== full build: serial, OpenMP and MPI backends"
 (cd build && ctest -j"$jobs" --output-on-failure --timeout 600)
+[ "${1:-}" = "--quick" ] && exit 0
 
 echo "== minimal build: no MPI, no OpenMP"
 cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=Release -DPARKIT_WERROR=ON \
     -DPARKIT_WITH_MPI=OFF -DPARKIT_WITH_OPENMP=OFF -DPARKIT_BUILD_BENCH=OFF >/dev/null
 cmake --build build-minimal -j"$jobs"
 (cd build-minimal && ctest -j"$jobs" --output-on-failure --timeout 600)
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake --preset asan-ubsan >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900)
