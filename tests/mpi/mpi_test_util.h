@@ -93,3 +93,20 @@ inline std::string ErrorText(pk_ctx *c) {
     pk_ctx_error_string(c, buf, sizeof buf);
     return buf;
 }
+
+// On one rank a producer and a consumer cannot both exist: a channel or a team of
+// two is refused with PK_EINVAL, never left waiting.
+inline void ExpectTwoRolesRefusedOnOneRank() {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    pk_chan_opts o = {};
+    o.elem_size = sizeof(int64_t);
+    o.capacity = 4;
+    o.producers = 1;
+    o.consumers = 1;
+    pk_chan *ch = nullptr;
+    EXPECT_EQ(pk_chan_open(ctx.get(), &ch, &o), PK_EINVAL);
+    EXPECT_EQ(ch, nullptr);
+    pk_team_fn nothing = [](void *, pk_worker *) { return 0; };
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, nothing, nullptr), PK_EINVAL);
+}
