@@ -2,6 +2,7 @@
  * may pass 2^31 bytes (a gathered squares array, a big integer) goes in pieces
  * of at most pk__mpi_max_message() bytes; values whose type has pack/unpack
  * (big integers) travel as length-prefixed packed bytes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,12 +111,14 @@ static int piece_len(size_t left) {
     return (int)(left < max_message ? left : max_message);
 }
 
-int pk__isend_bytes(MPI_Comm c, int dest, int tag, const void *buf, size_t len, pk__reqs *q) {
-    const char *p = buf;
+/* Posts len bytes as non-blocking sends (send = 1) or receives in pieces of at
+ * most max_message bytes, each request kept in q. */
+static int post_pieces(int send, MPI_Comm c, int peer, int tag, char *p, size_t len, pk__reqs *q) {
     do {
         int n = piece_len(len);
         MPI_Request r;
-        int rc = MPI_Isend(p, n, MPI_BYTE, dest, tag, c, &r);
+        int rc = send ? MPI_Isend(p, n, MPI_BYTE, peer, tag, c, &r)
+                      : MPI_Irecv(p, n, MPI_BYTE, peer, tag, c, &r);
         if (rc == MPI_SUCCESS)
             rc = pk__reqs_add(q, r, NULL);
         if (rc != MPI_SUCCESS)
@@ -126,20 +129,12 @@ int pk__isend_bytes(MPI_Comm c, int dest, int tag, const void *buf, size_t len, 
     return MPI_SUCCESS;
 }
 
+int pk__isend_bytes(MPI_Comm c, int dest, int tag, const void *buf, size_t len, pk__reqs *q) {
+    return post_pieces(1, c, dest, tag, (char *)(uintptr_t)buf, len, q); /* only read */
+}
+
 int pk__irecv_bytes(MPI_Comm c, int src, int tag, void *buf, size_t len, pk__reqs *q) {
-    char *p = buf;
-    do {
-        int n = piece_len(len);
-        MPI_Request r;
-        int rc = MPI_Irecv(p, n, MPI_BYTE, src, tag, c, &r);
-        if (rc == MPI_SUCCESS)
-            rc = pk__reqs_add(q, r, NULL);
-        if (rc != MPI_SUCCESS)
-            return rc;
-        p += n;
-        len -= (size_t)n;
-    } while (len > 0);
-    return MPI_SUCCESS;
+    return post_pieces(0, c, src, tag, buf, len, q);
 }
 
 int pk__bcast_bytes(MPI_Comm c, int root, void *buf, size_t len) {
