@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "parkit/factorial.h"
 
 enum { OPT_EACH, OPT_U64, OPT_PRINT, OPT_OUTPUT, OPT_DIGITS };
 enum { SHOW_DEFAULT = 20, SHOW_MAX = 1000 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "parkit/prodcons.h"
 
 __extension__ typedef unsigned __int128 u128;
 

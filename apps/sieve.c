@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "parkit/sieve.h"
 
 __extension__ typedef unsigned __int128 u128;
 

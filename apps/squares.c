@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "parkit/squares.h"
 
 enum { OPT_FIRST, OPT_NO_STORE, OPT_DISTRIBUTED, OPT_PRINT };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parkit/factorial.h"
 #include "parkit/parkit.h"
 
 enum { MAX_ROUNDS = 101 };

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "parkit/parkit.h"
+#include "parkit/prodcons.h"
 
 typedef struct bench_cfg {
     int64_t items;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "parkit/parkit.h"
+#include "parkit/sieve.h"
 
 #ifndef PARKIT_HAVE_PRIMESIEVE
 #define PARKIT_HAVE_PRIMESIEVE 0

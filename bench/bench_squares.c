@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "parkit/parkit.h"
+#include "parkit/squares.h"
 
 enum { REPEAT = 7 };
 

@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(PARKIT_INSTALL_TARGETS parkit_core parkit parkit_gmp)
+set(PARKIT_INSTALL_TARGETS parkit_core parkit_kernels parkit parkit_gmp)
 if(PARKIT_WITH_OPENMP)
   list(APPEND PARKIT_INSTALL_TARGETS parkit_omp)
 endif()
@@ -14,7 +14,7 @@ install(TARGETS ${PARKIT_INSTALL_TARGETS} EXPORT parkitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY core/include/parkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+install(DIRECTORY core/include/parkit kernels/include/parkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/include/parkit/config.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/parkit)
@@ -41,6 +41,6 @@ endif()
 if(PARKIT_WITH_OPENMP)
   string(APPEND PARKIT_PC_LIBS " -lparkit_omp -fopenmp")
 endif()
-string(APPEND PARKIT_PC_LIBS " -lparkit_core${PARKIT_PC_LIBS_MPI} -lgmp -lpthread -lm")
+string(APPEND PARKIT_PC_LIBS " -lparkit_kernels -lparkit_core${PARKIT_PC_LIBS_MPI} -lgmp -lpthread -lm")
 configure_file(cmake/parkit.pc.in ${PROJECT_BINARY_DIR}/parkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/parkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

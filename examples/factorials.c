@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "example_main.h"
+#include "parkit/factorial.h"
 #include "parkit/parkit.h"
 
 /* One task: the factorial of 1 + task. Any C function of this shape can run on

@@ -6,6 +6,7 @@
 
 #include "example_main.h"
 #include "parkit/parkit.h"
+#include "parkit/prodcons.h"
 
 enum { PRODUCERS = 2, CONSUMERS = 2, ITEMS = 20 };
 

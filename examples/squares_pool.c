@@ -7,6 +7,7 @@
 
 #include "example_main.h"
 #include "parkit/parkit.h"
+#include "parkit/squares.h"
 
 /* The user's function, over a chunk [begin, end): out holds those elements, acc
  * the chunk's partial sum. */

@@ -14,7 +14,7 @@
 #include "test_util.h"
 
 extern "C" {
-#include "../core/src/factorial_plan.h"
+#include "../kernels/src/factorial_plan.h"
 }
 
 namespace {

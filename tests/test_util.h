@@ -9,7 +9,11 @@
 #include <tuple>
 #include <vector>
 
+#include "parkit/factorial.h"
 #include "parkit/parkit.h"
+#include "parkit/prodcons.h"
+#include "parkit/sieve.h"
+#include "parkit/squares.h"
 
 struct Pool {
     std::string backend;

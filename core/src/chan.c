@@ -3,7 +3,7 @@
  * pool call can wake whoever is blocked in it. */
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 void pk__ctx_add_chan(pk_ctx *ctx, pk_chan *ch) {
     ctx->chans[ctx->nchans++] = ch;

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #endif
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 /* Stamps and positions are lap * one_lap + index, one_lap the power of two above
  * the capacity, so moving on is an add or a carry into the lap and never a

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 __extension__ typedef __int128 i128;
 #define LIMIT ((i128)1 << 100) /* far above 2^64, far below overflow of i128 */

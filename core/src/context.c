@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 double pk__now(void) {
     struct timespec ts;
@@ -60,6 +60,10 @@ int pk_ctx_threads(const pk_ctx *ctx) {
     if (ctx->threads > 0)
         return (ctx->local->caps & PK__CAP_THREADS) ? ctx->threads : 1;
     return ctx->local->default_threads((pk_ctx *)ctx);
+}
+
+int pk_ctx_threads_setting(const pk_ctx *ctx) {
+    return ctx->threads;
 }
 
 int pk_ctx_threads_obtained(const pk_ctx *ctx) {
@@ -147,11 +151,63 @@ int pk_ctx_set_fault(pk_ctx *ctx, const char *spec) {
     return 0;
 }
 
-void pk__kernel_enter(pk_ctx *ctx, const char *kernel) {
+void pk_kernel_begin(pk_ctx *ctx, const char *kernel) {
+    if (ctx == NULL)
+        return;
     ctx->kernel = kernel;
     ctx->fault.fired = 0;
+    ctx->progress_due = pk__now() + ctx->progress_interval;
 }
 
-void pk__kernel_leave(pk_ctx *ctx) {
-    ctx->kernel = NULL;
+void pk_kernel_end(pk_ctx *ctx) {
+    if (ctx != NULL)
+        ctx->kernel = NULL;
+}
+
+void pk_ctx_progress(pk_ctx *ctx, double fraction) {
+    if (ctx == NULL || ctx->progress == NULL || ctx->rank != 0)
+        return;
+    double now = pk__now();
+    if (now < ctx->progress_due)
+        return;
+    ctx->progress_due = now + ctx->progress_interval;
+    fraction = fraction < 0 ? 0 : fraction > 1 ? 1 : fraction;
+    ctx->progress(ctx->progress_arg, ctx->kernel ? ctx->kernel : "pool", fraction);
+}
+
+/* ---- sub-pools ---- */
+
+int pk_ctx_subpool(pk_ctx *ctx, pk_ctx **sub, int ranks) {
+    if (ctx == NULL || sub == NULL)
+        return ctx ? pk__set_error(ctx, PK_EINVAL, "pk_ctx_subpool: no output given") : PK_EINVAL;
+    *sub = NULL;
+    if (ranks < 1 || ranks > ctx->nranks)
+        return pk__set_error(ctx, PK_EINVAL, "a pool of %d ranks in a world of %d", ranks,
+                             ctx->nranks);
+    if (ranks == ctx->nranks) {
+        *sub = ctx;
+        return 0;
+    }
+    if (ctx->backend->subpool == NULL)
+        return pk__set_error(ctx, PK_EINVAL, "a pool of %d ranks needs the mpi backend", ranks);
+    int rc = ctx->backend->subpool(ctx, ranks, sub);
+    if (rc != 0 || *sub == NULL)
+        return rc;
+    pk_ctx *s = *sub;
+    s->threads = ctx->threads;
+    s->fault = ctx->fault;
+    s->progress = ctx->progress;
+    s->progress_arg = ctx->progress_arg;
+    s->progress_interval = ctx->progress_interval;
+    s->kernel = ctx->kernel;
+    return 0;
+}
+
+void pk_ctx_subpool_done(pk_ctx *ctx, const pk_ctx *sub) {
+    if (ctx == NULL || sub == NULL || sub == ctx)
+        return;
+    ctx->err = sub->err;
+    ctx->fault.fired |= sub->fault.fired;
+    if (sub->threads_obtained > 0)
+        ctx->threads_obtained = sub->threads_obtained;
 }

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 const char *pk_strerror(int code) {
     switch (code) {
@@ -51,6 +51,16 @@ int pk__set_errorv(pk_ctx *ctx, int code, const char *fmt, va_list ap) {
 }
 
 int pk__set_error(pk_ctx *ctx, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pk__set_errorv(ctx, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int pk_ctx_fail(pk_ctx *ctx, int code, const char *fmt, ...) {
+    if (ctx == NULL)
+        return code;
     va_list ap;
     va_start(ap, fmt);
     pk__set_errorv(ctx, code, fmt, ap);

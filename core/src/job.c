@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 int64_t pk__default_chunk(int64_t n) {
     /* About 1024 chunks whatever the pool: enough to balance 64 workers 16 ways,
@@ -32,6 +32,14 @@ static int kernel_matches(const pk_ctx *ctx, const char *label) {
            (ctx->fault.kernel[0] == '\0' || strcmp(ctx->fault.kernel, label) == 0);
 }
 
+int64_t pk__job_fault_chunk(const pk__job *job) {
+    int64_t t = job->ctx->fault.task - job->task_base;
+    if (job->ctx->fault.task < 0 || t < 0)
+        return -1;
+    int64_t c = job->kind == PK__TASKS ? t / job->chunk : t;
+    return c < job->nchunks ? c : -1;
+}
+
 void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts *opts) {
     memset(job, 0, sizeof *job);
     job->ctx = ctx;
@@ -49,12 +57,17 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     job->nranks = ctx->nranks;
     job->clo = 0;
     job->chi = job->nchunks;
-    job->fault_on = kind != PK__COMBINE && kernel_matches(ctx, job->label);
+    job->task_base = job->opts.task_base > 0 ? job->opts.task_base : 0;
+    job->process_scope = job->opts.scope == PK_SCOPE_PROCESS;
+    if (job->process_scope)
+        job->nranks = 1;
+    job->fault_on = kind != PK__COMBINE && !(job->opts.flags & PK_NO_FAULTS) &&
+                    kernel_matches(ctx, job->label);
     job->fault_chunk = -1;
     if (job->fault_on && ctx->fault.task >= 0 && ctx->fault.thread >= 0 &&
         ctx->fault.rank < ctx->nranks) {
-        int64_t c = kind == PK__TASKS ? ctx->fault.task / job->chunk : ctx->fault.task;
-        if (c < job->nchunks)
+        int64_t c = pk__job_fault_chunk(job);
+        if (c >= 0)
             job->fault_chunk = c;
     }
     atomic_init(&job->next, 0);
@@ -75,7 +88,7 @@ void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads) {
     w->nranks = job->nranks;
     w->thread = thread;
     w->nthreads = nthreads;
-    w->id = job->rank * nthreads + thread;
+    w->id = (job->process_scope ? 0 : job->rank) * nthreads + thread;
     w->nworkers = job->nranks * nthreads;
     w->task = -1;
     w->job_ = job;
@@ -90,7 +103,7 @@ static void job_record(pk__job *job, const pk_worker *w, int rc, const char *mes
         snprintf(e->kernel, sizeof e->kernel, "%s", job->label);
         e->rank = w->rank;
         e->thread = w->thread;
-        e->task = w->task;
+        e->task = w->task >= 0 ? job->task_base + w->task : -1;
         snprintf(e->message, sizeof e->message, "%s", message ? message : pk_strerror(rc));
         pk__ctx_abort_chans(job->ctx, PK_EABORTED);
     }
@@ -116,13 +129,17 @@ int pk_stopping(const pk_worker *w) {
     return w->job_ != NULL && atomic_load_explicit(&w->job_->stop, memory_order_relaxed);
 }
 
+int pk_fault_armed(const pk_worker *w) {
+    return w != NULL && w->job_ != NULL && w->job_->fault_on;
+}
+
 int pk_task_begin(pk_worker *w, int64_t task) {
     w->task = task;
     pk__job *job = w->job_;
     if (job == NULL || !job->fault_on)
         return 0;
     const pk__fault *f = &job->ctx->fault;
-    if ((f->task >= 0 && f->task != task) || (f->thread >= 0 && f->thread != w->thread) ||
+    if ((f->task >= 0 && f->task != job->task_base + task) || (f->thread >= 0 && f->thread != w->thread) ||
         (f->rank >= 0 && f->rank != w->rank))
         return 0;
     if (atomic_exchange(&job->fault_fired, 1))
@@ -132,7 +149,8 @@ int pk_task_begin(pk_worker *w, int64_t task) {
 
 void pk__progress_tick(pk__job *job, pk_worker *w) {
     pk_ctx *ctx = job->ctx;
-    if (ctx->progress == NULL || w->thread != 0 || w->rank != 0 || job->kind == PK__COMBINE)
+    if (ctx->progress == NULL || w->thread != 0 || w->rank != 0 || job->kind == PK__COMBINE ||
+        (job->opts.flags & PK_NO_PROGRESS))
         return;
     double now = pk__now();
     if (now < job->progress_next)

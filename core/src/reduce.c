@@ -3,9 +3,10 @@
  * not depend on the pool, so a floating-point sum or a big-integer product comes
  * out bit-identical for any thread or rank count. Heavy reducers (big integers)
  * spread each level's pairs over the threads. */
+#include <math.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 static int64_t first_pair(int64_t lo, int64_t s) {
     int64_t step = 2 * s;
@@ -47,9 +48,32 @@ int pk__reduce_local(pk_ctx *ctx, pk__job *job, void *result) {
             return rc;
     }
     if (job->nchunks == 0)
-        return 0;
-    int rc = job->red->combine(result, job->partials, job->red->type.arg);
+        return job->set_result ? pk__value_reset(ctx, &job->red->type, result) : 0;
+    return pk__result_take(ctx, job, result, job->partials);
+}
+
+int pk__result_take(pk_ctx *ctx, pk__job *job, void *result, void *total) {
+    if (job->set_result)
+        return pk__value_move(ctx, &job->red->type, result, total);
+    int rc = job->red->combine(result, total, job->red->type.arg);
     return rc == 0 ? 0 : pk__set_error(ctx, rc, "combining the result failed: %s", pk_strerror(rc));
+}
+
+int pk__value_move(pk_ctx *ctx, const pk_type *t, void *dst, void *src) {
+    if (t->destroy != NULL)
+        t->destroy(dst, t->arg);
+    memcpy(dst, src, t->size);
+    /* src is a partial that will be destroyed with the others: give it a value
+     * of its own again */
+    int rc = pk__type_init_array(t, src, 1);
+    return rc == 0 ? 0 : pk__set_error(ctx, rc, "initializing a partial result failed");
+}
+
+int pk__value_reset(pk_ctx *ctx, const pk_type *t, void *value) {
+    if (t->destroy != NULL)
+        t->destroy(value, t->arg);
+    int rc = pk__type_init_array(t, value, 1);
+    return rc == 0 ? 0 : pk__set_error(ctx, rc, "initializing the result failed");
 }
 
 int pk__collect_local(pk_ctx *ctx, pk__job *job) {
@@ -147,6 +171,21 @@ static int min_i64(void *into, const void *from, void *arg) {
     return 0;
 }
 
+static int init_max_f64(void *v, void *arg) {
+    (void)arg;
+    *(double *)v = -HUGE_VAL;
+    return 0;
+}
+
+static int max_f64(void *into, const void *from, void *arg) {
+    (void)arg;
+    double *a = into;
+    const double *b = from;
+    if (*b > *a)
+        *a = *b;
+    return 0;
+}
+
 static int xor_u64(void *into, const void *from, void *arg) {
     (void)arg;
     *(uint64_t *)into ^= *(const uint64_t *)from;
@@ -162,3 +201,5 @@ const pk_reducer pk_max_i64 = {.type = {.size = sizeof(int64_t), .init = init_ma
 const pk_reducer pk_min_i64 = {.type = {.size = sizeof(int64_t), .init = init_min},
                                .combine = min_i64};
 const pk_reducer pk_xor_u64 = {.type = {.size = sizeof(uint64_t)}, .combine = xor_u64};
+const pk_reducer pk_max_f64 = {.type = {.size = sizeof(double), .init = init_max_f64},
+                               .combine = max_f64};

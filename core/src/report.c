@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 enum { MAX_ITEMS = 48, VALUE_LEN = 256 };
 

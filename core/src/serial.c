@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 
 static int serial_threads(pk_ctx *ctx) {
     (void)ctx;

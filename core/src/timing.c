@@ -6,10 +6,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "parkit/internal.h"
+#include "parkit/parkit.h"
 
 double pk_time_now(void) {
-    return pk__now();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 double pk_time_resolution(void) {
@@ -49,15 +51,21 @@ void pk_stats_relative(pk_stats *rows, int n, double work) {
     }
 }
 
+/* The slowest rank's time. */
+static double slowest(pk_ctx *ctx, double dt) {
+    double v = dt;
+    return pk_combine(ctx, &pk_max_f64, &v, PK_ON_ALL) == 0 ? v : dt;
+}
+
 /* Timed runs of one pool size on sub (the pool), filling row. */
 static int time_size(pk_ctx *sub, const pk_sweep *sw, pk_run_fn fn, void *arg, pk_stats *row,
                      double *samples) {
     int got = 1 << 30;
     for (int i = 0; i < sw->warmup + sw->repeat; i++) {
-        sub->backend->barrier(sub);
-        double t0 = pk__now();
+        pk_barrier(sub);
+        double t0 = pk_time_now();
         int rc = fn(sub, arg);
-        double dt = sub->backend->max_double(sub, pk__now() - t0);
+        double dt = slowest(sub, pk_time_now() - t0);
         if (rc != 0)
             return rc;
         int obtained = pk_ctx_threads_obtained(sub);
@@ -66,45 +74,30 @@ static int time_size(pk_ctx *sub, const pk_sweep *sw, pk_run_fn fn, void *arg, p
             samples[i - sw->warmup] = dt;
     }
     row->threads_got = got;
-    row->pool = sub->nranks * got;
+    row->pool = pk_ctx_size(sub) * got;
     return pk_stats_compute(samples, sw->repeat, row);
 }
 
 static int sweep_ranks(pk_ctx *ctx, const pk_sweep *sw, pk_run_fn fn, void *arg, int ranks,
-                       pk_stats *rows, double *samples) {
-    pk_ctx *sub = ctx;
-    int rc = 0;
-    if (ranks != ctx->nranks) {
-        if (ctx->backend->subpool == NULL)
-            return pk__set_error(ctx, PK_EINVAL, "a pool of %d ranks needs the mpi backend", ranks);
-        rc = ctx->backend->subpool(ctx, ranks, &sub);
-        if (rc != 0)
-            return rc;
-    }
+                       int threads, pk_stats *rows, double *samples) {
+    pk_ctx *sub = NULL;
+    int rc = pk_ctx_subpool(ctx, &sub, ranks);
+    if (rc != 0)
+        return rc;
     int nt = sw->nthreads > 0 ? sw->nthreads : 1;
     for (int t = 0; t < nt && rc == 0; t++) {
         pk_stats *row = &rows[t];
         memset(row, 0, sizeof *row);
         if (sub != NULL) {
-            if (sub != ctx) {
-                sub->fault = ctx->fault;
-                sub->progress = ctx->progress;
-                sub->progress_arg = ctx->progress_arg;
-                sub->progress_interval = ctx->progress_interval;
-            }
-            pk_ctx_set_threads(sub, sw->nthreads > 0 ? sw->threads[t] : ctx->threads);
-            row->ranks = sub->nranks;
+            pk_ctx_set_threads(sub, sw->nthreads > 0 ? sw->threads[t] : threads);
+            row->ranks = pk_ctx_size(sub);
             row->threads = pk_ctx_threads(sub);
             rc = time_size(sub, sw, fn, arg, row, samples);
-            if (sub != ctx) {
-                ctx->err = sub->err;
-                ctx->fault.fired |= sub->fault.fired;
-                ctx->threads_obtained = sub->threads_obtained;
-            }
+            pk_ctx_subpool_done(ctx, sub);
         }
-        rc = ctx->backend->agree(ctx, rc);
-        if (rc == 0 && ctx->backend->bcast != NULL)
-            rc = ctx->backend->bcast(ctx, row, sizeof *row);
+        rc = pk_agree(ctx, rc);
+        if (rc == 0)
+            rc = pk_bcast(ctx, row, sizeof *row);
     }
     if (sub != NULL && sub != ctx)
         pk_ctx_free(sub);
@@ -113,27 +106,28 @@ static int sweep_ranks(pk_ctx *ctx, const pk_sweep *sw, pk_run_fn fn, void *arg,
 
 int pk_sweep_run(pk_ctx *ctx, const pk_sweep *sw, pk_run_fn fn, void *arg, pk_stats *rows) {
     if (ctx == NULL || sw == NULL || fn == NULL || rows == NULL || sw->repeat < 1 || sw->warmup < 0)
-        return ctx ? pk__set_error(ctx, PK_EINVAL, "bad sweep arguments") : PK_EINVAL;
+        return ctx ? pk_ctx_fail(ctx, PK_EINVAL, "bad sweep arguments") : PK_EINVAL;
     for (int i = 0; i < sw->nranks; i++)
-        if (sw->ranks[i] < 1 || sw->ranks[i] > ctx->nranks)
-            return pk__set_error(ctx, PK_EINVAL, "a pool of %d ranks in a world of %d",
-                                 sw->ranks[i], ctx->nranks);
+        if (sw->ranks[i] < 1 || sw->ranks[i] > pk_ctx_size(ctx))
+            return pk_ctx_fail(ctx, PK_EINVAL, "a pool of %d ranks in a world of %d", sw->ranks[i],
+                               pk_ctx_size(ctx));
     double *samples = malloc((size_t)sw->repeat * sizeof *samples);
     if (samples == NULL)
-        return pk__set_error(ctx, PK_ENOMEM, "no memory for samples");
+        return pk_ctx_fail(ctx, PK_ENOMEM, "no memory for samples");
     int nr = sw->nranks > 0 ? sw->nranks : 1;
     int nt = sw->nthreads > 0 ? sw->nthreads : 1;
     int rc = 0;
-    int saved_threads = ctx->threads;
+    int saved_threads = pk_ctx_threads_setting(ctx);
     for (int r = 0; r < nr && rc == 0; r++) {
-        int ranks = sw->nranks > 0 ? sw->ranks[r] : ctx->nranks;
-        rc = sweep_ranks(ctx, sw, fn, arg, ranks, rows + (size_t)r * (size_t)nt, samples);
+        int ranks = sw->nranks > 0 ? sw->ranks[r] : pk_ctx_size(ctx);
+        rc = sweep_ranks(ctx, sw, fn, arg, ranks, saved_threads, rows + (size_t)r * (size_t)nt,
+                         samples);
     }
-    ctx->threads = saved_threads;
+    pk_ctx_set_threads(ctx, saved_threads);
     free(samples);
     /* When the last pool left ranks out, their results are from an earlier pool
      * or none: one untimed run on the whole pool leaves every rank the result. */
-    if (rc == 0 && sw->nranks > 0 && sw->ranks[sw->nranks - 1] != ctx->nranks)
+    if (rc == 0 && sw->nranks > 0 && sw->ranks[sw->nranks - 1] != pk_ctx_size(ctx))
         rc = fn(ctx, arg);
     if (rc == 0)
         pk_stats_relative(rows, nr * nt, sw->work);

@@ -13,7 +13,6 @@
 #include "mpi_impl.h"
 #include "parkit/mpi.h"
 #if PARKIT_WITH_OPENMP
-#include "parkit/omp_backend.h"
 #endif
 
 /* OMP_NUM_THREADS's first value when it is set and valid, else 0. */
@@ -144,15 +143,6 @@ int pk__mpi_ctx_new(pk_ctx **ctx, const pk_backend *local, const void *comm) {
     return new_on(ctx, local, comm ? *(const MPI_Comm *)comm : MPI_COMM_WORLD);
 }
 
-int pk_ctx_new_mpi(pk_ctx **ctx, MPI_Comm comm) {
-    if (ctx == NULL)
-        return PK_EINVAL;
-#if PARKIT_WITH_OPENMP
-    return new_on(ctx, &pk__omp_backend, comm);
-#else
-    return new_on(ctx, &pk__serial_backend, comm);
-#endif
-}
 
 MPI_Comm pk_ctx_comm(const pk_ctx *ctx) {
     if (ctx == NULL || ctx->backend != &pk__mpi_backend)

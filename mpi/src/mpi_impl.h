@@ -8,8 +8,8 @@
 
 #include <mpi.h>
 
-#include "parkit/internal.h"
-#include "parkit/mpi_backend.h"
+#include "core_internal.h"
+#include "mpi_internal.h"
 
 /* Tags on the context's communicator; channels have a communicator of their own. */
 enum { PK__TAG_REDUCE = 100 /* + tree level */, PK__TAG_GATHER = 200, PK__TAG_RESULTS = 201 };

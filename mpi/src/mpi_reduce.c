@@ -138,16 +138,15 @@ static void level(tree *t, int64_t s, int tag) {
     pk__reqs_free(&q);
 }
 
-/* result (+)= the total on the rank holding partial 0, then to the others:
+/* result (+)= the total on the rank holding partial 0 (result = total for
+ * pk_combine, pk__result_take), then to the others:
  * always for plain values (cheap, and scalar results belong on every rank),
  * for packed ones only when the call asked for them everywhere. */
 static void finish(tree *t, void *result) {
     int root = pk__layout_owner(t->lay, 0), me = t->ctx->rank;
     const pk_type *ty = &t->red->type;
     if (me == root && t->rc == 0) {
-        int rc = t->red->combine(result, partial_at(t, pk__layout_mine(t->lay, 0), 0), ty->arg);
-        if (rc != 0)
-            note(t, pk__set_error(t->ctx, rc, "combining the result failed: %s", pk_strerror(rc)));
+        note(t, pk__result_take(t->ctx, t->job, result, partial_at(t, pk__layout_mine(t->lay, 0), 0)));
     }
     if (ty->pack == NULL) {
         note_mpi(t, pk__bcast_bytes(t->comm, root, result, ty->size), "MPI_Bcast (result)");
@@ -172,8 +171,12 @@ int pk__mpi_reduce(pk_ctx *ctx, pk__job *job, void *result) {
     if (ctx->nranks == 1)
         return pk__reduce_local(ctx, job, result);
     pk__mpi_state *st = ctx->impl;
-    if (job->nchunks == 0)
-        return 0;
+    if (job->nchunks == 0) {
+        const pk_type *ty = &job->red->type;
+        int mine = ty->pack == NULL || job->opts.where != PK_ON_ROOT || ctx->rank == 0;
+        int rc = mine && job->set_result ? pk__value_reset(ctx, ty, result) : 0;
+        return pk__mpi_agree(ctx, rc);
+    }
     if (!st->lay.active || st->lay.red == NULL)
         return pk__mpi_agree(ctx, pk__set_error(ctx, PK_EBACKEND, "reduce without a layout"));
     tree t = {.ctx = ctx, .job = job, .lay = &st->lay, .red = st->lay.red, .comm = st->comm};

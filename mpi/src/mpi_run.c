@@ -53,8 +53,8 @@ static fault_move plan_fault(const pk_ctx *ctx, const pk__job *job, int dynamic)
     const pk__fault *f = &ctx->fault;
     if (!job->fault_on || f->task < 0 || (f->rank < 0 && f->thread < 0) || f->rank >= ctx->nranks)
         return fm;
-    int64_t c = job->kind == PK__TASKS ? f->task / job->chunk : f->task;
-    if (c >= job->nchunks)
+    int64_t c = pk__job_fault_chunk(job);
+    if (c < 0)
         return fm;
     fm.chunk = c;
     fm.thread = f->thread >= 0 ? f->thread : 0;

@@ -5,8 +5,8 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "parkit/internal.h"
-#include "parkit/omp_backend.h"
+#include "core_internal.h"
+#include "omp_internal.h"
 
 int pk__omp_default_threads(pk_ctx *ctx) {
     (void)ctx;

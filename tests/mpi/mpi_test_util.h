@@ -16,7 +16,11 @@
 #include <vector>
 
 #include "parkit/mpi.h"
+#include "parkit/factorial.h"
 #include "parkit/parkit.h"
+#include "parkit/prodcons.h"
+#include "parkit/sieve.h"
+#include "parkit/squares.h"
 
 inline int WorldRank() {
     int r = 0;

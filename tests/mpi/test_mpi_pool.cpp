@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "mpi_test_util.h"
-#include "parkit/mpi_backend.h"
+#include "mpi_internal.h"
 
 namespace {
 

@@ -55,6 +55,9 @@ int pk_ctx_set_threads(pk_ctx *ctx, int threads);
 /* Threads a pool call will ask for. */
 int pk_ctx_threads(const pk_ctx *ctx);
 
+/* The value given to pk_ctx_set_threads (0: the default). */
+int pk_ctx_threads_setting(const pk_ctx *ctx);
+
 /* Threads the most recent pool call actually obtained (the runtime may give fewer). */
 int pk_ctx_threads_obtained(const pk_ctx *ctx);
 
@@ -84,6 +87,45 @@ size_t pk_ctx_error_string(const pk_ctx *ctx, char *buf, size_t len);
  * fraction done of the current kernel call (0..1). NULL disables. */
 typedef void (*pk_progress_fn)(void *arg, const char *kernel, double fraction);
 void pk_ctx_set_progress(pk_ctx *ctx, pk_progress_fn fn, void *arg, double interval);
+
+/* ---- for kernels of your own ---------------------------------------------------
+ * What parkit's own kernels use to look like library calls; open to any caller. */
+
+/* Records an error of the caller's own (a bad argument, a failed allocation
+ * outside any callback) in the context, with the running kernel's name and no
+ * rank, thread or task, and returns code. Under MPI pass the code to pk_agree()
+ * before the next collective call so that every rank returns it. */
+int pk_ctx_fail(pk_ctx *ctx, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Brackets a kernel: between begin and end, errors and pk_ctx_fail() name
+ * `kernel` as their origin unless a call's label says otherwise, an armed fault
+ * spec with kernel=NAME fires only inside the kernel of that name, progress
+ * reports carry the name, and pk_ctx_fault_fired() speaks of this kernel call.
+ * name must outlive the bracket (a string literal). Not nested. */
+void pk_kernel_begin(pk_ctx *ctx, const char *kernel);
+void pk_kernel_end(pk_ctx *ctx);
+
+/* Reports that the running kernel is `fraction` (0..1) done, for a step the pool
+ * does not see (a long computation on rank 0 alone). Calls the progress
+ * callback at most once per interval, on rank 0 only; any thread may call it,
+ * but only rank 0's thread 0 or the calling thread outside callbacks should. */
+void pk_ctx_progress(pk_ctx *ctx, double fraction);
+
+/* A context on the first `ranks` ranks of ctx (ranks sweeps: the same kernel on
+ * a smaller pool). Collective over ctx; *sub is NULL on the ranks left out, and
+ * ctx itself (not a copy) when ranks is the whole context; otherwise free it
+ * with pk_ctx_free (collective over the sub-pool). The sub-context takes ctx's
+ * threads, fault spec and progress callback. PK_EINVAL for ranks outside
+ * 1..pk_ctx_size(ctx). */
+int pk_ctx_subpool(pk_ctx *ctx, pk_ctx **sub, int ranks);
+
+/* After a call on a sub-pool made by pk_ctx_subpool: copies its last error, its
+ * fired fault and its threads obtained back into the parent ctx. */
+void pk_ctx_subpool_done(pk_ctx *ctx, const pk_ctx *sub);
 
 #ifdef __cplusplus
 }

@@ -74,7 +74,35 @@ typedef struct pk_opts {
     /* Optional (Pool's error_callback): called once, on rank 0, with the agreed
      * error when the call fails, before it returns. */
     void (*on_error)(void *arg, const pk_error_info *err);
+    /* Task numbering for a call that does part of a bigger job: error origins and
+     * injected faults speak of task task_base + i for the call's chunk or task i
+     * (callbacks still get i). 0: the call's own numbering. Must be >= 0. */
+    int64_t task_base;
+    /* enum pk_scope: the whole pool (default, collective) or only the threads of
+     * the calling process (PK_SCOPE_PROCESS). */
+    int scope;
+    /* PK_NO_FAULTS | PK_NO_PROGRESS, or 0. */
+    unsigned flags;
 } pk_opts;
+
+enum pk_scope {
+    /* Every thread of every rank; collective under MPI: every rank makes the call. */
+    PK_SCOPE_POOL = 0,
+    /* Only the threads of this process, like a plain OpenMP loop: under MPI only
+     * the calling rank makes the call (rank 0 finishing a step alone, say), no
+     * other rank takes part or waits, outputs and results stay in this process
+     * (`where` is ignored), and the error is this rank's own: call pk_agree()
+     * before the next collective call when the others must learn of it. */
+    PK_SCOPE_PROCESS = 1,
+};
+
+enum pk_flags {
+    /* The call's tasks are not tasks in the caller's numbering (a helper step
+     * inside a kernel): an armed fault (pk_ctx_set_fault) never fires in them. */
+    PK_NO_FAULTS = 1u << 0,
+    /* The call reports no progress; the caller reports its own (pk_ctx_progress). */
+    PK_NO_PROGRESS = 1u << 1,
+};
 
 /* Records a message for the error a callback is about to return:
  *     return pk_fail(w, PK_EOVERFLOW, "%llu! does not fit in 64 bits", k);
@@ -93,6 +121,11 @@ int pk_stopping(const pk_worker *w);
  * roles): sets w->task and fires an armed fault that matches. Returns 0 or
  * PK_EINJECTED (with the message set). The pool calls it for each chunk itself. */
 int pk_task_begin(pk_worker *w, int64_t task);
+
+/* 1 when an armed fault may fire in the running call (pk_ctx_set_fault), so a
+ * callback that announces many small items with pk_task_begin can skip that
+ * call per item when it is 0. */
+int pk_fault_armed(const pk_worker *w);
 
 /* ---- types and reductions ------------------------------------------------------ */
 
@@ -126,7 +159,7 @@ typedef struct pk_i128 {
     int64_t hi;
 } pk_i128;
 extern const pk_reducer pk_sum_i64, pk_sum_u64, pk_sum_f64, pk_sum_i128;
-extern const pk_reducer pk_max_i64, pk_min_i64, pk_xor_u64;
+extern const pk_reducer pk_max_i64, pk_min_i64, pk_xor_u64, pk_max_f64;
 
 /* ---- the calls ----------------------------------------------------------------- */
 
@@ -148,15 +181,21 @@ typedef int (*pk_chunk_fn)(void *arg, int64_t begin, int64_t end, void *out, voi
  *   NULL out with elem_size 0: no map.
  * - red (may be NULL) reduces the per-chunk partials in a fixed tree over chunk
  *   numbers, so the result is bit-identical for any thread or rank count. result
- *   must be an initialized value of red->type; it is set on rank 0 (PK_ON_ROOT) or
- *   on every rank (PK_ON_ALL, PK_DISTRIBUTED). */
+ *   holds a value of red->type, usually its identity (a zeroed or initialized
+ *   value), and the reduction is combined into it: result = result (+)
+ *   reduction, so a caller can accumulate over several calls (n = 0 leaves it).
+ *   Every rank passes the same starting value. The result is on rank 0
+ *   (PK_ON_ROOT) or on every rank (PK_ON_ALL, PK_DISTRIBUTED); under MPI plain
+ *   values (no pack) reach every rank whatever `where` says. */
 int pk_map_reduce(pk_ctx *ctx, int64_t n, const pk_opts *opts, pk_chunk_fn body, void *arg,
                   size_t elem_size, void *out, const pk_reducer *red, void *result);
 
 /* Combines one value per process (rank) with red in rank order: on return
- * value holds the combination on rank 0 (PK_ON_ROOT) or on every rank
- * (PK_ON_ALL). Without ranks value is left as it is. For results that pk_team
- * workers leave in their own process (counts, sums). */
+ * value holds v0 (+) v1 (+) ... (+) v(nranks-1), starting from rank 0's value
+ * (the type's initial value is never mixed in, so a reducer whose identity is
+ * not zero bytes, a logical AND, is right), on rank 0 (PK_ON_ROOT) or on every
+ * rank (PK_ON_ALL). Without ranks value is left as it is. For results that
+ * pk_team workers leave in their own process (counts, sums). */
 int pk_combine(pk_ctx *ctx, const pk_reducer *red, void *value, int where);
 
 /* Under MPI with PK_DISTRIBUTED or pk_for: the indices [*begin, *end) this rank
@@ -180,6 +219,25 @@ int pk_values_new(const pk_type *type, int64_t count, void **values);
 void pk_values_free(const pk_type *type, int64_t count, void *values);
 
 typedef int (*pk_team_fn)(void *arg, pk_worker *w);
+
+/* ---- building blocks for kernels of your own ------------------------------------
+ * parkit's own kernels use exactly these; nothing else of the runtime is open to
+ * them. Each is collective under MPI (every rank of the context calls it, in the
+ * same order as the pool calls) and trivial without ranks. */
+
+/* Makes a local status collective: every rank passes its own rc (0 or a negative
+ * code, with the detail recorded by pk_ctx_fail or a failed call) and every rank
+ * gets the same code and the same pk_ctx_error(): the lowest rank with an error
+ * of its own wins over a rank that merely saw PK_EABORTED. Use it before the next
+ * collective call whenever one rank may have failed alone (a failed malloc on
+ * rank 0), so that no rank is left waiting in a collective. */
+int pk_agree(pk_ctx *ctx, int rc);
+
+/* Copies len bytes from rank 0's buf into every other rank's buf. */
+int pk_bcast(pk_ctx *ctx, void *buf, size_t len);
+
+/* Waits until every rank has called it. */
+int pk_barrier(pk_ctx *ctx);
 
 /* Runs fn on exactly nworkers workers at the same time (0: the pool size), each
  * seeing w->id = 0..nworkers-1. Threads: nworkers threads of this process

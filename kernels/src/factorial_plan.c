@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "factorial_plan.h"
-#include "parkit/internal.h"
+#include "parkit/factorial.h"
+#include "parkit/parkit.h"
 
 enum {
     SIEVE_SPAN = 1 << 16, /* odd numbers per sieve segment: 32 KiB of flags, in L1/L2 */

@@ -1,9 +1,9 @@
 /* The MPI backend as the registry and the tests see it. Internal. This header
- * includes neither <mpi.h> nor parkit/internal.h, so the registry compiles
+ * includes neither <mpi.h> nor core_internal.h, so the registry compiles
  * without MPI types and C++ tests can include it; a communicator is passed by
  * address. */
-#ifndef PARKIT_MPI_BACKEND_H
-#define PARKIT_MPI_BACKEND_H
+#ifndef PARKIT_MPI_INTERNAL_H
+#define PARKIT_MPI_INTERNAL_H
 
 #include <stddef.h>
 

@@ -1,17 +1,19 @@
 /* The backend registry: the one place that knows which backends were compiled
  * in, and that picks one by name (--backend, then PARKIT_BACKEND, then auto:
- * mpi when launched with more than one rank, else omp, else serial). It is its
- * own library target (parkit::parkit) so that core/ need not depend on omp/ or
- * mpi/. */
+ * mpi when launched with more than one rank, else omp, else serial). It sits at
+ * the top of the stack (target parkit::parkit), so that core/ depends on neither
+ * omp/ nor mpi/, and the MPI backend does not name the threads backend it runs
+ * inside each rank: this file hands it over. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "core_internal.h"
 #if PARKIT_WITH_OPENMP
-#include "parkit/omp_backend.h"
+#include "omp_internal.h"
 #endif
 #if PARKIT_WITH_MPI
-#include "parkit/mpi_backend.h"
+#include "mpi_internal.h"
+#include "parkit/mpi.h"
 #endif
 
 static const char *const backend_names[] = {
@@ -71,3 +73,12 @@ int pk_ctx_new(pk_ctx **ctx, const char *name) {
     (void)local_backend;
     return PK_ENOENT;
 }
+
+#if PARKIT_WITH_MPI
+int pk_ctx_new_mpi(pk_ctx **ctx, MPI_Comm comm) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    *ctx = NULL;
+    return pk__mpi_ctx_new(ctx, local_backend(), &comm);
+}
+#endif

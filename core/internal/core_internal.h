@@ -1,12 +1,15 @@
-/* parkit internals shared by core and the backends (omp/, mpi/). Not installed.
+/* parkit internals shared by core, the backends (omp/, mpi/) and the registry
+ * (parkit/). Not installed, and not on the include path of kernels/, apps/,
+ * examples/ or bench/: they use the public headers only.
  *
  * A pool call becomes a pk__job: n indices cut into nchunks chunks. A backend's
  * run() executes chunks [0, nchunks) over its workers; each thread of each worker
  * process calls pk__job_worker() on the chunks its process owns, which does the
  * scheduling, fault injection, error capture and progress in one place for all
- * backends. Names with pk__ are internal; everything else here is static. */
-#ifndef PARKIT_INTERNAL_H
-#define PARKIT_INTERNAL_H
+ * backends. Names declared here start with pk__ (internal, not static); names
+ * with pk_ are public and declared in the parkit/ headers. */
+#ifndef PARKIT_CORE_INTERNAL_H
+#define PARKIT_CORE_INTERNAL_H
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -98,6 +101,7 @@ struct pk_ctx {
     pk_progress_fn progress;
     void *progress_arg;
     double progress_interval;
+    double progress_due; /* pk_ctx_progress: the next report is due then */
     pk_chan *chans[16]; /* open channels, woken by abort when a call fails */
     int nchans;
     int redirect_ok; /* rank layout lets the fault task move (set by the backend) */
@@ -122,6 +126,7 @@ struct pk__job {
     int64_t out_base;
     /* reduction partials: chunk c at partials + (c - part_base) * red->type.size */
     const pk_reducer *red;
+    int set_result; /* result = reduction (pk_combine), else result (+)= reduction */
     char *partials;
     int64_t part_base;
     /* task results: task t at results + (t - res_base) * rtype->size */
@@ -139,6 +144,8 @@ struct pk__job {
     pk_error_info err;
     /* fault injection for this call */
     int fault_on;
+    int64_t task_base;   /* opts.task_base: reported task = task_base + local number */
+    int process_scope;   /* PK_SCOPE_PROCESS: this process's threads only */
     int64_t fault_chunk; /* chunk holding the fault's task, -1 when none */
     atomic_int fault_fired;
     atomic_int fault_task_done;
@@ -172,6 +179,9 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
 void pk__job_worker(pk__job *job, int thread, int nthreads);
 /* One member of a pk_team: runs fn as worker id of n, recording its error. */
 void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n);
+/* The chunk holding the armed fault's task in the job's numbering (task_base
+ * applied), -1 when the fault names no task of this job. */
+int64_t pk__job_fault_chunk(const pk__job *job);
 /* Runs one chunk on w (fault check, callback, error capture). */
 int pk__job_chunk(pk__job *job, pk_worker *w, int64_t c);
 /* Records rc (negative) from w as the job's error if it is the first. */
@@ -181,9 +191,18 @@ void pk__job_fail(pk__job *job, pk_worker *w, int rc);
  * pairs of one level whose both partials lie in [lo, hi) (the partials this
  * process holds), over the local threads when the reducer is heavy. */
 int pk__reduce_level(pk_ctx *ctx, pk__job *job, int64_t lo, int64_t hi, int64_t s);
-/* All levels over [0, nchunks) held locally, then result (+)= partial 0. */
+/* All levels over [0, nchunks) held locally, then partial 0 into result
+ * (pk__result_take). */
 int pk__reduce_local(pk_ctx *ctx, pk__job *job, void *result);
 int pk__collect_local(pk_ctx *ctx, pk__job *job);
+/* The reduction's total into the caller's result: result (+)= total, or with
+ * job->set_result, result = total (moved). */
+int pk__result_take(pk_ctx *ctx, pk__job *job, void *result, void *total);
+/* dst = src, moved: dst's old value destroyed, src given a fresh initial value
+ * (it is a partial destroyed later with the others). */
+int pk__value_move(pk_ctx *ctx, const pk_type *t, void *dst, void *src);
+/* value = the type's initial value (the old one destroyed). */
+int pk__value_reset(pk_ctx *ctx, const pk_type *t, void *value);
 /* Fills opts defaults. */
 pk_opts pk__opts_or_default(const pk_opts *opts, int kind);
 int64_t pk__default_chunk(int64_t n);
@@ -193,10 +212,6 @@ void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads);
 int pk__type_init_array(const pk_type *t, char *values, int64_t count);
 void pk__type_destroy_array(const pk_type *t, char *values, int64_t count);
 void pk__progress_tick(pk__job *job, pk_worker *w);
-
-/* Kernel entry/exit: label for origins and the fault spec. */
-void pk__kernel_enter(pk_ctx *ctx, const char *kernel);
-void pk__kernel_leave(pk_ctx *ctx);
 
 /* Threads-backend channel (mutex and condition variables), also used by serial. */
 int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);

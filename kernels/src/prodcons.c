@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "parkit/internal.h"
+#include "parkit/parkit.h"
+#include "parkit/prodcons.h"
 
 /* With a trace the contents are copied out at every event: keep that bounded. */
 enum { PRODCONS_MAX_TRACE_CAPACITY = 1 << 20 };
@@ -34,12 +35,6 @@ static inline void sleep_seconds(double s) {
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         continue;
-}
-
-/* Whether a fault is armed for this call: only then is pk_task_begin called per
- * item (it is a call into the pool for every item otherwise). */
-static int faults_armed(const pk_worker *w) {
-    return w->job_ != NULL && w->job_->fault_on;
 }
 
 static int put_batch(pc_run *r, const int64_t *buf, size_t n) {
@@ -82,7 +77,7 @@ static long fill_batch(const pc_run *r, pk_worker *w, int faults, int64_t *buf, 
 /* Producer p: items p, p + P, p + 2P, ... below N, item i carrying the value i + 1.
  * The tally counts what was handed to the channel; after a failure it is moot. */
 static int produce(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t) {
-    const int faults = faults_armed(w);
+    const int faults = pk_fault_armed(w);
     int64_t next = w->id;
     pk_prodcons_result tally = {0};
     long n;
@@ -102,7 +97,7 @@ static int take(pk_chan *ch, int64_t *buf, size_t batch, size_t *got) {
 /* Consumers get until the last producer closed and the channel is drained. */
 static int consume(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t) {
     const pk_prodcons_opts *o = r->o;
-    const int faults = faults_armed(w);
+    const int faults = pk_fault_armed(w);
     const size_t batch = batch_of(o);
     const double delay = o->consume_delay;
     size_t got;
@@ -153,29 +148,29 @@ static void observe(void *arg, pk_chan *ch, int event, const void *item) {
 
 static int check_delay(pk_ctx *ctx, double d, const char *what) {
     if (!(d >= 0 && d <= PRODCONS_MAX_DELAY))
-        return pk__set_error(ctx, PK_EINVAL, "%s delay %g s is not in [0, %g] s", what, d,
+        return pk_ctx_fail(ctx, PK_EINVAL, "%s delay %g s is not in [0, %g] s", what, d,
                              PRODCONS_MAX_DELAY);
     return 0;
 }
 
 static int check_opts(pk_ctx *ctx, const pk_prodcons_opts *o, const pk_prodcons_result *result) {
     if (o == NULL || result == NULL)
-        return pk__set_error(ctx, PK_EINVAL, "pk_prodcons needs options and a result");
+        return pk_ctx_fail(ctx, PK_EINVAL, "pk_prodcons needs options and a result");
     if (o->producers < 1 || o->consumers < 1)
-        return pk__set_error(ctx, PK_EINVAL, "%d producers and %d consumers: need at least 1 each",
+        return pk_ctx_fail(ctx, PK_EINVAL, "%d producers and %d consumers: need at least 1 each",
                              o->producers, o->consumers);
     if (o->producers > PK_PRODCONS_MAX_WORKERS - o->consumers)
-        return pk__set_error(ctx, PK_EINVAL, "%d producers + %d consumers exceed %d workers",
+        return pk_ctx_fail(ctx, PK_EINVAL, "%d producers + %d consumers exceed %d workers",
                              o->producers, o->consumers, PK_PRODCONS_MAX_WORKERS);
     if (o->capacity < 1)
-        return pk__set_error(ctx, PK_EINVAL, "channel capacity 0: need at least 1");
+        return pk_ctx_fail(ctx, PK_EINVAL, "channel capacity 0: need at least 1");
     if (o->items < 0)
-        return pk__set_error(ctx, PK_EINVAL, "negative item count %lld", (long long)o->items);
+        return pk_ctx_fail(ctx, PK_EINVAL, "negative item count %lld", (long long)o->items);
     if (o->batch > PK_PRODCONS_MAX_BATCH)
-        return pk__set_error(ctx, PK_EINVAL, "batch of %zu items exceeds %d", o->batch,
+        return pk_ctx_fail(ctx, PK_EINVAL, "batch of %zu items exceeds %d", o->batch,
                              PK_PRODCONS_MAX_BATCH);
     if (o->trace != NULL && o->capacity > PRODCONS_MAX_TRACE_CAPACITY)
-        return pk__set_error(ctx, PK_EINVAL, "a trace needs a capacity of at most %d items",
+        return pk_ctx_fail(ctx, PK_EINVAL, "a trace needs a capacity of at most %d items",
                              PRODCONS_MAX_TRACE_CAPACITY);
     int rc = check_delay(ctx, o->produce_delay, "produce");
     return rc != 0 ? rc : check_delay(ctx, o->consume_delay, "consume");
@@ -210,8 +205,8 @@ static int open_channel(pk_ctx *ctx, pc_run *r) {
     if (o->trace != NULL) {
         r->contents = malloc(o->capacity * sizeof *r->contents);
         if (r->contents == NULL)
-            return ctx->backend->agree(
-                ctx, pk__set_error(ctx, PK_ENOMEM, "no memory to trace %zu items", o->capacity));
+            return pk_agree(
+                ctx, pk_ctx_fail(ctx, PK_ENOMEM, "no memory to trace %zu items", o->capacity));
         co.observe = observe;
         co.observe_arg = r;
     }
@@ -222,8 +217,8 @@ static int run(pk_ctx *ctx, const pk_prodcons_opts *o, pk_prodcons_result *resul
     int n = o->producers + o->consumers;
     pc_run r = {.o = o};
     r.tallies = calloc((size_t)n, sizeof *r.tallies);
-    int rc = r.tallies == NULL ? pk__set_error(ctx, PK_ENOMEM, "no memory for %d tallies", n) : 0;
-    rc = ctx->backend->agree(ctx, rc);
+    int rc = r.tallies == NULL ? pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %d tallies", n) : 0;
+    rc = pk_agree(ctx, rc);
     if (rc == 0)
         rc = open_channel(ctx, &r);
     if (rc == 0)
@@ -243,12 +238,12 @@ static int run(pk_ctx *ctx, const pk_prodcons_opts *o, pk_prodcons_result *resul
 int pk_prodcons(pk_ctx *ctx, const pk_prodcons_opts *opts, pk_prodcons_result *result) {
     if (ctx == NULL)
         return PK_EINVAL;
-    pk__kernel_enter(ctx, "prodcons");
+    pk_kernel_begin(ctx, "prodcons");
     if (result != NULL)
         memset(result, 0, sizeof *result);
-    int rc = ctx->backend->agree(ctx, check_opts(ctx, opts, result));
+    int rc = pk_agree(ctx, check_opts(ctx, opts, result));
     if (rc == 0)
         rc = run(ctx, opts, result);
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "parkit/factorial.h"
+#include "parkit/parkit.h"
 
 /* ---- the mpz_t type and the product reducer ---- */
 

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "parkit/parkit.h"
+#include "parkit/sieve.h"
 #include "sieve_engine.h"
 
 /* Chunk sizes in wheel bytes (30 numbers each). A chunk pays a set-up (placing
@@ -144,44 +145,26 @@ static int count_chunk(void *arg, int64_t begin, int64_t end, void *out, void *a
 
 /* ---- windows of chunks ----
  * A pool call numbers its tasks from 0; a window starting at chunk `first`
- * shifts the fault spec into its numbering and shifts error origins back, so
- * task numbers are chunk numbers of the whole interval. */
+ * passes first as the call's task_base, so that error origins and injected
+ * faults speak of chunk numbers of the whole interval. */
 
-static pk__fault window_enter(pk_ctx *ctx, int64_t first, int64_t n) {
-    pk__fault saved = ctx->fault;
-    if (first > 0 && ctx->fault.armed && ctx->fault.task >= 0) {
-        if (ctx->fault.task >= first && ctx->fault.task < first + n)
-            ctx->fault.task -= first;
-        else
-            ctx->fault.armed = 0;
-    }
-    return saved;
-}
-
-static int window_leave(pk_ctx *ctx, pk__fault saved, int64_t first, int rc) {
-    int fired = ctx->fault.fired;
-    ctx->fault = saved;
-    ctx->fault.fired = fired;
-    if (rc != 0 && ctx->err.task >= 0)
-        ctx->err.task += first;
-    return rc;
-}
-
-static pk_opts chunk_opts(void) {
-    return (pk_opts){
-        .schedule = PK_DYNAMIC, .chunk = 1, .worker_begin = worker_begin, .worker_end = worker_end};
+static pk_opts chunk_opts(int64_t first) {
+    return (pk_opts){.schedule = PK_DYNAMIC,
+                     .chunk = 1,
+                     .worker_begin = worker_begin,
+                     .worker_end = worker_end,
+                     .task_base = first};
 }
 
 static int count_all(pk_ctx *ctx, sieve_plan *p, uint64_t *total) {
-    pk_opts o = chunk_opts();
     *total = 0;
     for (int64_t first = 0; first < p->nchunks; first += WINDOW) {
         int64_t n = p->nchunks - first < WINDOW ? p->nchunks - first : WINDOW;
         uint64_t sum = 0;
         p->first = first;
-        pk__fault saved = window_enter(ctx, first, n);
+        pk_opts o = chunk_opts(first);
         int rc = pk_map_reduce(ctx, n, &o, count_chunk, p, 0, NULL, &pk_sum_u64, &sum);
-        if (window_leave(ctx, saved, first, rc) != 0)
+        if (rc != 0)
             return rc;
         *total += sum;
     }
@@ -190,31 +173,31 @@ static int count_all(pk_ctx *ctx, sieve_plan *p, uint64_t *total) {
 
 static int check_args(pk_ctx *ctx, uint64_t lo, uint64_t hi, int has_out, const char *what) {
     if (!has_out)
-        return pk__set_error(ctx, PK_EINVAL, "no %s given", what);
+        return pk_ctx_fail(ctx, PK_EINVAL, "no %s given", what);
     if (lo > hi)
-        return pk__set_error(ctx, PK_EINVAL, "lo = %llu is above hi = %llu", (unsigned long long)lo,
+        return pk_ctx_fail(ctx, PK_EINVAL, "lo = %llu is above hi = %llu", (unsigned long long)lo,
                              (unsigned long long)hi);
     if (pk__sieve_tables_init() != 0)
-        return pk__set_error(ctx, PK_ENOMEM, "no memory for the sieve's tables");
+        return pk_ctx_fail(ctx, PK_ENOMEM, "no memory for the sieve's tables");
     return 0;
 }
 
 int pk_sieve_count(pk_ctx *ctx, uint64_t lo, uint64_t hi, uint64_t *count) {
     if (ctx == NULL)
         return PK_EINVAL;
-    pk__kernel_enter(ctx, "sieve");
+    pk_kernel_begin(ctx, "sieve");
     int rc = check_args(ctx, lo, hi, count != NULL, "result pointer");
     if (rc != 0 || hi < 7) {
         if (rc == 0)
             *count = wheel_primes_below_7(lo, hi);
-        rc = ctx->backend->agree(ctx, rc);
+        rc = pk_agree(ctx, rc);
     } else {
         sieve_plan p = make_plan(lo, hi, COUNT_CHUNK);
         uint64_t n = 0;
         rc = count_all(ctx, &p, &n);
         *count = n + wheel_primes_below_7(lo, hi);
     }
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }
 
@@ -334,16 +317,15 @@ static int list_wave(pk_ctx *ctx, sieve_plan *p, emitter *e, int64_t first, int6
                      uint64_t *count, int *emit_rc) {
     chunk_bits *bits = NULL;
     int rc = pk_values_new(&bits_type, n, (void **)&bits);
-    rc = ctx->backend->agree(
+    rc = pk_agree(
         ctx,
-        rc == 0 ? 0 : pk__set_error(ctx, rc, "no memory for %lld chunk bitmaps", (long long)n));
+        rc == 0 ? 0 : pk_ctx_fail(ctx, rc, "no memory for %lld chunk bitmaps", (long long)n));
     if (rc != 0)
         return rc;
-    pk_opts o = chunk_opts();
+    pk_opts o = chunk_opts(first);
     p->first = first;
-    pk__fault saved = window_enter(ctx, first, n);
-    rc = window_leave(ctx, saved, first, pk_tasks(ctx, n, &o, list_chunk, p, &bits_type, bits));
-    if (rc == 0 && ctx->rank == 0) {
+    rc = pk_tasks(ctx, n, &o, list_chunk, p, &bits_type, bits);
+    if (rc == 0 && pk_ctx_rank(ctx) == 0) {
         for (int64_t i = 0; i < n; i++)
             *count += bits[i].count;
         *emit_rc = emit_window(p, e, bits, n);
@@ -354,17 +336,18 @@ static int list_wave(pk_ctx *ctx, sieve_plan *p, emitter *e, int64_t first, int6
 
 /* Makes the callback's code (known on rank 0) everybody's. */
 static int share_emit_rc(pk_ctx *ctx, int erc) {
-    if (ctx->backend->bcast != NULL && ctx->backend->bcast(ctx, &erc, sizeof erc) != 0)
-        return pk__set_error(ctx, PK_EBACKEND, "broadcasting the callback's result failed");
+    int rc = pk_bcast(ctx, &erc, sizeof erc);
+    if (rc != 0)
+        return rc;
     if (erc != 0)
-        pk__set_error(ctx, erc, "the prime callback returned %d", erc);
+        pk_ctx_fail(ctx, erc, "the prime callback returned %d", erc);
     return erc;
 }
 
 static int list_all(pk_ctx *ctx, sieve_plan *p, emitter *e, uint64_t *count) {
     int64_t wave = wave_size(ctx);
     int erc = 0;
-    if (ctx->rank == 0) {
+    if (pk_ctx_rank(ctx) == 0) {
         for (uint64_t q = 2; q <= 5 && erc == 0; q += q == 2 ? 1 : 2)
             if (p->lo <= q && q <= p->hi)
                 erc = put_prime(e, q);
@@ -378,9 +361,9 @@ static int list_all(pk_ctx *ctx, sieve_plan *p, emitter *e, uint64_t *count) {
             rc = share_emit_rc(ctx, erc);
     }
     if (rc == 0)
-        rc = share_emit_rc(ctx, ctx->rank == 0 ? flush(e) : 0);
-    if (rc == 0 && ctx->backend->bcast != NULL && ctx->backend->bcast(ctx, count, sizeof *count))
-        rc = pk__set_error(ctx, PK_EBACKEND, "broadcasting the count failed");
+        rc = share_emit_rc(ctx, pk_ctx_rank(ctx) == 0 ? flush(e) : 0);
+    if (rc == 0)
+        rc = pk_bcast(ctx, count, sizeof *count);
     return rc;
 }
 
@@ -388,13 +371,13 @@ int pk_sieve_primes(pk_ctx *ctx, uint64_t lo, uint64_t hi, pk_primes_fn emit, vo
                     uint64_t *count) {
     if (ctx == NULL)
         return PK_EINVAL;
-    pk__kernel_enter(ctx, "sieve");
+    pk_kernel_begin(ctx, "sieve");
     uint64_t n = 0;
     int rc = check_args(ctx, lo, hi, emit != NULL, "prime callback");
     emitter e = {.emit = emit, .arg = arg};
     if (rc == 0 && (e.buf = malloc(BATCH * sizeof *e.buf)) == NULL)
-        rc = pk__set_error(ctx, PK_ENOMEM, "no memory for a batch of primes");
-    rc = ctx->backend->agree(ctx, rc);
+        rc = pk_ctx_fail(ctx, PK_ENOMEM, "no memory for a batch of primes");
+    rc = pk_agree(ctx, rc);
     if (rc == 0) {
         sieve_plan p = make_plan(lo, hi, LIST_CHUNK);
         rc = list_all(ctx, &p, &e, &n);
@@ -402,7 +385,7 @@ int pk_sieve_primes(pk_ctx *ctx, uint64_t lo, uint64_t hi, pk_primes_fn emit, vo
     free(e.buf);
     if (count != NULL)
         *count = n;
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }
 

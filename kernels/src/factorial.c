@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "factorial_plan.h"
-#include "parkit/internal.h"
+#include "parkit/factorial.h"
+#include "parkit/parkit.h"
 
 /* GMP's size field is an int of limbs: n! for n up to 2^32 - 1 (1.3e11 bits) fits
  * under its 2^37-bit limit, with room for the intermediate products. */
@@ -39,15 +40,11 @@ static uint64_t fact_u64(uint64_t k) {
  * the final products live on rank 0 alone). Faults are not injected here: task
  * numbers in factorial errors name leaf chunks, and these are not leaves. */
 static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
-    pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
-    pk__job job;
-    pk__job_init(&job, ctx, PK__TASKS, ntasks, &o);
-    job.task_fn = fn;
-    job.arg = arg;
-    job.fault_on = 0;
-    job.fault_chunk = -1;
-    job.progress_next = HUGE_VAL; /* the chain reports its own progress */
-    return ctx->local->run(ctx, &job);
+    pk_opts o = {.schedule = PK_DYNAMIC,
+                 .chunk = 1,
+                 .scope = PK_SCOPE_PROCESS,
+                 .flags = PK_NO_FAULTS | PK_NO_PROGRESS /* the chain reports its own */};
+    return pk_tasks(ctx, ntasks, &o, fn, arg, NULL, NULL);
 }
 
 /* ---- products split over threads ---- */
@@ -88,7 +85,7 @@ static int64_t pieces_for(pk_ctx *ctx, size_t big, size_t small) {
 static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
     s->prod = malloc((size_t)s->pieces * sizeof *s->prod);
     if (s->prod == NULL)
-        return pk__set_error(ctx, PK_ENOMEM, "no memory for %lld partial products",
+        return pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %lld partial products",
                              (long long)s->pieces);
     for (int64_t i = 0; i < s->pieces; i++)
         mpz_init(s->prod[i]);
@@ -127,24 +124,19 @@ static int mul_shift(pk_ctx *ctx, mpz_t r, const mpz_t a, const mpz_t b, mp_bitc
  * r, so the size reached over the final size is the fraction done. */
 typedef struct chain_progress {
     pk_ctx *ctx;
-    double total_bits, next;
+    double total_bits;
 } chain_progress;
 
 static void progress_start(chain_progress *p, pk_ctx *ctx, mpz_t *seg, int nseg) {
-    p->ctx = ctx != NULL && ctx->progress != NULL && ctx->rank == 0 ? ctx : NULL;
+    p->ctx = ctx;
     p->total_bits = 0;
     for (int j = 0; j < nseg; j++)
         p->total_bits += ldexp((double)mpz_sizeinbase(seg[j], 2), j);
-    p->next = p->ctx ? pk__now() + p->ctx->progress_interval : 0;
 }
 
 static void progress_step(chain_progress *p, const mpz_t r) {
-    if (p->ctx == NULL || pk__now() < p->next)
-        return;
-    p->next = pk__now() + p->ctx->progress_interval;
-    double f = (double)mpz_sizeinbase(r, 2) / p->total_bits;
-    p->ctx->progress(p->ctx->progress_arg, p->ctx->kernel ? p->ctx->kernel : "factorial",
-                     f < 1 ? f : 1);
+    if (p->ctx != NULL)
+        pk_ctx_progress(p->ctx, (double)mpz_sizeinbase(r, 2) / p->total_bits);
 }
 
 /* The Horner chain over the segment products: r = P[top], then r = r^2 * P[j]
@@ -252,15 +244,15 @@ static int segment_products(pk_ctx *ctx, const pk__fact_plan *plan, mpz_t *seg, 
     const pk_type *type = &pk_mpz_product.type;
     void *vals = NULL;
     *local_rc = 0;
-    if (ctx->rank == 0 && pk_values_new(type, plan->nchunks, &vals) != 0)
-        *local_rc = pk__set_error(ctx, PK_ENOMEM, "no memory for %lld leaf products",
+    if (pk_ctx_rank(ctx) == 0 && pk_values_new(type, plan->nchunks, &vals) != 0)
+        *local_rc = pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %lld leaf products",
                                   (long long)plan->nchunks);
-    int rc = ctx->backend->agree(ctx, *local_rc);
+    int rc = pk_agree(ctx, *local_rc);
     if (rc == 0) {
         pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
         rc = pk_tasks(ctx, plan->nchunks, &o, leaf_task, (void *)plan, type, vals);
     }
-    if (rc == 0 && ctx->rank == 0) {
+    if (rc == 0 && pk_ctx_rank(ctx) == 0) {
         segs_arg s = {.plan = plan, .vals = vals, .seg = seg};
         if (plan->nlimbs >= TREES_PARALLEL_MIN)
             *local_rc = local_tasks(ctx, plan->nseg, segment_task, &s);
@@ -276,24 +268,24 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
     pk__fact_plan plan;
     int rc = pk__fact_plan_build(&plan, n);
     if (rc != 0)
-        rc = pk__set_error(ctx, rc, "no memory for the prime factorization of %llu!",
+        rc = pk_ctx_fail(ctx, rc, "no memory for the prime factorization of %llu!",
                            (unsigned long long)n);
-    rc = ctx->backend->agree(ctx, rc);
+    rc = pk_agree(ctx, rc);
     if (rc != 0) {
         pk__fact_plan_free(&plan); /* the ranks whose plan was built */
         return rc;
     }
     int local_rc = 0;
-    mpz_t *seg = ctx->rank == 0 ? segs_new(plan.nseg) : NULL;
-    if (ctx->rank == 0 && seg == NULL)
-        local_rc = pk__set_error(ctx, PK_ENOMEM, "no memory for %d products", plan.nseg);
-    rc = ctx->backend->agree(ctx, local_rc);
+    mpz_t *seg = pk_ctx_rank(ctx) == 0 ? segs_new(plan.nseg) : NULL;
+    if (pk_ctx_rank(ctx) == 0 && seg == NULL)
+        local_rc = pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %d products", plan.nseg);
+    rc = pk_agree(ctx, local_rc);
     if (rc == 0)
         rc = segment_products(ctx, &plan, seg, &local_rc);
     if (rc == 0) {
-        if (ctx->rank == 0 && local_rc == 0)
+        if (pk_ctx_rank(ctx) == 0 && local_rc == 0)
             local_rc = horner(ctx, result, seg, plan.nseg, pk__fact_twos(n));
-        rc = ctx->backend->agree(ctx, local_rc);
+        rc = pk_agree(ctx, local_rc);
     }
     segs_free(seg, plan.nseg);
     pk__fact_plan_free(&plan);
@@ -302,7 +294,7 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
 
 static int check_n(pk_ctx *ctx, uint64_t n) {
     if (n > FACT_MAX_N)
-        return pk__set_error(ctx, PK_ERANGE,
+        return pk_ctx_fail(ctx, PK_ERANGE,
                              "%llu! is beyond GMP's integer size (n must be at most 2^32-1)",
                              (unsigned long long)n);
     return 0;
@@ -313,16 +305,16 @@ static int check_n(pk_ctx *ctx, uint64_t n) {
 int pk_factorial(pk_ctx *ctx, uint64_t n, mpz_t result) {
     if (ctx == NULL)
         return PK_EINVAL;
-    pk__kernel_enter(ctx, "factorial");
-    int rc = result == NULL ? pk__set_error(ctx, PK_EINVAL, "no result given") : check_n(ctx, n);
-    rc = ctx->backend->agree(ctx, rc);
+    pk_kernel_begin(ctx, "factorial");
+    int rc = result == NULL ? pk_ctx_fail(ctx, PK_EINVAL, "no result given") : check_n(ctx, n);
+    rc = pk_agree(ctx, rc);
     if (rc == 0 && n > U64_MAX_K)
         rc = factorial_pool(ctx, n, result);
     else if (rc == 0)
         mpz_set_ui(result, (unsigned long)fact_u64(n));
-    if (rc == 0 && ctx->rank != 0)
+    if (rc == 0 && pk_ctx_rank(ctx) != 0)
         mpz_set_ui(result, 0);
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }
 
@@ -335,13 +327,13 @@ typedef struct each_arg {
 } each_arg;
 
 static int check_range(pk_ctx *ctx, uint64_t a, uint64_t b, const void *results) {
-    if (results == NULL && ctx->rank == 0)
-        return pk__set_error(ctx, PK_EINVAL, "no results array given");
+    if (results == NULL && pk_ctx_rank(ctx) == 0)
+        return pk_ctx_fail(ctx, PK_EINVAL, "no results array given");
     if (a > b)
-        return pk__set_error(ctx, PK_EINVAL, "empty range %llu..%llu (a > b)",
+        return pk_ctx_fail(ctx, PK_EINVAL, "empty range %llu..%llu (a > b)",
                              (unsigned long long)a, (unsigned long long)b);
     if (b - a >= (uint64_t)INT64_MAX)
-        return pk__set_error(ctx, PK_EINVAL, "the range %llu..%llu has too many values",
+        return pk_ctx_fail(ctx, PK_EINVAL, "the range %llu..%llu has too many values",
                              (unsigned long long)a, (unsigned long long)b);
     return 0;
 }
@@ -357,17 +349,17 @@ static int each_task(void *arg, int64_t t, void *result, pk_worker *w) {
 int pk_factorial_each(pk_ctx *ctx, uint64_t a, uint64_t b, mpz_t *results) {
     if (ctx == NULL)
         return PK_EINVAL;
-    pk__kernel_enter(ctx, "factorial");
+    pk_kernel_begin(ctx, "factorial");
     int rc = check_range(ctx, a, b, results);
     if (rc == 0)
         rc = check_n(ctx, b);
-    rc = ctx->backend->agree(ctx, rc);
+    rc = pk_agree(ctx, rc);
     if (rc == 0) {
         each_arg e = {.a = a};
         pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
         rc = pk_tasks(ctx, (int64_t)(b - a + 1), &o, each_task, &e, &pk_mpz_product.type, results);
     }
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }
 
@@ -387,8 +379,8 @@ static int each_u64_task(void *arg, int64_t t, void *result, pk_worker *w) {
 int pk_factorial_each_u64(pk_ctx *ctx, uint64_t a, uint64_t b, uint64_t *results) {
     if (ctx == NULL)
         return PK_EINVAL;
-    pk__kernel_enter(ctx, "factorial");
-    int rc = ctx->backend->agree(ctx, check_range(ctx, a, b, results));
+    pk_kernel_begin(ctx, "factorial");
+    int rc = pk_agree(ctx, check_range(ctx, a, b, results));
     if (rc == 0) {
         each_arg e = {
             .a = a, .first_bad = a > U64_MAX_K ? a : U64_MAX_K + 1, .has_bad = b > U64_MAX_K};
@@ -396,6 +388,6 @@ int pk_factorial_each_u64(pk_ctx *ctx, uint64_t a, uint64_t b, uint64_t *results
         static const pk_type u64_type = {.size = sizeof(uint64_t)};
         rc = pk_tasks(ctx, (int64_t)(b - a + 1), &o, each_u64_task, &e, &u64_type, results);
     }
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }

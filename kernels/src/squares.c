@@ -6,7 +6,8 @@
  * anchor next to it). */
 #include <string.h>
 
-#include "parkit/internal.h"
+#include "parkit/parkit.h"
+#include "parkit/squares.h"
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -49,20 +50,20 @@ static int squares_chunk(void *arg, int64_t begin, int64_t end, void *out, void 
 
 static int check_range(pk_ctx *ctx, int64_t first, int64_t count) {
     if (count < 0)
-        return pk__set_error(ctx, PK_EINVAL, "negative count %lld", (long long)count);
+        return pk_ctx_fail(ctx, PK_EINVAL, "negative count %lld", (long long)count);
     if (count == 0)
         return 0;
     if (first > INT64_MAX - (count - 1))
-        return pk__set_error(ctx, PK_EINVAL,
+        return pk_ctx_fail(ctx, PK_EINVAL,
                              "the range starting at %lld with %lld values "
                              "passes 2^63-1",
                              (long long)first, (long long)count);
     int64_t last = first + (count - 1);
     if (first < -PK_SQUARES_MAX_ABS)
-        return pk__set_error(ctx, PK_EOVERFLOW, "%lld squared does not fit in 64 bits",
+        return pk_ctx_fail(ctx, PK_EOVERFLOW, "%lld squared does not fit in 64 bits",
                              (long long)first);
     if (last > PK_SQUARES_MAX_ABS)
-        return pk__set_error(
+        return pk_ctx_fail(
             ctx, PK_EOVERFLOW, "%lld squared does not fit in 64 bits",
             (long long)(first > PK_SQUARES_MAX_ABS ? first : PK_SQUARES_MAX_ABS + 1));
     return 0;
@@ -74,11 +75,11 @@ static pk_opts squares_opts(int where) {
 
 int pk_squares(pk_ctx *ctx, int64_t first, int64_t count, int where, int64_t *out, pk_i128 *sum) {
     if (ctx == NULL || sum == NULL)
-        return ctx ? pk__set_error(ctx, PK_EINVAL, "no result pointer") : PK_EINVAL;
-    pk__kernel_enter(ctx, "squares");
+        return ctx ? pk_ctx_fail(ctx, PK_EINVAL, "no result pointer") : PK_EINVAL;
+    pk_kernel_begin(ctx, "squares");
     int rc = check_range(ctx, first, count);
     if (rc == 0 && (where < PK_SQUARES_SUM_ONLY || where > PK_DISTRIBUTED))
-        rc = pk__set_error(ctx, PK_EINVAL, "unknown placement %d", where);
+        rc = pk_ctx_fail(ctx, PK_EINVAL, "unknown placement %d", where);
     *sum = (pk_i128){0, 0};
     if (rc == 0 && count > 0) {
         squares_arg a = {.first = first};
@@ -87,9 +88,9 @@ int pk_squares(pk_ctx *ctx, int64_t first, int64_t count, int where, int64_t *ou
         rc = pk_map_reduce(ctx, count, &o, squares_chunk, &a, store ? sizeof *out : 0,
                            store ? out : NULL, &pk_sum_i128, sum);
     } else {
-        rc = ctx->backend->agree(ctx, rc);
+        rc = pk_agree(ctx, rc);
     }
-    pk__kernel_leave(ctx);
+    pk_kernel_end(ctx);
     return rc;
 }
 
