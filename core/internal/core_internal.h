@@ -156,6 +156,13 @@ struct pk__job {
      * that run this process's share in several parts (done then runs on). */
     int64_t progress_total;
     atomic_int threads_obtained;
+    /* Workers kept across several local runs of one job (the MPI backend runs a
+     * rank's share in parts): worker_begin once per thread at its first chunk,
+     * worker_end once in pk__job_end_workers. NULL: every run begins and ends its
+     * own workers. */
+    pk_worker *kept;
+    signed char *kept_state; /* 0 not begun, 1 begun, -1 begin failed */
+    int nkept;
     /* rank layout, set by the backend before workers start */
     int rank, nranks;
 };
@@ -177,6 +184,16 @@ int pk__job_error_to_ctx(pk__job *job);
 void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts *opts);
 /* The per-thread loop: runs this thread's share of chunks [job->clo, job->chi). */
 void pk__job_worker(pk__job *job, int thread, int nthreads);
+/* Keeps the workers of threads 0..nthreads-1 across the local runs of this job
+ * (no-op without worker_begin/worker_end). PK_ENOMEM. */
+int pk__job_keep_workers(pk__job *job, int nthreads);
+/* The worker for `thread`: the kept one (begun at its first use) or own, freshly
+ * begun. NULL when worker_begin failed (the job's error is set). */
+pk_worker *pk__job_enter_worker(pk__job *job, pk_worker *own, int thread, int nthreads);
+/* Ends a worker that is not kept. */
+void pk__job_leave_worker(pk__job *job, pk_worker *w);
+/* worker_end for every kept worker that began, in thread order; frees them. */
+void pk__job_end_workers(pk__job *job);
 /* One member of a pk_team: runs fn as worker id of n, recording its error. */
 void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n);
 /* The chunk holding the armed fault's task in the job's numbering (task_base

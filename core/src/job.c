@@ -269,26 +269,80 @@ static void worker_loop(pk__job *job, pk_worker *w, int target, int *ran_fault) 
     }
 }
 
+static int has_hooks(const pk__job *job) {
+    return job->kind != PK__COMBINE &&
+           (job->opts.worker_begin != NULL || job->opts.worker_end != NULL);
+}
+
+int pk__job_keep_workers(pk__job *job, int nthreads) {
+    if (!has_hooks(job) || nthreads < 1)
+        return 0;
+    job->kept = calloc((size_t)nthreads, sizeof *job->kept);
+    job->kept_state = calloc((size_t)nthreads, sizeof *job->kept_state);
+    if (job->kept == NULL || job->kept_state == NULL) {
+        free(job->kept);
+        free(job->kept_state);
+        job->kept = NULL;
+        job->kept_state = NULL;
+        return PK_ENOMEM;
+    }
+    job->nkept = nthreads;
+    return 0;
+}
+
+pk_worker *pk__job_enter_worker(pk__job *job, pk_worker *own, int thread, int nthreads) {
+    int keep = job->kept != NULL && thread < job->nkept;
+    pk_worker *w = keep ? &job->kept[thread] : own;
+    if (keep && job->kept_state[thread] != 0) {
+        w->task = -1;
+        return job->kept_state[thread] > 0 ? w : NULL;
+    }
+    /* a kept worker counts the rank's whole pool of threads, whatever this run got */
+    pk__worker_init(w, job, thread, keep ? job->nkept : nthreads);
+    int rc = job->opts.worker_begin != NULL && job->kind != PK__COMBINE
+                 ? job->opts.worker_begin(job->arg, w)
+                 : 0;
+    if (keep)
+        job->kept_state[thread] = rc == 0 ? 1 : -1;
+    if (rc != 0) {
+        pk__job_fail(job, w, rc);
+        return NULL;
+    }
+    return w;
+}
+
+void pk__job_leave_worker(pk__job *job, pk_worker *w) {
+    if (job->kept == NULL && job->opts.worker_end != NULL && job->kind != PK__COMBINE)
+        job->opts.worker_end(job->arg, w);
+}
+
+void pk__job_end_workers(pk__job *job) {
+    if (job->kept == NULL)
+        return;
+    for (int t = 0; t < job->nkept; t++)
+        if (job->kept_state[t] > 0 && job->opts.worker_end != NULL)
+            job->opts.worker_end(job->arg, &job->kept[t]);
+    free(job->kept);
+    free(job->kept_state);
+    job->kept = NULL;
+    job->kept_state = NULL;
+    job->nkept = 0;
+}
+
 void pk__job_worker(pk__job *job, int thread, int nthreads) {
-    pk_worker w;
-    pk__worker_init(&w, job, thread, nthreads);
     if (thread == 0)
         atomic_store(&job->threads_obtained, nthreads);
-    if (job->opts.worker_begin != NULL && job->kind != PK__COMBINE) {
-        int rc = job->opts.worker_begin(job->arg, &w);
-        if (rc != 0) {
-            pk__job_fail(job, &w, rc);
-            return;
-        }
-    }
+    pk_worker own;
+    pk_worker *w = pk__job_enter_worker(job, &own, thread, nthreads);
+    if (w == NULL)
+        return;
     int target =
-        is_fault_target(job, &w) && job->fault_chunk >= job->clo && job->fault_chunk < job->chi;
+        is_fault_target(job, w) && job->fault_chunk >= job->clo && job->fault_chunk < job->chi;
     int ran_fault = 0;
-    worker_loop(job, &w, target, &ran_fault);
+    worker_loop(job, w, target, &ran_fault);
     if (target && !ran_fault && !atomic_load(&job->stop))
-        pk__job_chunk(job, &w, job->fault_chunk);
-    if (job->opts.worker_end != NULL && job->kind != PK__COMBINE)
-        job->opts.worker_end(job->arg, &w);
+        pk__job_chunk(job, w, job->fault_chunk);
+    pk__job_leave_worker(job, w);
 }
 
 int pk__job_error_to_ctx(pk__job *job) {

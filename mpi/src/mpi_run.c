@@ -158,16 +158,12 @@ static void run_part(runner *r, int64_t lo, int64_t hi) {
 static void run_moved(runner *r) {
     pk__job *job = r->job;
     int nt = pk_ctx_threads(r->ctx);
-    pk_worker w;
-    pk__worker_init(&w, job, r->fm.thread < nt ? r->fm.thread : 0, nt);
-    int rc = job->opts.worker_begin ? job->opts.worker_begin(job->arg, &w) : 0;
-    if (rc != 0) {
-        pk__job_fail(job, &w, rc);
+    pk_worker own;
+    pk_worker *w = pk__job_enter_worker(job, &own, r->fm.thread < nt ? r->fm.thread : 0, nt);
+    if (w == NULL)
         return;
-    }
-    pk__job_chunk(job, &w, r->fm.chunk);
-    if (job->opts.worker_end != NULL)
-        job->opts.worker_end(job->arg, &w);
+    pk__job_chunk(job, w, r->fm.chunk);
+    pk__job_leave_worker(job, w);
 }
 
 /* ---- buffers ---- */
@@ -449,10 +445,14 @@ int pk__mpi_run(pk_ctx *ctx, pk__job *job) {
     job->progress_total = dynamic ? job->nchunks : b.chi - b.clo;
     pk__layout_start(&st->lay, job);
     pk__shm_prepare(ctx, job, dynamic);
-    if (dynamic)
+    /* the share runs in parts; each thread is one worker across all of them */
+    if (pk__job_keep_workers(job, pk_ctx_threads(ctx)) != 0)
+        fail_here(job, PK_ENOMEM, "no memory for the workers' state");
+    else if (dynamic)
         run_dynamic(&r);
     else
         run_static(&r);
+    pk__job_end_workers(job);
     pk__layout_sort(st->lay.mine, st->lay.nmine);
     /* the static layout is known to all: computed here, so the agreement covers it */
     if (!dynamic && needs_layout(job) && static_all(ctx, &st->lay, &r.fm) != 0)

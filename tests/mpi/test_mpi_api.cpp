@@ -1,0 +1,232 @@
+// The pool's building blocks for kernels of one's own, on ranks (hybrid when
+// OMP_NUM_THREADS > 1): worker_begin/worker_end once per worker whatever the
+// schedule, pk_combine starting from rank 0's value (a reducer whose identity
+// is not zero bytes), pk_agree and pk_bcast, task_base in error origins and
+// injected faults, PK_SCOPE_PROCESS on one rank alone, and random numbers that
+// are the same on every pool.
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mpi_test_util.h"
+
+namespace {
+
+constexpr int kMaxThreads = 64;
+
+struct Hooks {
+    std::atomic<int> begins[kMaxThreads];
+    std::atomic<int> ends[kMaxThreads];
+    std::atomic<int> chunks_without_begin{0};
+    Hooks() {
+        for (int t = 0; t < kMaxThreads; t++) {
+            begins[t] = 0;
+            ends[t] = 0;
+        }
+    }
+};
+
+int Begin(void *arg, pk_worker *w) {
+    auto *h = static_cast<Hooks *>(arg);
+    h->begins[w->thread]++;
+    w->local = &h->begins[w->thread];
+    return 0;
+}
+
+void End(void *arg, pk_worker *w) {
+    static_cast<Hooks *>(arg)->ends[w->thread]++;
+}
+
+int Body(void *arg, int64_t, int64_t, pk_worker *w) {
+    if (w->local == nullptr)
+        static_cast<Hooks *>(arg)->chunks_without_begin++;
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiApi, WorkerBeginRunsOncePerWorker) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    struct Case {
+        int schedule;
+        int64_t chunk;
+    };
+    for (Case c : {Case{PK_SCHEDULE_DEFAULT, 0}, Case{PK_STATIC, 7}, Case{PK_DYNAMIC, 1},
+                   Case{PK_DYNAMIC, 13}}) {
+        SCOPED_TRACE("schedule " + std::to_string(c.schedule) + " chunk " +
+                     std::to_string(c.chunk));
+        Hooks h;
+        pk_opts o = {};
+        o.schedule = c.schedule;
+        o.chunk = c.chunk;
+        o.worker_begin = Begin;
+        o.worker_end = End;
+        ASSERT_EQ(pk_for(ctx.get(), 200000, &o, Body, &h), 0) << ErrorText(ctx.get());
+        int threads = pk_ctx_threads(ctx.get());
+        ASSERT_LE(threads, kMaxThreads);
+        int begun = 0;
+        for (int t = 0; t < kMaxThreads; t++) {
+            EXPECT_LE(h.begins[t].load(), 1) << "thread " << t << " began more than once";
+            EXPECT_EQ(h.ends[t].load(), h.begins[t].load()) << "thread " << t;
+            begun += h.begins[t].load();
+        }
+        EXPECT_GE(begun, 1);
+        EXPECT_LE(begun, threads);
+        EXPECT_EQ(h.chunks_without_begin.load(), 0);
+    }
+}
+
+namespace {
+
+// A logical AND over 64-bit masks: its identity is all ones, not zero bytes.
+int AndInit(void *v, void *) {
+    *static_cast<uint64_t *>(v) = ~UINT64_C(0);
+    return 0;
+}
+
+int And(void *into, const void *from, void *) {
+    *static_cast<uint64_t *>(into) &= *static_cast<const uint64_t *>(from);
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiApi, CombineStartsFromRankZerosValue) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int rank = pk_ctx_rank(ctx.get()), size = pk_ctx_size(ctx.get());
+    uint64_t want = ~UINT64_C(0);
+    for (int r = 0; r < size; r++)
+        want &= ~(UINT64_C(1) << r);
+    // zero bytes as the initial value (no init) and an all-ones initial value:
+    // neither may be mixed into the combination
+    pk_reducer zero_init = {};
+    zero_init.type.size = sizeof(uint64_t);
+    zero_init.combine = And;
+    pk_reducer ones_init = zero_init;
+    ones_init.type.init = AndInit;
+    for (const pk_reducer *red : {&zero_init, &ones_init}) {
+        for (int where : {PK_ON_ROOT, PK_ON_ALL}) {
+            uint64_t v = ~(UINT64_C(1) << rank);
+            ASSERT_EQ(pk_combine(ctx.get(), red, &v, where), 0) << ErrorText(ctx.get());
+            if (size == 1)
+                EXPECT_EQ(v, ~UINT64_C(1));
+            else if (rank == 0 || where == PK_ON_ALL)
+                EXPECT_EQ(v, want) << "where " << where;
+        }
+    }
+}
+
+TEST(MpiApi, AgreeAndBcastReachEveryRank) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int rank = pk_ctx_rank(ctx.get()), size = pk_ctx_size(ctx.get());
+    EXPECT_EQ(pk_agree(ctx.get(), 0), 0);
+    int last = size - 1;
+    int rc = rank == last ? pk_ctx_fail(ctx.get(), PK_ENOMEM, "rank %d ran out", rank) : 0;
+    EXPECT_EQ(pk_agree(ctx.get(), rc), PK_ENOMEM);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message), "rank " + std::to_string(last) +
+                                                                 " ran out");
+    char buf[32] = {};
+    if (rank == 0)
+        std::snprintf(buf, sizeof buf, "from rank 0 of %d", size);
+    ASSERT_EQ(pk_bcast(ctx.get(), buf, sizeof buf), 0);
+    EXPECT_EQ(std::string(buf), "from rank 0 of " + std::to_string(size));
+    EXPECT_EQ(pk_barrier(ctx.get()), 0);
+}
+
+namespace {
+
+int Nothing(void *, int64_t, void *, pk_worker *) {
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiApi, TaskBaseNumbersFaultsAndOrigins) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int last = pk_ctx_size(ctx.get()) - 1;
+    std::string spec = "rank=" + std::to_string(last) + ",thread=0,task=1005";
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), spec.c_str()), 0);
+    pk_opts o = {};
+    o.task_base = 1000; // tasks 1000..1009
+    EXPECT_EQ(pk_tasks(ctx.get(), 10, &o, Nothing, nullptr, nullptr, nullptr), PK_EINJECTED);
+    const pk_error_info *e = pk_ctx_error(ctx.get());
+    EXPECT_EQ(e->task, 1005);
+    EXPECT_EQ(e->rank, last);
+    // a window that does not hold task 1005 runs clean
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), spec.c_str()), 0);
+    o.task_base = 0;
+    EXPECT_EQ(pk_tasks(ctx.get(), 10, &o, Nothing, nullptr, nullptr, nullptr), 0);
+    EXPECT_EQ(pk_ctx_fault_fired(ctx.get()), 0);
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), nullptr), 0);
+}
+
+namespace {
+
+int RankTask(void *, int64_t t, void *result, pk_worker *w) {
+    *static_cast<int64_t *>(result) = t * 10 + w->rank;
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiApi, ProcessScopeRunsOnOneRankAlone) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int rank = pk_ctx_rank(ctx.get());
+    int rc = 0;
+    if (rank == 0) { // the other ranks do not call it, and nobody waits
+        pk_opts o = {};
+        o.scope = PK_SCOPE_PROCESS;
+        int64_t results[50] = {};
+        pk_type t = {};
+        t.size = sizeof(int64_t);
+        rc = pk_tasks(ctx.get(), 50, &o, RankTask, nullptr, &t, results);
+        for (int64_t i = 0; rc == 0 && i < 50; i++)
+            if (results[i] != i * 10)
+                rc = pk_ctx_fail(ctx.get(), PK_EINVAL, "task %lld gave %lld", (long long)i,
+                                 (long long)results[i]);
+    }
+    EXPECT_EQ(pk_agree(ctx.get(), rc), 0) << ErrorText(ctx.get());
+}
+
+namespace {
+
+constexpr uint64_t kSeed = 2026;
+
+int Darts(void *, int64_t b, int64_t e, void *, void *acc, pk_worker *) {
+    pk_rng r = pk_rng_at(kSeed, static_cast<uint64_t>(b));
+    int64_t in = 0;
+    for (int64_t i = b; i < e; i++) {
+        double x = pk_rng_double(&r), y = pk_rng_double(&r);
+        in += x * x + y * y < 1.0;
+    }
+    *static_cast<int64_t *>(acc) = in;
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiApi, RandomNumbersKeyedToChunksAreTheSameOnEveryPool) {
+    MpiCtx ctx = WorldCtx();
+    MpiCtx serial = SerialCtx();
+    ASSERT_NE(ctx, nullptr);
+    ASSERT_NE(serial, nullptr);
+    int64_t on_pool = 0, alone = 0;
+    pk_opts o = {};
+    o.schedule = PK_DYNAMIC;
+    o.where = PK_ON_ALL;
+    ASSERT_EQ(pk_map_reduce(ctx.get(), 300000, &o, Darts, nullptr, 0, nullptr, &pk_sum_i64,
+                            &on_pool),
+              0);
+    ASSERT_EQ(pk_map_reduce(serial.get(), 300000, nullptr, Darts, nullptr, 0, nullptr,
+                            &pk_sum_i64, &alone),
+              0);
+    EXPECT_EQ(on_pool, alone);
+    EXPECT_GT(alone, 300000 * 3 / 4); // pi/4 of the darts, about 235600
+    EXPECT_LT(alone, 300000 * 4 / 5);
+}
