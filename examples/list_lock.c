@@ -1,7 +1,7 @@
-/* The tutorial's producer/consumer list with a lock, with parkit: two producers
- * add numbers to a shared bounded list and two consumers remove them, as a team
- * of four workers around a channel (parkit's lock-protected list). Runs on
- * threads, or as four ranks under mpirun -n 4. */
+/* The tutorial's producer/consumer list, with parkit: two producers add numbers
+ * to a shared bounded list and two consumers remove them, as a team of four
+ * workers around a bounded channel. The tutorial guards its list with a lock;
+ * the channel needs none. Runs on threads, or as four ranks under mpirun -n 4. */
 #include <stdio.h>
 
 #include "example_main.h"

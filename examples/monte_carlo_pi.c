@@ -13,8 +13,7 @@
 enum { DARTS = 4000000, DARTS_PER_CHUNK = 50000 };
 static const uint64_t SEED = 20261129;
 
-static int throw_darts(void *arg, int64_t begin, int64_t end, void *out, void *acc,
-                       pk_worker *w) {
+static int throw_darts(void *arg, int64_t begin, int64_t end, void *out, void *acc, pk_worker *w) {
     (void)arg, (void)out, (void)w;
     pk_rng r = pk_rng_at(SEED, (uint64_t)begin); /* this chunk's stream */
     int64_t inside = 0;
@@ -31,7 +30,8 @@ static int run(pk_ctx *ctx) {
     int64_t inside = 0;
     int rc = pk_map_reduce(ctx, DARTS, &o, throw_darts, NULL, 0, NULL, &pk_sum_i64, &inside);
     if (rc == 0 && pk_ctx_rank(ctx) == 0)
-        printf("%s pool of %d rank(s) x %d thread(s)\ninside = %" PRId64 " of %d darts, pi ~ %.6f\n",
+        printf("%s pool of %d rank(s) x %d thread(s)\ninside = %" PRId64
+               " of %d darts, pi ~ %.6f\n",
                pk_ctx_backend(ctx), pk_ctx_size(ctx), pk_ctx_threads(ctx), inside, DARTS,
                4.0 * (double)inside / DARTS);
     return rc;

@@ -306,8 +306,8 @@ TEST_P(Api, RandomNumbersKeyedToChunksAreTheSameOnEveryPool) {
     ASSERT_EQ(pk_map_reduce(ctx(), 300000, &o, Darts, nullptr, 0, nullptr, &pk_sum_i64, &in), 0);
     CtxPtr serial = MakeCtx({"serial", 1});
     int64_t alone = 0;
-    ASSERT_EQ(pk_map_reduce(serial.get(), 300000, nullptr, Darts, nullptr, 0, nullptr,
-                            &pk_sum_i64, &alone),
+    ASSERT_EQ(pk_map_reduce(serial.get(), 300000, nullptr, Darts, nullptr, 0, nullptr, &pk_sum_i64,
+                            &alone),
               0);
     EXPECT_EQ(in, alone);
     if (first < 0)

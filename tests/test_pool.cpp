@@ -548,7 +548,7 @@ TEST_P(PoolApi, ConcatenationOfChunkNumbersComesOutInOrder) {
         red.combine = SeqCombine;
         red.heavy = heavy;
         void *result = nullptr;
-        ASSERT_EQ(pk_values_new(&red.type, 1, &result), 0);
+        ASSERT_EQ(pk_values_new(&result, &red.type, 1), 0);
         EXPECT_EQ(counters.live, 1);
         pk_opts o = Opts(PK_DYNAMIC, 3);
         ASSERT_EQ(pk_map_reduce(ctx(), 3001, &o, SeqBody, nullptr, 0, nullptr, &red, result), 0);
@@ -720,22 +720,22 @@ TEST_P(PoolApi, ValuesNewAndFree) {
     t.destroy = SeqDestroy;
     t.arg = &counters;
     void *values = nullptr;
-    ASSERT_EQ(pk_values_new(&t, 17, &values), 0);
+    ASSERT_EQ(pk_values_new(&values, &t, 17), 0);
     EXPECT_EQ(counters.live, 17);
     pk_values_free(&t, 17, values);
     EXPECT_EQ(counters.live, 0);
     pk_type plain{};
     plain.size = 8;
-    ASSERT_EQ(pk_values_new(&plain, 4, &values), 0);
+    ASSERT_EQ(pk_values_new(&values, &plain, 4), 0);
     for (int i = 0; i < 4; i++)
         EXPECT_EQ(static_cast<int64_t *>(values)[i], 0) << "plain values start zeroed";
     pk_values_free(&plain, 4, values);
     pk_values_free(&plain, 4, nullptr);
-    EXPECT_EQ(pk_values_new(nullptr, 1, &values), PK_EINVAL);
-    EXPECT_EQ(pk_values_new(&plain, -1, &values), PK_EINVAL);
-    EXPECT_EQ(pk_values_new(&plain, 1, nullptr), PK_EINVAL);
+    EXPECT_EQ(pk_values_new(&values, nullptr, 1), PK_EINVAL);
+    EXPECT_EQ(pk_values_new(&values, &plain, -1), PK_EINVAL);
+    EXPECT_EQ(pk_values_new(nullptr, &plain, 1), PK_EINVAL);
     pk_type empty{};
-    EXPECT_EQ(pk_values_new(&empty, 1, &values), PK_EINVAL);
+    EXPECT_EQ(pk_values_new(&values, &empty, 1), PK_EINVAL);
 }
 
 // ---- pk_team -------------------------------------------------------------------------------

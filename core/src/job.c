@@ -61,8 +61,8 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     job->process_scope = job->opts.scope == PK_SCOPE_PROCESS;
     if (job->process_scope)
         job->nranks = 1;
-    job->fault_on = kind != PK__COMBINE && !(job->opts.flags & PK_NO_FAULTS) &&
-                    kernel_matches(ctx, job->label);
+    job->fault_on =
+        kind != PK__COMBINE && !(job->opts.flags & PK_NO_FAULTS) && kernel_matches(ctx, job->label);
     job->fault_chunk = -1;
     if (job->fault_on && ctx->fault.task >= 0 && ctx->fault.thread >= 0 &&
         ctx->fault.rank < ctx->nranks) {
@@ -139,8 +139,8 @@ int pk_task_begin(pk_worker *w, int64_t task) {
     if (job == NULL || !job->fault_on)
         return 0;
     const pk__fault *f = &job->ctx->fault;
-    if ((f->task >= 0 && f->task != job->task_base + task) || (f->thread >= 0 && f->thread != w->thread) ||
-        (f->rank >= 0 && f->rank != w->rank))
+    if ((f->task >= 0 && f->task != job->task_base + task) ||
+        (f->thread >= 0 && f->thread != w->thread) || (f->rank >= 0 && f->rank != w->rank))
         return 0;
     if (atomic_exchange(&job->fault_fired, 1))
         return 0;

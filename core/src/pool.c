@@ -18,8 +18,7 @@ static int check_ctx_n(pk_ctx *ctx, int64_t n, int has_fn, const pk_opts *opts) 
     if (opts != NULL && (opts->where < PK_ON_ROOT || opts->where > PK_DISTRIBUTED))
         return pk__set_error(ctx, PK_EINVAL, "unknown placement %d", opts->where);
     if (opts != NULL && opts->task_base < 0)
-        return pk__set_error(ctx, PK_EINVAL, "negative task base %lld",
-                             (long long)opts->task_base);
+        return pk__set_error(ctx, PK_EINVAL, "negative task base %lld", (long long)opts->task_base);
     if (opts != NULL && opts->scope != PK_SCOPE_POOL && opts->scope != PK_SCOPE_PROCESS)
         return pk__set_error(ctx, PK_EINVAL, "unknown scope %d", opts->scope);
     if (opts != NULL && (opts->flags & ~(unsigned)(PK_NO_FAULTS | PK_NO_PROGRESS)) != 0)
@@ -238,10 +237,12 @@ int pk_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void 
     return report(ctx, opts, arg, be->team(ctx, nworkers, opts, fn, arg));
 }
 
-int pk_values_new(const pk_type *type, int64_t count, void **values) {
-    if (type == NULL || values == NULL || count < 0 || type->size == 0)
+int pk_values_new(void **values, const pk_type *type, int64_t count) {
+    if (values == NULL)
         return PK_EINVAL;
     *values = NULL;
+    if (type == NULL || count < 0 || type->size == 0)
+        return PK_EINVAL;
     char *v = malloc(count > 0 ? (size_t)count * type->size : 1);
     if (v == NULL)
         return PK_ENOMEM;

@@ -86,7 +86,7 @@ static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
     s->prod = malloc((size_t)s->pieces * sizeof *s->prod);
     if (s->prod == NULL)
         return pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %lld partial products",
-                             (long long)s->pieces);
+                           (long long)s->pieces);
     for (int64_t i = 0; i < s->pieces; i++)
         mpz_init(s->prod[i]);
     int rc = local_tasks(ctx, s->pieces, piece_task, s);
@@ -244,9 +244,9 @@ static int segment_products(pk_ctx *ctx, const pk__fact_plan *plan, mpz_t *seg, 
     const pk_type *type = &pk_mpz_product.type;
     void *vals = NULL;
     *local_rc = 0;
-    if (pk_ctx_rank(ctx) == 0 && pk_values_new(type, plan->nchunks, &vals) != 0)
+    if (pk_ctx_rank(ctx) == 0 && pk_values_new(&vals, type, plan->nchunks) != 0)
         *local_rc = pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %lld leaf products",
-                                  (long long)plan->nchunks);
+                                (long long)plan->nchunks);
     int rc = pk_agree(ctx, *local_rc);
     if (rc == 0) {
         pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1};
@@ -269,7 +269,7 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
     int rc = pk__fact_plan_build(&plan, n);
     if (rc != 0)
         rc = pk_ctx_fail(ctx, rc, "no memory for the prime factorization of %llu!",
-                           (unsigned long long)n);
+                         (unsigned long long)n);
     rc = pk_agree(ctx, rc);
     if (rc != 0) {
         pk__fact_plan_free(&plan); /* the ranks whose plan was built */
@@ -295,8 +295,8 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
 static int check_n(pk_ctx *ctx, uint64_t n) {
     if (n > FACT_MAX_N)
         return pk_ctx_fail(ctx, PK_ERANGE,
-                             "%llu! is beyond GMP's integer size (n must be at most 2^32-1)",
-                             (unsigned long long)n);
+                           "%llu! is beyond GMP's integer size (n must be at most 2^32-1)",
+                           (unsigned long long)n);
     return 0;
 }
 
@@ -330,11 +330,11 @@ static int check_range(pk_ctx *ctx, uint64_t a, uint64_t b, const void *results)
     if (results == NULL && pk_ctx_rank(ctx) == 0)
         return pk_ctx_fail(ctx, PK_EINVAL, "no results array given");
     if (a > b)
-        return pk_ctx_fail(ctx, PK_EINVAL, "empty range %llu..%llu (a > b)",
-                             (unsigned long long)a, (unsigned long long)b);
+        return pk_ctx_fail(ctx, PK_EINVAL, "empty range %llu..%llu (a > b)", (unsigned long long)a,
+                           (unsigned long long)b);
     if (b - a >= (uint64_t)INT64_MAX)
         return pk_ctx_fail(ctx, PK_EINVAL, "the range %llu..%llu has too many values",
-                             (unsigned long long)a, (unsigned long long)b);
+                           (unsigned long long)a, (unsigned long long)b);
     return 0;
 }
 

@@ -149,7 +149,7 @@ static void observe(void *arg, pk_chan *ch, int event, const void *item) {
 static int check_delay(pk_ctx *ctx, double d, const char *what) {
     if (!(d >= 0 && d <= PRODCONS_MAX_DELAY))
         return pk_ctx_fail(ctx, PK_EINVAL, "%s delay %g s is not in [0, %g] s", what, d,
-                             PRODCONS_MAX_DELAY);
+                           PRODCONS_MAX_DELAY);
     return 0;
 }
 
@@ -158,20 +158,20 @@ static int check_opts(pk_ctx *ctx, const pk_prodcons_opts *o, const pk_prodcons_
         return pk_ctx_fail(ctx, PK_EINVAL, "pk_prodcons needs options and a result");
     if (o->producers < 1 || o->consumers < 1)
         return pk_ctx_fail(ctx, PK_EINVAL, "%d producers and %d consumers: need at least 1 each",
-                             o->producers, o->consumers);
+                           o->producers, o->consumers);
     if (o->producers > PK_PRODCONS_MAX_WORKERS - o->consumers)
         return pk_ctx_fail(ctx, PK_EINVAL, "%d producers + %d consumers exceed %d workers",
-                             o->producers, o->consumers, PK_PRODCONS_MAX_WORKERS);
+                           o->producers, o->consumers, PK_PRODCONS_MAX_WORKERS);
     if (o->capacity < 1)
         return pk_ctx_fail(ctx, PK_EINVAL, "channel capacity 0: need at least 1");
     if (o->items < 0)
         return pk_ctx_fail(ctx, PK_EINVAL, "negative item count %lld", (long long)o->items);
     if (o->batch > PK_PRODCONS_MAX_BATCH)
         return pk_ctx_fail(ctx, PK_EINVAL, "batch of %zu items exceeds %d", o->batch,
-                             PK_PRODCONS_MAX_BATCH);
+                           PK_PRODCONS_MAX_BATCH);
     if (o->trace != NULL && o->capacity > PRODCONS_MAX_TRACE_CAPACITY)
         return pk_ctx_fail(ctx, PK_EINVAL, "a trace needs a capacity of at most %d items",
-                             PRODCONS_MAX_TRACE_CAPACITY);
+                           PRODCONS_MAX_TRACE_CAPACITY);
     int rc = check_delay(ctx, o->produce_delay, "produce");
     return rc != 0 ? rc : check_delay(ctx, o->consume_delay, "consume");
 }

@@ -176,7 +176,7 @@ static int check_args(pk_ctx *ctx, uint64_t lo, uint64_t hi, int has_out, const 
         return pk_ctx_fail(ctx, PK_EINVAL, "no %s given", what);
     if (lo > hi)
         return pk_ctx_fail(ctx, PK_EINVAL, "lo = %llu is above hi = %llu", (unsigned long long)lo,
-                             (unsigned long long)hi);
+                           (unsigned long long)hi);
     if (pk__sieve_tables_init() != 0)
         return pk_ctx_fail(ctx, PK_ENOMEM, "no memory for the sieve's tables");
     return 0;
@@ -316,10 +316,9 @@ static int64_t wave_size(pk_ctx *ctx) {
 static int list_wave(pk_ctx *ctx, sieve_plan *p, emitter *e, int64_t first, int64_t n,
                      uint64_t *count, int *emit_rc) {
     chunk_bits *bits = NULL;
-    int rc = pk_values_new(&bits_type, n, (void **)&bits);
+    int rc = pk_values_new((void **)&bits, &bits_type, n);
     rc = pk_agree(
-        ctx,
-        rc == 0 ? 0 : pk_ctx_fail(ctx, rc, "no memory for %lld chunk bitmaps", (long long)n));
+        ctx, rc == 0 ? 0 : pk_ctx_fail(ctx, rc, "no memory for %lld chunk bitmaps", (long long)n));
     if (rc != 0)
         return rc;
     pk_opts o = chunk_opts(first);

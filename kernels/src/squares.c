@@ -55,13 +55,13 @@ static int check_range(pk_ctx *ctx, int64_t first, int64_t count) {
         return 0;
     if (first > INT64_MAX - (count - 1))
         return pk_ctx_fail(ctx, PK_EINVAL,
-                             "the range starting at %lld with %lld values "
-                             "passes 2^63-1",
-                             (long long)first, (long long)count);
+                           "the range starting at %lld with %lld values "
+                           "passes 2^63-1",
+                           (long long)first, (long long)count);
     int64_t last = first + (count - 1);
     if (first < -PK_SQUARES_MAX_ABS)
         return pk_ctx_fail(ctx, PK_EOVERFLOW, "%lld squared does not fit in 64 bits",
-                             (long long)first);
+                           (long long)first);
     if (last > PK_SQUARES_MAX_ABS)
         return pk_ctx_fail(
             ctx, PK_EOVERFLOW, "%lld squared does not fit in 64 bits",

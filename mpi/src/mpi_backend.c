@@ -143,7 +143,6 @@ int pk__mpi_ctx_new(pk_ctx **ctx, const pk_backend *local, const void *comm) {
     return new_on(ctx, local, comm ? *(const MPI_Comm *)comm : MPI_COMM_WORLD);
 }
 
-
 MPI_Comm pk_ctx_comm(const pk_ctx *ctx) {
     if (ctx == NULL || ctx->backend != &pk__mpi_backend)
         return MPI_COMM_NULL;

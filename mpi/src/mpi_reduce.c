@@ -146,7 +146,8 @@ static void finish(tree *t, void *result) {
     int root = pk__layout_owner(t->lay, 0), me = t->ctx->rank;
     const pk_type *ty = &t->red->type;
     if (me == root && t->rc == 0) {
-        note(t, pk__result_take(t->ctx, t->job, result, partial_at(t, pk__layout_mine(t->lay, 0), 0)));
+        note(t,
+             pk__result_take(t->ctx, t->job, result, partial_at(t, pk__layout_mine(t->lay, 0), 0)));
     }
     if (ty->pack == NULL) {
         note_mpi(t, pk__bcast_bytes(t->comm, root, result, ty->size), "MPI_Bcast (result)");

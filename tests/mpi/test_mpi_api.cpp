@@ -127,8 +127,8 @@ TEST(MpiApi, AgreeAndBcastReachEveryRank) {
     int last = size - 1;
     int rc = rank == last ? pk_ctx_fail(ctx.get(), PK_ENOMEM, "rank %d ran out", rank) : 0;
     EXPECT_EQ(pk_agree(ctx.get(), rc), PK_ENOMEM);
-    EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message), "rank " + std::to_string(last) +
-                                                                 " ran out");
+    EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+              "rank " + std::to_string(last) + " ran out");
     char buf[32] = {};
     if (rank == 0)
         std::snprintf(buf, sizeof buf, "from rank 0 of %d", size);
@@ -220,11 +220,10 @@ TEST(MpiApi, RandomNumbersKeyedToChunksAreTheSameOnEveryPool) {
     pk_opts o = {};
     o.schedule = PK_DYNAMIC;
     o.where = PK_ON_ALL;
-    ASSERT_EQ(pk_map_reduce(ctx.get(), 300000, &o, Darts, nullptr, 0, nullptr, &pk_sum_i64,
-                            &on_pool),
-              0);
-    ASSERT_EQ(pk_map_reduce(serial.get(), 300000, nullptr, Darts, nullptr, 0, nullptr,
-                            &pk_sum_i64, &alone),
+    ASSERT_EQ(
+        pk_map_reduce(ctx.get(), 300000, &o, Darts, nullptr, 0, nullptr, &pk_sum_i64, &on_pool), 0);
+    ASSERT_EQ(pk_map_reduce(serial.get(), 300000, nullptr, Darts, nullptr, 0, nullptr, &pk_sum_i64,
+                            &alone),
               0);
     EXPECT_EQ(on_pool, alone);
     EXPECT_GT(alone, 300000 * 3 / 4); // pi/4 of the darts, about 235600

@@ -352,7 +352,7 @@ TEST(MpiPool, TaskResultsInTaskOrder) {
 
             void *texts = nullptr;
             if (holds)
-                ASSERT_EQ(pk_values_new(&kText, n, &texts), 0);
+                ASSERT_EQ(pk_values_new(&texts, &kText, n), 0);
             ASSERT_EQ(pk_tasks(ctx.get(), n, &o, TextTask, nullptr, &kText, texts), 0)
                 << ErrorText(ctx.get());
             bad = 0;

@@ -213,9 +213,10 @@ typedef int (*pk_task_fn)(void *arg, int64_t task, void *result, pk_worker *w);
 int pk_tasks(pk_ctx *ctx, int64_t ntasks, const pk_opts *opts, pk_task_fn fn, void *arg,
              const pk_type *result_type, void *results);
 
-/* An array of count values of type, each initialized (pk_values_new) or destroyed
- * and the array freed (pk_values_free). */
-int pk_values_new(const pk_type *type, int64_t count, void **values);
+/* An array of count values of type, each initialized (pk_values_new: *values set,
+ * NULL on failure; PK_EINVAL, PK_ENOMEM or the init's code) or destroyed and the
+ * array freed (pk_values_free). */
+int pk_values_new(void **values, const pk_type *type, int64_t count);
 void pk_values_free(const pk_type *type, int64_t count, void *values);
 
 typedef int (*pk_team_fn)(void *arg, pk_worker *w);
