@@ -229,3 +229,39 @@ TEST(MpiApi, RandomNumbersKeyedToChunksAreTheSameOnEveryPool) {
     EXPECT_GT(alone, 300000 * 3 / 4); // pi/4 of the darts, about 235600
     EXPECT_LT(alone, 300000 * 4 / 5);
 }
+
+namespace {
+
+int Ones(void *, int64_t b, int64_t e, void *, void *acc, pk_worker *) {
+    *static_cast<int64_t *>(acc) = e - b;
+    return 0;
+}
+
+} // namespace
+
+// pk_map_reduce's rule is the same on ranks as on threads: the reduction is
+// combined into the caller's value (result (+)= reduction), so calls accumulate.
+TEST(MpiApi, MapReduceCombinesIntoTheCallersValue) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    for (int where : {PK_ON_ROOT, PK_ON_ALL}) {
+        for (int schedule : {PK_STATIC, PK_DYNAMIC}) {
+            pk_opts o = {};
+            o.where = where;
+            o.schedule = schedule;
+            int64_t acc = 1000;
+            ASSERT_EQ(
+                pk_map_reduce(ctx.get(), 5000, &o, Ones, nullptr, 0, nullptr, &pk_sum_i64, &acc),
+                0);
+            ASSERT_EQ(
+                pk_map_reduce(ctx.get(), 70, &o, Ones, nullptr, 0, nullptr, &pk_sum_i64, &acc), 0);
+            if (pk_ctx_rank(ctx.get()) == 0 || where == PK_ON_ALL)
+                EXPECT_EQ(acc, 6070) << "where " << where << " schedule " << schedule;
+            int64_t untouched = 42;
+            ASSERT_EQ(
+                pk_map_reduce(ctx.get(), 0, &o, Ones, nullptr, 0, nullptr, &pk_sum_i64, &untouched),
+                0);
+            EXPECT_EQ(untouched, 42);
+        }
+    }
+}
