@@ -1,6 +1,6 @@
 // The building blocks for kernels of one's own (parkit/pool.h, parkit/context.h,
 // parkit/random.h) on the serial backend and on 1-4 OpenMP threads: pk_agree,
-// pk_bcast and pk_barrier without ranks, pk_ctx_fail and the kernel bracket,
+// pk_bcast and pk_rank_barrier without ranks, pk_ctx_fail and the kernel bracket,
 // task_base, PK_SCOPE_PROCESS, PK_NO_FAULTS and PK_NO_PROGRESS, pk_ctx_progress,
 // worker_begin once per worker, and the counter-based random numbers. The same
 // calls on ranks are in tests/mpi/test_mpi_api.cpp.
@@ -27,7 +27,7 @@ TEST_P(Api, CollectivesAreTheIdentityWithoutRanks) {
     EXPECT_EQ(pk_bcast(ctx(), buf, sizeof buf), 0);
     EXPECT_STREQ(buf, "abc");
     EXPECT_EQ(pk_bcast(ctx(), nullptr, 4), PK_EINVAL);
-    EXPECT_EQ(pk_barrier(ctx()), 0);
+    EXPECT_EQ(pk_rank_barrier(ctx()), 0);
     EXPECT_EQ(pk_agree(nullptr, 0), PK_EINVAL);
 }
 

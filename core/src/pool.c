@@ -52,7 +52,7 @@ int pk_bcast(pk_ctx *ctx, void *buf, size_t len) {
     return ctx->backend->bcast(ctx, buf, len);
 }
 
-int pk_barrier(pk_ctx *ctx) {
+int pk_rank_barrier(pk_ctx *ctx) {
     if (ctx == NULL)
         return PK_EINVAL;
     return ctx->backend->barrier(ctx);

@@ -62,7 +62,7 @@ static int time_size(pk_ctx *sub, const pk_sweep *sw, pk_run_fn fn, void *arg, p
                      double *samples) {
     int got = 1 << 30;
     for (int i = 0; i < sw->warmup + sw->repeat; i++) {
-        pk_barrier(sub);
+        pk_rank_barrier(sub);
         double t0 = pk_time_now();
         int rc = fn(sub, arg);
         double dt = slowest(sub, pk_time_now() - t0);

@@ -134,7 +134,7 @@ TEST(MpiApi, AgreeAndBcastReachEveryRank) {
         std::snprintf(buf, sizeof buf, "from rank 0 of %d", size);
     ASSERT_EQ(pk_bcast(ctx.get(), buf, sizeof buf), 0);
     EXPECT_EQ(std::string(buf), "from rank 0 of " + std::to_string(size));
-    EXPECT_EQ(pk_barrier(ctx.get()), 0);
+    EXPECT_EQ(pk_rank_barrier(ctx.get()), 0);
 }
 
 namespace {

@@ -237,8 +237,9 @@ int pk_agree(pk_ctx *ctx, int rc);
 /* Copies len bytes from rank 0's buf into every other rank's buf. */
 int pk_bcast(pk_ctx *ctx, void *buf, size_t len);
 
-/* Waits until every rank has called it. */
-int pk_barrier(pk_ctx *ctx);
+/* Waits until every rank has called it (the threads of a rank are not involved:
+ * call it from the thread that makes the pool calls). */
+int pk_rank_barrier(pk_ctx *ctx);
 
 /* Runs fn on exactly nworkers workers at the same time (0: the pool size), each
  * seeing w->id = 0..nworkers-1. Threads: nworkers threads of this process
