@@ -88,6 +88,10 @@ struct pk_chan {
     int producers, consumers;
 };
 
+/* Records a refusal of a call on ch in its context's error (serialized over
+ * threads) and returns code. */
+int pk__chan_refuse(pk_chan *ch, int code, const char *fmt, ...) PK__PRINTF(3, 4);
+
 struct pk_ctx {
     const pk_backend *backend; /* what the calls dispatch to */
     const pk_backend *local;   /* the threaded executor inside one process (omp or serial) */
@@ -102,7 +106,7 @@ struct pk_ctx {
     void *progress_arg;
     double progress_interval;
     double progress_due; /* pk_ctx_progress: the next report is due then */
-    pk_chan *chans[16]; /* open channels, woken by abort when a call fails */
+    pk_chan *chans[16];  /* open channels, woken by abort when a call fails */
     int nchans;
     int redirect_ok; /* rank layout lets the fault task move (set by the backend) */
 };

@@ -1,6 +1,35 @@
 /* The parkit channel: a bounded queue between the workers of a pk_team
- * (Python's Queue), on threads and across MPI ranks. Included by
- * parkit/pool.h, which declares pk_team. */
+ * (Python's Queue), on threads and across MPI ranks with the same rules.
+ *
+ * Roles. A channel names the team workers that put (the putters) and those
+ * that get (the getters), by their w->id in the pk_team that uses it. By
+ * default team workers 0..producers-1 put and producers..producers+consumers-1
+ * get; pk_chan_opts.putters and .getters name any other workers instead, with
+ * gaps and in any order. A worker may be in both lists: it may put into the
+ * channel it gets from (worker 0 sending work to the others and collecting
+ * their results, a worker handing items to itself), and a pipeline stage gets
+ * from one channel and puts into another. Worker 0 may be a getter.
+ *
+ * Where the roles bind. Across ranks team worker w is rank w, and only the
+ * named workers may put (and close) or get: a call in a role the worker was
+ * not given fails with PK_EINVAL. On threads every worker of the process may
+ * put or get whatever the lists say; the lists are still checked at open in
+ * the same way, so code written for ranks runs unchanged on threads.
+ *
+ * Progress across ranks. A rank waiting in a channel call keeps serving every
+ * channel of its context: it grants room and takes in items as a getter while
+ * it waits to put, and the other way round, so a rank may hold both roles on
+ * one channel or on several (a ring of stages) without deadlock, exactly as
+ * threads would. Items are sent ahead to a getter's rank against the room it
+ * granted, so an item that went to getter g is got by g only: a getter gets
+ * until PK_ECLOSED, or the channel is freed with items left in it.
+ *
+ * Errors. Every refusal records its reason in the context's error
+ * (pk_ctx_error(ctx)->message): at open the lists and the team ("putter id 5
+ * is outside the team of 4 workers", "worker 2 is named twice as a getter");
+ * across ranks a call in the wrong role ("worker 3 is not a putter of this
+ * channel"), written on the rank that made it, where a team callback can pass
+ * it on with pk_fail(w, rc, "%s", pk_ctx_error(ctx)->message). */
 #ifndef PARKIT_CHAN_H
 #define PARKIT_CHAN_H
 
@@ -17,36 +46,55 @@ typedef struct pk_chan pk_chan;
 typedef struct pk_chan_opts {
     size_t elem_size; /* bytes per item (> 0) */
     size_t capacity;  /* items the channel holds at most (> 0) */
-    int producers;    /* workers that will put (each calls pk_chan_close once) */
-    int consumers;    /* workers that will get */
+    int producers;    /* putters: each calls pk_chan_close once when done */
+    int consumers;    /* getters */
     /* Optional, threads only: called after each item goes in (event 0) or comes
      * out (event 1) with the channel locked, so pk_chan_peek() sees exactly the
      * contents at that moment. For tracing; it serializes the channel. */
     void (*observe)(void *arg, pk_chan *ch, int event, const void *item);
     void *observe_arg;
+    /* Optional: the team workers that put (producers ids) and that get
+     * (consumers ids), each list without repeats, the two lists free to
+     * overlap. NULL: 0..producers-1 put, producers..producers+consumers-1 get.
+     * The channel keeps its own copy. */
+    const int *putters;
+    const int *getters;
+    /* Optional: the size of the team that uses the channel; every id named
+     * must be below it. 0: across ranks the ranks of the pool (team worker w
+     * runs on rank w), on threads no bound. Across ranks it may not exceed the
+     * ranks. */
+    int workers;
 } pk_chan_opts;
 
-/* Opens a channel for a pk_team: team workers 0..producers-1 put, workers
- * producers..producers+consumers-1 get. On threads any worker may put or get;
- * across ranks the roles are as given. Collective under MPI. */
+/* Opens a channel for a pk_team with the roles of opts (see the top of this
+ * file). PK_EINVAL with the reason in pk_ctx_error() when a size, a count, a
+ * list or the team is wrong (an id named twice in one list, an id outside the
+ * team, across ranks a team larger than the ranks); PK_ENOTSUP for an observer
+ * across ranks. Collective under MPI: every rank passes the same options and
+ * gets the same code. */
 int pk_chan_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);
 
-/* Blocks while full. 0, or PK_ECLOSED after close, or the abort code. */
+/* Blocks while full. 0, or PK_ECLOSED after this worker's close (on threads,
+ * after the last putter's), or the abort code; across ranks PK_EINVAL from a
+ * worker that is not a putter. */
 int pk_chan_put(pk_chan *ch, const void *item);
 /* Never blocks: PK_EAGAIN when full. */
 int pk_chan_try_put(pk_chan *ch, const void *item);
 /* Puts count items (blocks until all went in); batching cuts synchronisation. */
 int pk_chan_put_many(pk_chan *ch, const void *items, size_t count);
 
-/* Blocks while empty. 0, or PK_ECLOSED when every producer closed and the channel
- * is drained, or the abort code. */
+/* Blocks while empty. 0, or PK_ECLOSED when every putter closed and the channel
+ * is drained (across ranks: this getter's part of it), or the abort code;
+ * across ranks PK_EINVAL from a worker that is not a getter. */
 int pk_chan_get(pk_chan *ch, void *item);
 /* Never blocks: PK_EAGAIN when empty (and not closed). */
 int pk_chan_try_get(pk_chan *ch, void *item);
 /* Gets between 1 and max items into items, *got set; blocks until at least one. */
 int pk_chan_get_many(pk_chan *ch, void *items, size_t max, size_t *got);
 
-/* One producer is done; after the last producer's close, getters drain and end. */
+/* One putter is done (each putter closes once; a second close is PK_ECLOSED);
+ * after the last putter's close, getters drain and end. Across ranks PK_EINVAL
+ * from a worker that is not a putter. */
 int pk_chan_close(pk_chan *ch);
 /* Wakes every blocked put and get with `code` (negative), now and later. */
 int pk_chan_abort(pk_chan *ch, int code);
@@ -56,7 +104,8 @@ int pk_chan_abort(pk_chan *ch, int code);
  * the channel. 0 across ranks. */
 size_t pk_chan_peek(const pk_chan *ch, void *items, size_t max);
 
-/* Items in the channel at most so far (depth high-water mark). */
+/* Items in the channel at most so far (depth high-water mark); across ranks
+ * the most this rank held as a getter. */
 size_t pk_chan_max_depth(const pk_chan *ch);
 
 /* Frees the channel (collective under MPI). NULL is allowed. */
