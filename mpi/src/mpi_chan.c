@@ -1,14 +1,25 @@
-/* A bounded channel between ranks for pk_team roles: ranks 0..P-1 put, ranks
- * P..P+C-1 get. Flow control is by credit: the capacity K is split among the
- * consumers as slots; a producer with no credit asks every consumer for some,
- * a consumer grants free slots (a fair share at a time) and items are only sent
- * against granted credit, so at most K items are ever in the channel. Items go
- * in batches (as many as the credit and the call allow, one message); a
- * producer's close follows its last items, so a consumer that has seen every
- * close and emptied its queue is done. Every wait polls (MPI_Iprobe) with
- * back-off and checks the abort code, which a failing worker sends to every
- * role, so nobody stays blocked. At free, the ranks exchange how many messages
- * each sent to each, and receive whatever is still on the way. */
+/* A bounded channel between ranks for pk_team roles: the putters and the
+ * getters are ranks named by the channel's lists (by default ranks 0..P-1 put
+ * and P..P+C-1 get), and a rank may be both. Flow control is by credit: the
+ * capacity K is split among the getters as slots; a putter with no credit asks
+ * every getter for some, a getter grants free slots (a fair share at a time)
+ * and items are only sent against granted credit, so at most K items are ever
+ * in the channel. Items go in batches (as many as the credit and the call
+ * allow, one message); a putter's close follows its last items, so a getter
+ * that has seen every close and emptied its queue is done.
+ *
+ * Both roles on one rank. Messages go through MPI even from a rank to itself,
+ * and every message is handled whatever call the rank is in: a rank waiting to
+ * put takes in items and grants room as a getter, and a rank waiting to get
+ * takes in grants. A waiting rank serves every channel of its context, not
+ * only the one it waits on, so stages that put to each other (a ring, a
+ * pipeline with worker 0 at both ends) keep moving; and it gives back the
+ * credit it holds anywhere but on the channel it is putting into, so room it
+ * reserved and will not fill while it waits is free for the others. Every wait
+ * polls (MPI_Iprobe) with back-off and checks the abort code, which a failing
+ * worker sends to every rank with a role, so nobody stays blocked. At free,
+ * the ranks exchange how many messages each sent to each, and receive whatever
+ * is still on the way. */
 #define _GNU_SOURCE /* sched_yield */
 #include <pthread.h>
 #include <sched.h>
@@ -18,12 +29,14 @@
 
 #include "mpi_impl.h"
 
-enum { TAG_REQ = 1, TAG_GRANT, TAG_DATA, TAG_CLOSE, TAG_ABORT };
+enum { TAG_REQ = 1, TAG_GRANT, TAG_DATA, TAG_CLOSE, TAG_ABORT, TAG_RETURN };
 
 typedef struct mpi_chan {
     pk_chan base;
     MPI_Comm comm;
     int rank, nranks, P, C;
+    int *put_of, *get_of;           /* per rank: its putter / getter index, or -1 */
+    int *putter_rank, *getter_rank; /* per putter / getter index: its rank */
     size_t es;
     pthread_t owner; /* the thread that may call MPI */
     atomic_int abort_code;
@@ -31,33 +44,44 @@ typedef struct mpi_chan {
     int abort_sent;
     int64_t *sent, *recvd; /* messages to / from each rank */
     pk__reqs sends;
-    /* producer */
-    int64_t *credit;      /* per consumer */
-    unsigned char *asked; /* a request is outstanding at that consumer */
+    /* putter */
+    int64_t *credit;      /* per getter */
+    unsigned char *asked; /* a request is outstanding at that getter */
     int closed;
     int next;
-    /* consumer */
-    size_t capacity; /* K, over all consumers */
+    /* getter */
+    size_t capacity; /* K, over all getters */
     size_t slots, head, count, max_depth;
     char *ring, *stage;
-    int64_t *granted, *received; /* per producer */
+    int64_t *granted, *received; /* per putter */
     unsigned char *pclosed, *waiting;
-    int *queue; /* producers waiting for credit, FIFO */
+    int *queue; /* putters waiting for credit, FIFO */
     int qhead, qlen;
-    int64_t outstanding; /* granted to open producers, not yet arrived */
+    int64_t outstanding; /* granted to open putters, not yet arrived */
     int nclosed;
 } mpi_chan;
+
+static const pk__chan_ops mpi_chan_ops;
 
 static size_t slots_of(size_t capacity, int consumers, int k) {
     return capacity / (size_t)consumers + ((size_t)k < capacity % (size_t)consumers ? 1 : 0);
 }
 
 static int is_producer(const mpi_chan *c) {
-    return c->rank < c->P;
+    return c->put_of[c->rank] >= 0;
 }
 
 static int is_consumer(const mpi_chan *c) {
-    return c->rank >= c->P && c->rank < c->P + c->C;
+    return c->get_of[c->rank] >= 0;
+}
+
+/* The putter (getter) index of the rank a message came from, or -1. */
+static int putter_at(const mpi_chan *c, int rank) {
+    return rank >= 0 && rank < c->nranks ? c->put_of[rank] : -1;
+}
+
+static int getter_at(const mpi_chan *c, int rank) {
+    return rank >= 0 && rank < c->nranks ? c->get_of[rank] : -1;
 }
 
 static int on_owner(const mpi_chan *c) {
@@ -91,8 +115,8 @@ static void send_abort_notices(mpi_chan *c) {
         return;
     c->abort_sent = 1;
     int64_t code = atomic_load(&c->abort_code);
-    for (int r = 0; r < c->P + c->C; r++)
-        if (r != c->rank)
+    for (int r = 0; r < c->nranks; r++)
+        if (r != c->rank && (c->put_of[r] >= 0 || c->get_of[r] >= 0))
             post_i64(c, r, TAG_ABORT, code);
 }
 
@@ -119,12 +143,12 @@ static void serve_requests(mpi_chan *c) {
         int64_t g = free_slots(c) < share ? free_slots(c) : share;
         c->granted[p] += g;
         c->outstanding += g;
-        post_i64(c, p, TAG_GRANT, g);
+        post_i64(c, c->putter_rank[p], TAG_GRANT, g);
     }
 }
 
 static void on_request(mpi_chan *c, int p) {
-    if (!is_consumer(c) || p >= c->P || c->pclosed[p] || c->waiting[p])
+    if (!is_consumer(c) || p < 0 || c->pclosed[p] || c->waiting[p])
         return;
     c->waiting[p] = 1;
     c->queue[(c->qhead + c->qlen) % c->P] = p;
@@ -151,7 +175,7 @@ static void ring_out(mpi_chan *c, char *dst, size_t n) {
 
 static void on_data(mpi_chan *c, int p, size_t bytes) {
     size_t n = bytes / c->es;
-    if (!is_consumer(c) || p >= c->P || c->count + n > c->slots) {
+    if (!is_consumer(c) || p < 0 || c->count + n > c->slots) {
         set_abort(c, PK_EBACKEND); /* items beyond the credit: a broken peer */
         return;
     }
@@ -161,25 +185,54 @@ static void on_data(mpi_chan *c, int p, size_t bytes) {
 }
 
 static void on_close(mpi_chan *c, int p) {
-    if (!is_consumer(c) || p >= c->P || c->pclosed[p])
+    if (!is_consumer(c) || p < 0 || c->pclosed[p])
         return;
     c->pclosed[p] = 1;
     c->nclosed++;
     c->outstanding -= c->granted[p] - c->received[p]; /* credit it will never use */
 }
 
+/* Putter p gives back v credit it will not use now: the slots are free again. */
+static void on_return(mpi_chan *c, int p, int64_t v) {
+    if (!is_consumer(c) || p < 0 || c->pclosed[p] || v < 0 || v > c->granted[p])
+        return;
+    c->granted[p] -= v;
+    c->outstanding -= v;
+}
+
+/* ---- putter bookkeeping ---- */
+
+static void on_grant(mpi_chan *c, int k, int64_t v) {
+    if (!is_producer(c) || k < 0)
+        return;
+    c->credit[k] += c->closed ? 0 : v;
+    c->asked[k] = 0;
+}
+
+/* Gives back every credit held: this rank is about to wait elsewhere. */
+static void give_back_credit(mpi_chan *c) {
+    if (!is_producer(c) || c->closed)
+        return;
+    for (int k = 0; k < c->C; k++)
+        if (c->credit[k] > 0) {
+            post_i64(c, c->getter_rank[k], TAG_RETURN, c->credit[k]);
+            c->credit[k] = 0;
+        }
+}
+
 /* ---- polling ---- */
 
 static void dispatch(mpi_chan *c, int tag, int src, int64_t v, size_t bytes) {
     if (tag == TAG_REQ) {
-        on_request(c, src);
-    } else if (tag == TAG_GRANT && is_producer(c) && src >= c->P && src < c->P + c->C) {
-        c->credit[src - c->P] += c->closed ? 0 : v;
-        c->asked[src - c->P] = 0;
+        on_request(c, putter_at(c, src));
+    } else if (tag == TAG_GRANT) {
+        on_grant(c, getter_at(c, src), v);
     } else if (tag == TAG_DATA) {
-        on_data(c, src, bytes);
+        on_data(c, putter_at(c, src), bytes);
     } else if (tag == TAG_CLOSE) {
-        on_close(c, src);
+        on_close(c, putter_at(c, src));
+    } else if (tag == TAG_RETURN) {
+        on_return(c, putter_at(c, src), v);
     } else if (tag == TAG_ABORT) {
         set_abort(c, v < 0 ? (int)v : PK_EABORTED);
     }
@@ -253,17 +306,40 @@ static void ask_for_credit(mpi_chan *c) {
     for (int k = 0; k < c->C; k++)
         if (!c->asked[k] && slots_of(c->capacity, c->C, k) > 0) {
             c->asked[k] = 1;
-            post_i64(c, c->P + k, TAG_REQ, 0);
+            post_i64(c, c->getter_rank[k], TAG_REQ, 0);
         }
 }
 
-/* The code a call returns before doing anything, or 0. */
-static int check_role(const mpi_chan *c, int producer) {
+/* The code a call returns before doing anything, or 0; a refusal is named in
+ * the context's error. Team worker w is rank w. */
+static int check_role(mpi_chan *c, int producer) {
     if (!on_owner(c))
-        return PK_ENOTSUP; /* only the rank's MPI thread may use a channel between ranks */
+        return pk__chan_refuse(&c->base, PK_ENOTSUP,
+                               "only the thread that runs MPI on rank %d may use a channel "
+                               "between ranks",
+                               c->rank);
     if (producer ? !is_producer(c) : !is_consumer(c))
-        return PK_EINVAL;
+        return pk__chan_refuse(&c->base, PK_EINVAL, "worker %d is not a %s of this channel",
+                               c->rank, producer ? "putter" : "getter");
     return 0;
+}
+
+/* One round of waiting in a call on c (putting: a put on c). The other
+ * channels of the context are served as well, so that peers waiting on this
+ * rank in them go on; every credit this rank holds, except on the channel it
+ * is putting into, goes back to its getter; then a pause. */
+static void wait_round(mpi_chan *c, int putting, int *idle) {
+    pk_ctx *ctx = c->base.ctx;
+    if (!putting)
+        give_back_credit(c);
+    for (int i = 0; ctx != NULL && i < ctx->nchans; i++) {
+        mpi_chan *o = (mpi_chan *)ctx->chans[i];
+        if (ctx->chans[i]->ops != &mpi_chan_ops || o == c || !on_owner(o))
+            continue;
+        progress(o);
+        give_back_credit(o);
+    }
+    back_off(idle);
 }
 
 /* Sends up to count items against credit at consumer k; returns how many. */
@@ -271,7 +347,7 @@ static size_t send_items(mpi_chan *c, int k, const char *src, size_t count) {
     size_t per_message = pk__mpi_max_message() / c->es;
     size_t n = count < (size_t)c->credit[k] ? count : (size_t)c->credit[k];
     n = n < per_message ? n : (per_message > 0 ? per_message : 1);
-    if (post(c, c->P + k, TAG_DATA, src, n * c->es) != 0) {
+    if (post(c, c->getter_rank[k], TAG_DATA, src, n * c->es) != 0) {
         set_abort(c, PK_ENOMEM);
         return 0;
     }
@@ -302,7 +378,7 @@ static int mc_put(pk_chan *ch, const void *items, size_t count, int block) {
         ask_for_credit(c);
         if (!block)
             return PK_EAGAIN;
-        back_off(&idle);
+        wait_round(c, 1, &idle);
     }
     return rc;
 }
@@ -326,7 +402,7 @@ static int mc_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) 
             return PK_ECLOSED;
         if (!block)
             return PK_EAGAIN;
-        back_off(&idle);
+        wait_round(c, 0, &idle);
     }
     return rc;
 }
@@ -341,7 +417,7 @@ static int mc_close(pk_chan *ch) {
     c->closed = 1;
     for (int k = 0; k < c->C; k++) {
         c->credit[k] = 0;
-        post_i64(c, c->P + k, TAG_CLOSE, 0);
+        post_i64(c, c->getter_rank[k], TAG_CLOSE, 0);
     }
     progress(c);
     return 0;
@@ -381,6 +457,10 @@ static void free_memory(mpi_chan *c) {
     free(c->pclosed);
     free(c->waiting);
     free(c->queue);
+    free(c->put_of);
+    free(c->get_of);
+    free(c->putter_rank);
+    free(c->getter_rank);
     free(c);
 }
 
@@ -427,6 +507,28 @@ void pk__mpi_chans_flush(pk_ctx *ctx) {
             send_abort_notices((mpi_chan *)ctx->chans[i]);
 }
 
+/* Who is who: the lists of the options, or the default ids. */
+static int alloc_ranks(mpi_chan *c, const pk_chan_opts *o) {
+    size_t n = (size_t)c->nranks;
+    c->put_of = malloc(n * sizeof *c->put_of);
+    c->get_of = malloc(n * sizeof *c->get_of);
+    c->putter_rank = malloc((size_t)c->P * sizeof *c->putter_rank);
+    c->getter_rank = malloc((size_t)c->C * sizeof *c->getter_rank);
+    if (!c->put_of || !c->get_of || !c->putter_rank || !c->getter_rank)
+        return PK_ENOMEM;
+    for (int r = 0; r < c->nranks; r++)
+        c->put_of[r] = c->get_of[r] = -1;
+    for (int p = 0; p < c->P; p++) {
+        c->putter_rank[p] = o->putters != NULL ? o->putters[p] : p;
+        c->put_of[c->putter_rank[p]] = p;
+    }
+    for (int k = 0; k < c->C; k++) {
+        c->getter_rank[k] = o->getters != NULL ? o->getters[k] : c->P + k;
+        c->get_of[c->getter_rank[k]] = k;
+    }
+    return 0;
+}
+
 static int alloc_roles(mpi_chan *c) {
     size_t p = (size_t)c->P, n = (size_t)c->nranks, k = (size_t)c->C;
     c->sent = calloc(n, sizeof *c->sent);
@@ -449,30 +551,34 @@ static int alloc_roles(mpi_chan *c) {
                : PK_ENOMEM;
 }
 
+/* The channel's state on this rank; the roles were checked by pk_chan_open. */
+static int chan_new(pk_ctx *ctx, const pk_chan_opts *o, mpi_chan **out) {
+    mpi_chan *c = calloc(1, sizeof *c);
+    *out = c;
+    if (c == NULL)
+        return PK_ENOMEM;
+    c->rank = ctx->rank;
+    c->nranks = ctx->nranks;
+    c->P = o->producers;
+    c->C = o->consumers;
+    c->es = o->elem_size;
+    c->capacity = o->capacity;
+    c->owner = pthread_self();
+    atomic_init(&c->abort_code, 0);
+    atomic_init(&c->abort_local, 0);
+    int rc = alloc_ranks(c, o);
+    if (rc != 0)
+        return rc;
+    c->slots = is_consumer(c) ? slots_of(o->capacity, c->C, c->get_of[c->rank]) : 0;
+    return alloc_roles(c);
+}
+
 int pk__mpi_chan_open(pk_ctx *ctx, pk_chan **out, const pk_chan_opts *o) {
     pk__mpi_state *st = ctx->impl;
     if (o->observe != NULL)
         return pk__set_error(ctx, PK_ENOTSUP, "channel observers need threads, not ranks");
-    if (o->producers > ctx->nranks - o->consumers)
-        return pk__set_error(ctx, PK_EINVAL,
-                             "a channel between %d producers and %d consumers needs %d ranks; "
-                             "this pool has %d",
-                             o->producers, o->consumers, o->producers + o->consumers, ctx->nranks);
-    mpi_chan *c = calloc(1, sizeof *c);
-    int rc = c ? 0 : PK_ENOMEM;
-    if (c != NULL) {
-        c->rank = ctx->rank;
-        c->nranks = ctx->nranks;
-        c->P = o->producers;
-        c->C = o->consumers;
-        c->es = o->elem_size;
-        c->capacity = o->capacity;
-        c->slots = is_consumer(c) ? slots_of(o->capacity, c->C, c->rank - c->P) : 0;
-        c->owner = pthread_self();
-        atomic_init(&c->abort_code, 0);
-        atomic_init(&c->abort_local, 0);
-        rc = alloc_roles(c);
-    }
+    mpi_chan *c = NULL;
+    int rc = chan_new(ctx, o, &c);
     if (rc != 0)
         pk__set_error(ctx, rc, "no memory for a channel");
     rc = pk__mpi_agree(ctx, rc); /* no rank goes on to the collective dup alone */
