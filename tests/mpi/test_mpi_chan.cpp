@@ -3,6 +3,11 @@
 // producers) and batch; the channel never holds more than its capacity; the
 // non-blocking calls do not block; and a failing worker wakes the peers that
 // are blocked on it, so the team returns the failing worker's error everywhere.
+// Roles named by lists: worker 0 gets, a rank puts to itself, every rank puts
+// and gets on one channel, a two-stage pipeline with worker 0 at both ends,
+// lists with gaps; and every refusal with its reason. tests/test_chan.cpp
+// runs the same cases on threads.
+#include <sched.h>
 #include <time.h>
 
 #include <string>
@@ -168,7 +173,10 @@ TEST(MpiChan, OpenChecksTheRanks) {
     EXPECT_EQ(rc, PK_EINVAL);
     EXPECT_EQ(ch, nullptr);
     EXPECT_TRUE(SameOnAllRanks(rc));
+    const int zero[] = {0};
     co.producers = 1;
+    co.putters = zero;
+    co.getters = zero;
     co.observe = [](void *, pk_chan *, int, const void *) {};
     EXPECT_EQ(pk_chan_open(ctx.get(), &ch, &co), PK_ENOTSUP) << "observers need threads";
 }
@@ -271,4 +279,443 @@ TEST(MpiChan, InjectedFaultInAProducerReachesEveryRank) {
     EXPECT_TRUE(SameOnAllRanks(rc));
     pk_chan_free(x.ch);
     pk_ctx_set_fault(ctx.get(), nullptr);
+}
+
+// ---- roles named by lists ---------------------------------------------------------
+
+namespace {
+
+std::vector<int> Ids(int first, int end) {
+    std::vector<int> v;
+    for (int i = first; i < end; i++)
+        v.push_back(i);
+    return v;
+}
+
+bool In(const std::vector<int> &ids, int id) {
+    for (int i : ids)
+        if (i == id)
+            return true;
+    return false;
+}
+
+int64_t Item(int id, int64_t j) {
+    return (id + 1) * 100000 + j;
+}
+
+pk_chan *OpenRoles(pk_ctx *ctx, const std::vector<int> &putters, const std::vector<int> &getters,
+                   size_t capacity) {
+    pk_chan_opts co = {};
+    co.elem_size = sizeof(int64_t);
+    co.capacity = capacity;
+    co.producers = static_cast<int>(putters.size());
+    co.consumers = static_cast<int>(getters.size());
+    co.putters = putters.data();
+    co.getters = getters.data();
+    pk_chan *ch = nullptr;
+    EXPECT_EQ(pk_chan_open(ctx, &ch, &co), 0) << ErrorText(ctx);
+    return ch;
+}
+
+// Gets until the channel ends into t; 0 or the failing code.
+int Drain(pk_chan *ch, Tally *t) {
+    int64_t v = 0;
+    int rc;
+    while ((rc = pk_chan_get(ch, &v)) == 0)
+        t->Add(v);
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+struct Roles {
+    pk_chan *ch = nullptr;
+    std::vector<int> putters;
+    int64_t per_putter = 0;
+    Tally put, got;
+};
+
+// Putters put per_putter items (odd ids in batches of 5), then close; worker 0
+// gets until the end.
+int PutThenWorkerZeroGets(void *arg, pk_worker *w) {
+    auto *r = static_cast<Roles *>(arg);
+    if (In(r->putters, w->id)) {
+        std::vector<int64_t> items;
+        for (int64_t j = 0; j < r->per_putter; j++)
+            items.push_back(Item(w->id, j));
+        for (size_t j = 0; j < items.size();) {
+            size_t n = w->id % 2 ? std::min<size_t>(5, items.size() - j) : 1;
+            int rc = n == 1 ? pk_chan_put(r->ch, &items[j]) : pk_chan_put_many(r->ch, &items[j], n);
+            if (rc != 0)
+                return rc;
+            for (size_t k = j; k < j + n; k++)
+                r->put.Add(items[k]);
+            j += n;
+        }
+        int rc = pk_chan_close(r->ch);
+        if (rc != 0)
+            return rc;
+    }
+    return w->id == 0 ? Drain(r->ch, &r->got) : 0;
+}
+
+// The sum of Item(id, j) over the ids and j < per.
+int64_t SumOfItems(const std::vector<int> &ids, int64_t per) {
+    int64_t s = 0;
+    for (int id : ids)
+        for (int64_t j = 0; j < per; j++)
+            s += Item(id, j);
+    return s;
+}
+
+} // namespace
+
+TEST(MpiChan, WorkerZeroGetsWhileTheOthersPut) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int n = WorldSize();
+    Roles r;
+    r.putters = n == 1 ? Ids(0, 1) : Ids(1, n);
+    r.per_putter = 120;
+    int64_t total = r.per_putter * static_cast<int64_t>(r.putters.size());
+    r.ch = OpenRoles(ctx.get(), r.putters, {0}, n == 1 ? static_cast<size_t>(total) : 4);
+    ASSERT_NE(r.ch, nullptr);
+    EXPECT_EQ(pk_team(ctx.get(), n, nullptr, PutThenWorkerZeroGets, &r), 0) << ErrorText(ctx.get());
+    pk_chan_free(r.ch);
+    if (WorldRank() != 0)
+        EXPECT_EQ(r.got.count, 0);
+    EXPECT_EQ(SumOverRanks(r.got.count), total);
+    EXPECT_EQ(SumOverRanks(static_cast<int64_t>(r.got.sum)), SumOfItems(r.putters, r.per_putter));
+    EXPECT_EQ(SumOverRanks(static_cast<int64_t>(r.put.sum)), SumOfItems(r.putters, r.per_putter));
+}
+
+namespace {
+
+struct Self {
+    pk_chan *ch = nullptr;
+    std::vector<int64_t> seen;
+    int end_rc = 1;
+};
+
+// Worker 0 alone puts to itself, with blocking calls, and gets its items back
+// in order: put 1, put 2, get, put 3, get, get, close, get (closed).
+int PutToItself(void *arg, pk_worker *w) {
+    auto *x = static_cast<Self *>(arg);
+    if (w->id != 0)
+        return 0;
+    int64_t v = 0;
+    for (int step : {1, 2, 0, 3, 0, 0}) {
+        int64_t item = step;
+        int rc = step > 0 ? pk_chan_put(x->ch, &item) : pk_chan_get(x->ch, &v);
+        if (rc != 0)
+            return rc;
+        if (step == 0)
+            x->seen.push_back(v);
+    }
+    int rc = pk_chan_close(x->ch);
+    x->end_rc = pk_chan_get(x->ch, &v);
+    return rc;
+}
+
+struct Both {
+    pk_chan *ch = nullptr;
+    int64_t per_worker = 0;
+    Tally put, got;
+};
+
+// Every worker puts and gets on one channel: a try_put that finds no room
+// gives way to a try_get; after its close the worker gets until the end.
+int PutAndGet(void *arg, pk_worker *w) {
+    auto *x = static_cast<Both *>(arg);
+    int64_t v = 0;
+    for (int64_t j = 0; j < x->per_worker;) {
+        int64_t item = Item(w->id, j);
+        int rc = pk_chan_try_put(x->ch, &item);
+        if (rc == 0) {
+            x->put.Add(item);
+            j++;
+            continue;
+        }
+        if (rc != PK_EAGAIN)
+            return rc;
+        rc = pk_chan_try_get(x->ch, &v);
+        if (rc == 0)
+            x->got.Add(v);
+        else if (rc == PK_EAGAIN)
+            sched_yield();
+        else
+            return rc;
+    }
+    int rc = pk_chan_close(x->ch);
+    return rc != 0 ? rc : Drain(x->ch, &x->got);
+}
+
+} // namespace
+
+TEST(MpiChan, ARankPutsToItself) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    Self x;
+    x.ch = OpenRoles(ctx.get(), {0}, {0}, 2);
+    ASSERT_NE(x.ch, nullptr);
+    EXPECT_EQ(pk_team(ctx.get(), 0, nullptr, PutToItself, &x), 0) << ErrorText(ctx.get());
+    pk_chan_free(x.ch);
+    if (WorldRank() == 0) {
+        EXPECT_EQ(x.seen, (std::vector<int64_t>{1, 2, 3}));
+        EXPECT_EQ(x.end_rc, PK_ECLOSED);
+    }
+}
+
+TEST(MpiChan, EveryRankPutsAndGetsOnOneChannel) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int n = WorldSize();
+    for (size_t capacity : {size_t{1}, size_t{5}}) {
+        Both x;
+        x.per_worker = 60;
+        x.ch = OpenRoles(ctx.get(), Ids(0, n), Ids(0, n), capacity);
+        ASSERT_NE(x.ch, nullptr);
+        EXPECT_EQ(pk_team(ctx.get(), n, nullptr, PutAndGet, &x), 0) << ErrorText(ctx.get());
+        EXPECT_LE(pk_chan_max_depth(x.ch), capacity);
+        pk_chan_free(x.ch);
+        int64_t total = x.per_worker * n;
+        EXPECT_EQ(SumOverRanks(x.got.count), total) << "capacity " << capacity;
+        EXPECT_EQ(SumOverRanks(static_cast<int64_t>(x.got.sum)),
+                  SumOfItems(Ids(0, n), x.per_worker));
+        EXPECT_EQ(SumOverRanks(static_cast<int64_t>(x.put.sum)),
+                  SumOfItems(Ids(0, n), x.per_worker));
+    }
+}
+
+namespace {
+
+// Stage A puts into ch1; stage B gets from ch1 and puts 2v + 1 into ch2;
+// worker 0 gets from ch2. Worker 0 is in A too, so while it waits to put into
+// ch1 it must still take in what B puts into ch2.
+struct Pipe {
+    pk_chan *ch1 = nullptr, *ch2 = nullptr;
+    std::vector<int> a, b;
+    int64_t per_a = 0, forwarded = 0;
+    Tally got;
+};
+
+int Forward(Pipe *p) {
+    int64_t v = 0;
+    int rc;
+    while ((rc = pk_chan_get(p->ch1, &v)) == 0) {
+        v = 2 * v + 1;
+        if ((rc = pk_chan_put(p->ch2, &v)) != 0)
+            return rc;
+        p->forwarded++;
+    }
+    return rc == PK_ECLOSED ? pk_chan_close(p->ch2) : rc;
+}
+
+int PipeStage(void *arg, pk_worker *w) {
+    auto *p = static_cast<Pipe *>(arg);
+    int rc = 0;
+    if (In(p->a, w->id)) {
+        for (int64_t j = 0; rc == 0 && j < p->per_a; j++) {
+            int64_t v = Item(w->id, j);
+            rc = pk_chan_put(p->ch1, &v);
+        }
+        rc = rc != 0 ? rc : pk_chan_close(p->ch1);
+    }
+    if (rc == 0 && In(p->b, w->id))
+        rc = Forward(p);
+    if (rc == 0 && w->id == 0)
+        rc = Drain(p->ch2, &p->got);
+    return rc;
+}
+
+// The stages for a team of n: A the even workers, B the odd ones (worker 0
+// alone does all three with one worker); ch1 small, ch2 holds everything so
+// that B never waits for worker 0 to finish stage A.
+void PipeRoles(Pipe *p, int n) {
+    for (int i = 0; i < n; i++)
+        (i % 2 == 0 ? p->a : p->b).push_back(i);
+    if (n == 1)
+        p->b = {0};
+}
+
+int64_t PipeSum(const Pipe &p) {
+    int64_t s = 0;
+    for (int id : p.a)
+        for (int64_t j = 0; j < p.per_a; j++)
+            s += 2 * Item(id, j) + 1;
+    return s;
+}
+
+} // namespace
+
+TEST(MpiChan, TwoStagePipelineWithWorkerZeroAtBothEnds) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int n = WorldSize();
+    Pipe p;
+    PipeRoles(&p, n);
+    p.per_a = 80;
+    int64_t total = p.per_a * static_cast<int64_t>(p.a.size());
+    p.ch1 = OpenRoles(ctx.get(), p.a, p.b, n == 1 ? static_cast<size_t>(total) : 3);
+    p.ch2 = OpenRoles(ctx.get(), p.b, {0}, static_cast<size_t>(total));
+    ASSERT_NE(p.ch1, nullptr);
+    ASSERT_NE(p.ch2, nullptr);
+    EXPECT_EQ(pk_team(ctx.get(), n, nullptr, PipeStage, &p), 0) << ErrorText(ctx.get());
+    pk_chan_free(p.ch2);
+    pk_chan_free(p.ch1);
+    EXPECT_EQ(SumOverRanks(p.forwarded), total);
+    EXPECT_EQ(SumOverRanks(p.got.count), total);
+    EXPECT_EQ(SumOverRanks(static_cast<int64_t>(p.got.sum)), PipeSum(p));
+}
+
+namespace {
+
+struct Gaps {
+    pk_ctx *ctx = nullptr;
+    pk_chan *ch = nullptr;
+    Tally got;
+    int wrong_rc = 0;
+    std::string wrong_msg;
+};
+
+// Keeps a refused call's code and the reason it left in the context.
+void Refused(Gaps *g, int rc) {
+    g->wrong_rc = rc;
+    g->wrong_msg = pk_ctx_error(g->ctx)->message;
+}
+
+// Putters {2, 0}, getter {1}: worker 1 also tries to put and worker 0 to get,
+// and both are refused with the reason; a worker with no role may not close.
+int GapWorker(void *arg, pk_worker *w) {
+    auto *g = static_cast<Gaps *>(arg);
+    int64_t v = 0;
+    if (w->id == 1) {
+        Refused(g, pk_chan_try_put(g->ch, &v));
+        return Drain(g->ch, &g->got);
+    }
+    if (w->id >= 3) {
+        Refused(g, pk_chan_close(g->ch));
+        return 0;
+    }
+    if (w->id == 0)
+        Refused(g, pk_chan_try_get(g->ch, &v));
+    for (int64_t j = 0; j < 50; j++) {
+        v = Item(w->id, j);
+        int rc = pk_chan_put(g->ch, &v);
+        if (rc != 0)
+            return rc;
+    }
+    return pk_chan_close(g->ch);
+}
+
+} // namespace
+
+TEST(MpiChan, ListsWithGaps) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int n = WorldSize();
+    const int putters[] = {2, 0}, getters[] = {1};
+    pk_chan_opts co = {};
+    co.elem_size = sizeof(int64_t);
+    co.capacity = 3;
+    co.producers = 2;
+    co.consumers = 1;
+    co.putters = putters;
+    co.getters = getters;
+    Gaps g;
+    int rc = pk_chan_open(ctx.get(), &g.ch, &co);
+    EXPECT_TRUE(SameOnAllRanks(rc));
+    if (n < 3) {
+        EXPECT_EQ(rc, PK_EINVAL);
+        EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+                  "putter id 2 is outside the team of " + std::to_string(n) + " workers");
+        return;
+    }
+    ASSERT_EQ(rc, 0) << ErrorText(ctx.get());
+    g.ctx = ctx.get();
+    EXPECT_EQ(pk_team(ctx.get(), n, nullptr, GapWorker, &g), 0) << ErrorText(ctx.get());
+    pk_chan_free(g.ch);
+    int me = WorldRank();
+    EXPECT_EQ(g.got.count, me == 1 ? 100 : 0);
+    if (me == 1)
+        EXPECT_EQ(static_cast<int64_t>(g.got.sum), SumOfItems({0, 2}, 50));
+    const char *want[] = {"worker 0 is not a getter of this channel",
+                          "worker 1 is not a putter of this channel", ""};
+    if (me == 2) {
+        EXPECT_EQ(g.wrong_rc, 0);
+    } else {
+        EXPECT_EQ(g.wrong_rc, PK_EINVAL) << "worker " << me;
+        EXPECT_EQ(g.wrong_msg,
+                  me < 2 ? std::string(want[me])
+                         : "worker " + std::to_string(me) + " is not a putter of this channel");
+    }
+}
+
+namespace {
+
+// Opens with the lists and the team size, expecting a refusal with this
+// message, the same on every rank.
+void ExpectRefused(pk_ctx *ctx, std::vector<int> putters, std::vector<int> getters, int workers,
+                   const std::string &why) {
+    pk_chan_opts co = {};
+    co.elem_size = sizeof(int64_t);
+    co.capacity = 4;
+    co.producers = static_cast<int>(putters.size());
+    co.consumers = static_cast<int>(getters.size());
+    co.putters = putters.data();
+    co.getters = getters.data();
+    co.workers = workers;
+    pk_chan *ch = nullptr;
+    int rc = pk_chan_open(ctx, &ch, &co);
+    EXPECT_EQ(rc, PK_EINVAL) << why;
+    EXPECT_EQ(ch, nullptr);
+    EXPECT_TRUE(SameOnAllRanks(rc));
+    EXPECT_EQ(std::string(pk_ctx_error(ctx)->message), why);
+}
+
+} // namespace
+
+TEST(MpiChan, RefusalsNameTheirReason) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int n = WorldSize();
+    std::string N = std::to_string(n);
+    ExpectRefused(ctx.get(), {0, n}, {0}, 0,
+                  "putter id " + N + " is outside the team of " + N + " workers");
+    ExpectRefused(ctx.get(), {0}, {-1}, 0, "getter id -1 is outside the team of " + N + " workers");
+    ExpectRefused(ctx.get(), {0}, {0, 0}, 0, "worker 0 is named twice as a getter");
+    ExpectRefused(ctx.get(), {n - 1, 0, n - 1}, {0}, 0,
+                  "worker " + std::to_string(n - 1) + " is named twice as a putter");
+    ExpectRefused(ctx.get(), {0}, {0}, n + 1,
+                  "a team of " + std::to_string(n + 1) + " workers needs " + std::to_string(n + 1) +
+                      " ranks, one each; this pool has " + N);
+    // default roles: 0..n-1 put, n gets
+    pk_chan_opts co = {};
+    co.elem_size = 8;
+    co.capacity = 4;
+    co.producers = n;
+    co.consumers = 1;
+    pk_chan *ch = nullptr;
+    EXPECT_EQ(pk_chan_open(ctx.get(), &ch, &co), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+              "a channel between " + N + " putters and 1 getters needs " + std::to_string(n + 1) +
+                  " ranks; this pool has " + N);
+    // calls in a role the rank was not given, outside a team as well
+    ch = OpenRoles(ctx.get(), {0}, {0}, 2);
+    ASSERT_NE(ch, nullptr);
+    int64_t v = 1;
+    if (WorldRank() > 0) {
+        std::string me = std::to_string(WorldRank());
+        EXPECT_EQ(pk_chan_put(ch, &v), PK_EINVAL);
+        EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+                  "worker " + me + " is not a putter of this channel");
+        EXPECT_EQ(pk_chan_get(ch, &v), PK_EINVAL);
+        EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+                  "worker " + me + " is not a getter of this channel");
+        EXPECT_EQ(pk_chan_close(ch), PK_EINVAL);
+        EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+                  "worker " + me + " is not a putter of this channel");
+    }
+    EXPECT_EQ(pk_chan_put(ch, nullptr), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx.get())->message),
+              "pk_chan_put needs a buffer for the items");
+    pk_chan_free(ch);
 }
