@@ -1,8 +1,11 @@
-// Tests of the channel contract (parkit/pool.h, pk_chan_*) on every pool of
+// Tests of the channel contract (parkit/chan.h, pk_chan_*) on every pool of
 // AllPools(): FIFO order, the non-blocking calls, close then drain, put after
 // close, abort of really blocked puts and gets, batches, the depth high-water
 // mark, peek and the observe hook, open's argument errors, and exactly-once
-// delivery under many producers and consumers. Blocking tests run the blocked
+// delivery under many producers and consumers; roles named by lists (worker 0
+// gets, a worker puts to itself, every worker puts and gets, a two-stage
+// pipeline, gaps) and the refusals of open with their reasons, the same cases
+// as tests/mpi/test_mpi_chan.cpp runs across ranks. Blocking tests run the blocked
 // call on a helper thread and give up on it (leaving it and its channel behind)
 // if it does not return in time, so a broken channel fails the test instead of
 // hanging it.
@@ -13,6 +16,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <vector>
 
@@ -554,6 +558,339 @@ TEST_P(Chan, NonBlockingCallsUnderContentionLoseNothing) {
     c1.join();
     for (int64_t i = 0; i < n; i++)
         ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1) << "item " << i;
+}
+
+// ---- roles named by lists: the cases of the MPI tests, on threads ------------------
+
+std::vector<int> Ids(int first, int end) {
+    std::vector<int> v;
+    for (int i = first; i < end; i++)
+        v.push_back(i);
+    return v;
+}
+
+bool In(const std::vector<int> &ids, int id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+int64_t Item(int id, int64_t j) {
+    return (id + 1) * 100000 + j;
+}
+
+int64_t SumOfItems(const std::vector<int> &ids, int64_t per) {
+    int64_t s = 0;
+    for (int id : ids)
+        for (int64_t j = 0; j < per; j++)
+            s += Item(id, j);
+    return s;
+}
+
+// Per worker, so that threads never share one.
+struct Tallies {
+    std::vector<int64_t> count, sum;
+    explicit Tallies(int n) : count(static_cast<size_t>(n)), sum(static_cast<size_t>(n)) {}
+    void Add(int id, int64_t v) {
+        count[static_cast<size_t>(id)]++;
+        sum[static_cast<size_t>(id)] += v;
+    }
+    int64_t Count() const { return std::accumulate(count.begin(), count.end(), int64_t{0}); }
+    int64_t Sum() const { return std::accumulate(sum.begin(), sum.end(), int64_t{0}); }
+};
+
+pk_chan_opts RoleOpts(const std::vector<int> &putters, const std::vector<int> &getters,
+                      size_t capacity, int workers) {
+    pk_chan_opts o =
+        ChanOpts(capacity, static_cast<int>(putters.size()), static_cast<int>(getters.size()));
+    o.putters = putters.data();
+    o.getters = getters.data();
+    o.workers = workers;
+    return o;
+}
+
+// Gets until the channel ends, tallied for worker id; 0 or the failing code.
+int Drain(pk_chan *ch, Tallies *t, int id) {
+    int64_t v = 0;
+    int rc;
+    while ((rc = pk_chan_get(ch, &v)) == 0)
+        t->Add(id, v);
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+struct Roles {
+    pk_chan *ch;
+    std::vector<int> putters;
+    int64_t per_putter;
+    Tallies put, got;
+};
+
+int PutThenWorkerZeroGets(void *arg, pk_worker *w) {
+    auto *r = static_cast<Roles *>(arg);
+    if (In(r->putters, w->id)) {
+        std::vector<int64_t> items;
+        for (int64_t j = 0; j < r->per_putter; j++)
+            items.push_back(Item(w->id, j));
+        for (size_t j = 0; j < items.size();) {
+            size_t n = w->id % 2 ? std::min<size_t>(5, items.size() - j) : 1;
+            int rc = n == 1 ? pk_chan_put(r->ch, &items[j]) : pk_chan_put_many(r->ch, &items[j], n);
+            if (rc != 0)
+                return rc;
+            for (size_t k = j; k < j + n; k++)
+                r->put.Add(w->id, items[k]);
+            j += n;
+        }
+        int rc = pk_chan_close(r->ch);
+        if (rc != 0)
+            return rc;
+    }
+    return w->id == 0 ? Drain(r->ch, &r->got, 0) : 0;
+}
+
+TEST_P(Chan, WorkerZeroGetsWhileTheOthersPut) {
+    for (int n = 1; n <= 4; n++) {
+        std::vector<int> putters = n == 1 ? Ids(0, 1) : Ids(1, n);
+        const int64_t per = 120, total = per * static_cast<int64_t>(putters.size());
+        auto ch = Open(RoleOpts(putters, {0}, n == 1 ? static_cast<size_t>(total) : 4, n));
+        ASSERT_NE(ch, nullptr);
+        Roles r{ch.get(), putters, per, Tallies(n), Tallies(n)};
+        ASSERT_EQ(pk_team(ctx(), n, nullptr, PutThenWorkerZeroGets, &r), 0) << ErrorString();
+        EXPECT_EQ(r.got.count[0], total) << n << " workers";
+        EXPECT_EQ(r.got.Count(), total);
+        EXPECT_EQ(r.got.sum[0], SumOfItems(putters, per));
+        EXPECT_EQ(r.put.Sum(), SumOfItems(putters, per));
+    }
+}
+
+struct Self {
+    pk_chan *ch;
+    std::vector<int64_t> seen;
+    int end_rc = 1;
+};
+
+int PutToItself(void *arg, pk_worker *w) {
+    auto *x = static_cast<Self *>(arg);
+    if (w->id != 0)
+        return 0;
+    int64_t v = 0;
+    for (int step : {1, 2, 0, 3, 0, 0}) {
+        int64_t item = step;
+        int rc = step > 0 ? pk_chan_put(x->ch, &item) : pk_chan_get(x->ch, &v);
+        if (rc != 0)
+            return rc;
+        if (step == 0)
+            x->seen.push_back(v);
+    }
+    int rc = pk_chan_close(x->ch);
+    x->end_rc = pk_chan_get(x->ch, &v);
+    return rc;
+}
+
+TEST_P(Chan, AWorkerPutsToItself) {
+    for (int n = 1; n <= 4; n++) {
+        auto ch = Open(RoleOpts({0}, {0}, 2, 0));
+        ASSERT_NE(ch, nullptr);
+        Self x{ch.get(), {}};
+        ASSERT_EQ(pk_team(ctx(), n, nullptr, PutToItself, &x), 0) << ErrorString();
+        EXPECT_EQ(x.seen, (std::vector<int64_t>{1, 2, 3}));
+        EXPECT_EQ(x.end_rc, PK_ECLOSED);
+    }
+}
+
+struct Both {
+    pk_chan *ch;
+    int64_t per_worker;
+    Tallies put, got;
+};
+
+int PutAndGet(void *arg, pk_worker *w) {
+    auto *x = static_cast<Both *>(arg);
+    int64_t v = 0;
+    for (int64_t j = 0; j < x->per_worker;) {
+        int64_t item = Item(w->id, j);
+        int rc = pk_chan_try_put(x->ch, &item);
+        if (rc == 0) {
+            x->put.Add(w->id, item);
+            j++;
+            continue;
+        }
+        if (rc != PK_EAGAIN)
+            return rc;
+        rc = pk_chan_try_get(x->ch, &v);
+        if (rc == 0)
+            x->got.Add(w->id, v);
+        else if (rc == PK_EAGAIN)
+            std::this_thread::yield();
+        else
+            return rc;
+    }
+    int rc = pk_chan_close(x->ch);
+    return rc != 0 ? rc : Drain(x->ch, &x->got, w->id);
+}
+
+TEST_P(Chan, EveryWorkerPutsAndGetsOnOneChannel) {
+    for (int n = 1; n <= 4; n++) {
+        for (size_t capacity : {size_t{1}, size_t{5}}) {
+            auto ch = Open(RoleOpts(Ids(0, n), Ids(0, n), capacity, n));
+            ASSERT_NE(ch, nullptr);
+            Both x{ch.get(), 60, Tallies(n), Tallies(n)};
+            ASSERT_EQ(pk_team(ctx(), n, nullptr, PutAndGet, &x), 0) << ErrorString();
+            EXPECT_LE(pk_chan_max_depth(ch.get()), capacity);
+            EXPECT_EQ(x.got.Count(), 60 * n) << n << " workers, capacity " << capacity;
+            EXPECT_EQ(x.got.Sum(), SumOfItems(Ids(0, n), 60));
+            EXPECT_EQ(x.put.Sum(), SumOfItems(Ids(0, n), 60));
+        }
+    }
+}
+
+// Stage A (the even workers) puts into ch1; stage B (the odd ones, or worker 0
+// alone in a team of one) puts 2v + 1 into ch2; worker 0 gets from ch2.
+struct Pipe {
+    pk_chan *ch1 = nullptr, *ch2 = nullptr;
+    std::vector<int> a, b;
+    int64_t per_a = 0;
+    std::atomic<int64_t> forwarded{0};
+    int64_t got_count = 0, got_sum = 0;
+};
+
+int Forward(Pipe *p) {
+    int64_t v = 0;
+    int rc;
+    while ((rc = pk_chan_get(p->ch1, &v)) == 0) {
+        v = 2 * v + 1;
+        if ((rc = pk_chan_put(p->ch2, &v)) != 0)
+            return rc;
+        p->forwarded++;
+    }
+    return rc == PK_ECLOSED ? pk_chan_close(p->ch2) : rc;
+}
+
+int PipeStage(void *arg, pk_worker *w) {
+    auto *p = static_cast<Pipe *>(arg);
+    int rc = 0;
+    if (In(p->a, w->id)) {
+        for (int64_t j = 0; rc == 0 && j < p->per_a; j++) {
+            int64_t v = Item(w->id, j);
+            rc = pk_chan_put(p->ch1, &v);
+        }
+        rc = rc != 0 ? rc : pk_chan_close(p->ch1);
+    }
+    if (rc == 0 && In(p->b, w->id))
+        rc = Forward(p);
+    int64_t v = 0;
+    while (rc == 0 && w->id == 0 && (rc = pk_chan_get(p->ch2, &v)) == 0) {
+        p->got_count++;
+        p->got_sum += v;
+    }
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+TEST_P(Chan, TwoStagePipelineWithWorkerZeroAtBothEnds) {
+    for (int n = 1; n <= 4; n++) {
+        Pipe p;
+        for (int i = 0; i < n; i++)
+            (i % 2 == 0 ? p.a : p.b).push_back(i);
+        if (n == 1)
+            p.b = {0};
+        p.per_a = 80;
+        int64_t total = p.per_a * static_cast<int64_t>(p.a.size()), want = 0;
+        for (int id : p.a)
+            for (int64_t j = 0; j < p.per_a; j++)
+                want += 2 * Item(id, j) + 1;
+        auto ch1 = Open(RoleOpts(p.a, p.b, n == 1 ? static_cast<size_t>(total) : 3, n));
+        auto ch2 = Open(RoleOpts(p.b, {0}, static_cast<size_t>(total), n));
+        ASSERT_NE(ch1, nullptr);
+        ASSERT_NE(ch2, nullptr);
+        p.ch1 = ch1.get();
+        p.ch2 = ch2.get();
+        ASSERT_EQ(pk_team(ctx(), n, nullptr, PipeStage, &p), 0) << ErrorString();
+        EXPECT_EQ(p.forwarded.load(), total) << n << " workers";
+        EXPECT_EQ(p.got_count, total);
+        EXPECT_EQ(p.got_sum, want);
+    }
+}
+
+TEST_P(Chan, ListsWithGaps) {
+    const std::vector<int> putters{2, 0}, getters{1};
+    pk_chan *c = nullptr;
+    pk_chan_opts o = RoleOpts(putters, getters, 3, 2);
+    EXPECT_EQ(pk_chan_open(ctx(), &c, &o), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "putter id 2 is outside the team of 2 workers");
+    auto ch = Open(RoleOpts(putters, getters, 3, 3));
+    ASSERT_NE(ch, nullptr);
+    Roles r{ch.get(), putters, 50, Tallies(3), Tallies(3)};
+    pk_team_fn fn = [](void *arg, pk_worker *w) {
+        auto *x = static_cast<Roles *>(arg);
+        if (w->id == 1)
+            return Drain(x->ch, &x->got, 1);
+        for (int64_t j = 0; j < x->per_putter; j++) {
+            int64_t v = Item(w->id, j);
+            int rc = pk_chan_put(x->ch, &v);
+            if (rc != 0)
+                return rc;
+        }
+        return pk_chan_close(x->ch);
+    };
+    ASSERT_EQ(pk_team(ctx(), 3, nullptr, fn, &r), 0) << ErrorString();
+    EXPECT_EQ(r.got.count[1], 100);
+    EXPECT_EQ(r.got.sum[1], SumOfItems({0, 2}, 50));
+}
+
+// On threads the lists bind no call: any worker of the process may put or get
+// (across ranks only the named ones may).
+TEST_P(Chan, OnThreadsAnyWorkerMayPutOrGet) {
+    auto ch = Open(RoleOpts({1}, {2}, 2, 3));
+    ASSERT_NE(ch, nullptr);
+    int64_t v = 7;
+    EXPECT_EQ(pk_chan_put(ch.get(), &v), 0);
+    EXPECT_EQ(pk_chan_get(ch.get(), &v), 0);
+    EXPECT_EQ(v, 7);
+    EXPECT_EQ(pk_chan_close(ch.get()), 0);
+    EXPECT_EQ(pk_chan_close(ch.get()), PK_ECLOSED) << "one putter closes once";
+}
+
+TEST_P(Chan, RefusalsNameTheirReason) {
+    struct Case {
+        std::vector<int> putters, getters;
+        int workers;
+        std::string why;
+    };
+    const Case cases[] = {
+        {{0, 4}, {0}, 4, "putter id 4 is outside the team of 4 workers"},
+        {{0}, {-1}, 4, "getter id -1 is outside the team of 4 workers"},
+        {{0}, {-1}, 0, "getter id -1 is not a worker id"},
+        {{0}, {0, 0}, 0, "worker 0 is named twice as a getter"},
+        {{3, 0, 3}, {0}, 4, "worker 3 is named twice as a putter"},
+        {{0}, {0}, -2, "a team of -2 workers is impossible"},
+    };
+    for (const Case &k : cases) {
+        pk_chan *c = reinterpret_cast<pk_chan *>(1);
+        pk_chan_opts o = RoleOpts(k.putters, k.getters, 4, k.workers);
+        EXPECT_EQ(pk_chan_open(ctx(), &c, &o), PK_EINVAL) << k.why;
+        EXPECT_EQ(c, nullptr);
+        EXPECT_EQ(std::string(pk_ctx_error(ctx())->message), k.why);
+    }
+    pk_chan *c = nullptr;
+    pk_chan_opts o = ChanOpts(4, 4, 1);
+    o.workers = 4;
+    EXPECT_EQ(pk_chan_open(ctx(), &c, &o), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "a channel between 4 putters and 1 getters needs a team of 5 workers; the team "
+              "has 4");
+    const int zero[] = {0};
+    o = ChanOpts(4, 1, 4);
+    o.putters = zero;
+    o.workers = 4;
+    EXPECT_EQ(pk_chan_open(ctx(), &c, &o), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "the default getter ids 1..4 are outside the team of 4 workers");
+    auto ch = Open(2);
+    ASSERT_NE(ch, nullptr);
+    EXPECT_EQ(pk_chan_put(ch.get(), nullptr), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "pk_chan_put needs a buffer for the items");
+    EXPECT_EQ(pk_chan_abort(ch.get(), 0), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "pk_chan_abort needs a negative error code, not 0");
 }
 
 INSTANTIATE_TEST_SUITE_P(Pools, Chan, testing::ValuesIn(AllPools()), PoolName);
