@@ -893,6 +893,52 @@ TEST_P(Chan, RefusalsNameTheirReason) {
               "pk_chan_abort needs a negative error code, not 0");
 }
 
+// Worker 0 puts one item into ch and waits for worker 1, which fills ch with
+// three more while the getter, worker 2, waits for a token: all four fit (the
+// MPI test checks that a waiting rank gives back the room it holds).
+struct Lend {
+    pk_chan *ch, *go, *done, *token;
+    int64_t got = 0;
+};
+
+int LendWorker(void *arg, pk_worker *w) {
+    auto *l = static_cast<Lend *>(arg);
+    int64_t v = w->id;
+    int rc = 0;
+    if (w->id == 0) {
+        for (pk_chan *c : {l->ch, l->go})
+            rc = rc != 0 ? rc : pk_chan_put(c, &v);
+        rc = rc != 0 ? rc : pk_chan_get(l->done, &v);
+        for (pk_chan *c : {l->ch, l->go})
+            rc = rc != 0 ? rc : pk_chan_close(c);
+    } else if (w->id == 1) {
+        rc = pk_chan_get(l->go, &v);
+        for (int i = 0; rc == 0 && i < 3; i++)
+            rc = pk_chan_put(l->ch, &v);
+        for (pk_chan *c : {l->token, l->done})
+            rc = rc != 0 ? rc : pk_chan_put(c, &v);
+        for (pk_chan *c : {l->ch, l->token, l->done})
+            rc = rc != 0 ? rc : pk_chan_close(c);
+    } else {
+        rc = pk_chan_get(l->token, &v);
+        while (rc == 0 && (rc = pk_chan_get(l->ch, &v)) == 0)
+            l->got++;
+        rc = rc == PK_ECLOSED ? 0 : rc;
+    }
+    return rc;
+}
+
+TEST_P(Chan, AWaitingWorkerLeavesTheRoomToOthers) {
+    auto ch = Open(RoleOpts({0, 1}, {2}, 4, 3));
+    auto go = Open(RoleOpts({0}, {1}, 1, 3));
+    auto done = Open(RoleOpts({1}, {0}, 1, 3));
+    auto token = Open(RoleOpts({1}, {2}, 1, 3));
+    ASSERT_TRUE(ch && go && done && token);
+    Lend l{ch.get(), go.get(), done.get(), token.get()};
+    ASSERT_EQ(pk_team(ctx(), 3, nullptr, LendWorker, &l), 0) << ErrorString();
+    EXPECT_EQ(l.got, 4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Pools, Chan, testing::ValuesIn(AllPools()), PoolName);
 
 } // namespace

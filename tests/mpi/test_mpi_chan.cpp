@@ -719,3 +719,60 @@ TEST(MpiChan, RefusalsNameTheirReason) {
               "pk_chan_put needs a buffer for the items");
     pk_chan_free(ch);
 }
+
+namespace {
+
+// Worker 0 puts one item into ch and then waits for worker 1, which puts the
+// three items that fill ch while its getter, worker 2, waits for a token and
+// takes nothing yet. On threads the four items fit; across ranks the room
+// worker 0 was granted and did not use must go back while it waits, or worker
+// 1 never gets room for its third item.
+struct Lend {
+    pk_chan *ch = nullptr, *go = nullptr, *done = nullptr, *token = nullptr;
+    int64_t got = 0;
+};
+
+int LendWorker(void *arg, pk_worker *w) {
+    auto *l = static_cast<Lend *>(arg);
+    int64_t v = w->id;
+    int rc = 0;
+    if (w->id == 0) {
+        for (pk_chan *c : {l->ch, l->go})
+            rc = rc != 0 ? rc : pk_chan_put(c, &v);
+        rc = rc != 0 ? rc : pk_chan_get(l->done, &v);
+        for (pk_chan *c : {l->ch, l->go})
+            rc = rc != 0 ? rc : pk_chan_close(c);
+    } else if (w->id == 1) {
+        rc = pk_chan_get(l->go, &v);
+        for (int i = 0; rc == 0 && i < 3; i++)
+            rc = pk_chan_put(l->ch, &v);
+        for (pk_chan *c : {l->token, l->done})
+            rc = rc != 0 ? rc : pk_chan_put(c, &v);
+        for (pk_chan *c : {l->ch, l->token, l->done})
+            rc = rc != 0 ? rc : pk_chan_close(c);
+    } else if (w->id == 2) {
+        Tally t;
+        rc = pk_chan_get(l->token, &v);
+        rc = rc != 0 ? rc : Drain(l->ch, &t);
+        l->got = t.count;
+    }
+    return rc;
+}
+
+} // namespace
+
+TEST(MpiChan, ARankWaitingGivesBackTheRoomItHolds) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    if (WorldSize() < 3)
+        return; // three workers, one rank each
+    Lend l;
+    l.ch = OpenRoles(ctx.get(), {0, 1}, {2}, 4);
+    l.go = OpenRoles(ctx.get(), {0}, {1}, 1);
+    l.done = OpenRoles(ctx.get(), {1}, {0}, 1);
+    l.token = OpenRoles(ctx.get(), {1}, {2}, 1);
+    EXPECT_EQ(pk_team(ctx.get(), 3, nullptr, LendWorker, &l), 0) << ErrorText(ctx.get());
+    for (pk_chan *c : {l.token, l.done, l.go, l.ch})
+        pk_chan_free(c);
+    EXPECT_EQ(SumOverRanks(l.got), 4);
+}
