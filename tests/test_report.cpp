@@ -243,6 +243,13 @@ struct ReportDeleter {
 };
 using ReportPtr = std::unique_ptr<pk_report, ReportDeleter>;
 
+ReportPtr NewReport(const char *program, int format) {
+    pk_report *r = nullptr;
+    EXPECT_EQ(pk_report_new(&r, program, format), 0);
+    EXPECT_NE(r, nullptr);
+    return ReportPtr(r);
+}
+
 std::string Print(const pk_report *r, int *rc = nullptr) {
     char *buf = nullptr;
     size_t len = 0;
@@ -285,18 +292,17 @@ pk_stats Row(int ranks, int threads, int got, double min, double median, double 
 
 // A report like a program's: params, results, validation, two rows.
 ReportPtr SampleReport(int format) {
-    ReportPtr r(pk_report_new("squares", format));
-    EXPECT_NE(r, nullptr);
-    pk_report_param(r.get(), "program", "%s", "squares");
-    pk_report_param(r.get(), "backend", "%s", "omp");
-    pk_report_param(r.get(), "threads requested", "%s", "1,2");
-    pk_report_param(r.get(), "N", "%d", 1000);
-    pk_report_result_str(r.get(), "sum", "%s", "333833500");
-    pk_report_result_num(r.get(), "count", "%d", 1000);
-    pk_report_validation(r.get(), 1, nullptr);
+    ReportPtr r = NewReport("squares", format);
+    EXPECT_EQ(pk_report_param(r.get(), "program", "%s", "squares"), 0);
+    EXPECT_EQ(pk_report_param(r.get(), "backend", "%s", "omp"), 0);
+    EXPECT_EQ(pk_report_param(r.get(), "threads requested", "%s", "1,2"), 0);
+    EXPECT_EQ(pk_report_param(r.get(), "N", "%d", 1000), 0);
+    EXPECT_EQ(pk_report_result_str(r.get(), "sum", "%s", "333833500"), 0);
+    EXPECT_EQ(pk_report_result_num(r.get(), "count", "%d", 1000), 0);
+    EXPECT_EQ(pk_report_validation(r.get(), 1, nullptr), 0);
     std::vector<pk_stats> rows{Row(1, 1, 1, 0.9, 1.0, 1.5), Row(1, 2, 2, 0.4, 0.5, 0.7)};
     pk_stats_relative(rows.data(), 2, 8.0);
-    pk_report_runs(r.get(), rows.data(), 2, "GB/s");
+    EXPECT_EQ(pk_report_runs(r.get(), rows.data(), 2, "GB/s"), 0);
     return r;
 }
 
@@ -340,14 +346,14 @@ TEST(ReportTable, KeysAlignedAndEveryPartPresent) {
 }
 
 TEST(ReportTable, FailedValidationWithAndWithoutDetail) {
-    ReportPtr r(pk_report_new("p", PK_FORMAT_TABLE));
-    pk_report_validation(r.get(), 0, "sum 5, expected 6");
+    ReportPtr r = NewReport("p", PK_FORMAT_TABLE);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, "sum 5, expected 6"), 0);
     EXPECT_NE(Print(r.get()).find("Validation: FAILED (sum 5, expected 6)\n"), std::string::npos);
-    pk_report_validation(r.get(), 0, nullptr);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, nullptr), 0);
     std::string text = Print(r.get());
     EXPECT_NE(text.find("Validation: FAILED\n"), std::string::npos) << text;
     EXPECT_EQ(text.find("()"), std::string::npos);
-    pk_report_validation(r.get(), 1, "ignored when passed");
+    EXPECT_EQ(pk_report_validation(r.get(), 1, "ignored when passed"), 0);
     EXPECT_NE(Print(r.get()).find("Validation: PASSED\n"), std::string::npos);
 }
 
@@ -364,7 +370,7 @@ TEST(ReportTable, QuietPrintsOnlyResultsAndValidation) {
 
 TEST(ReportTable, NotesFollowTheTable) {
     ReportPtr r = SampleReport(PK_FORMAT_TABLE);
-    pk_report_note(r.get(), "run too short: %d us", 3);
+    EXPECT_EQ(pk_report_note(r.get(), "run too short: %d us", 3), 0);
     std::vector<std::string> lines = Lines(Print(r.get()));
     EXPECT_EQ(lines.back(), "Note: run too short: 3 us");
 }
@@ -413,8 +419,8 @@ TEST(ReportCsv, CommentHeaderThenRows) {
 }
 
 TEST(ReportCsv, FailedValidationIsACommentToo) {
-    ReportPtr r(pk_report_new("p", PK_FORMAT_CSV));
-    pk_report_validation(r.get(), 0, "bad value");
+    ReportPtr r = NewReport("p", PK_FORMAT_CSV);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, "bad value"), 0);
     EXPECT_NE(Print(r.get()).find("# Validation: FAILED (bad value)\n"), std::string::npos);
 }
 
@@ -479,8 +485,8 @@ TEST(ReportJson, OneObjectWithTheContractKeys) {
 }
 
 TEST(ReportJson, FailedValidationCarriesTheDetail) {
-    ReportPtr r(pk_report_new("p", PK_FORMAT_JSON));
-    pk_report_validation(r.get(), 0, "sum 5, expected 6");
+    ReportPtr r = NewReport("p", PK_FORMAT_JSON);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, "sum 5, expected 6"), 0);
     Json j = ParseOrFail(Print(r.get()));
     ASSERT_NE(j.Get("validation"), nullptr);
     EXPECT_EQ(j.Get("validation")->str, "FAILED");
@@ -492,12 +498,12 @@ TEST(ReportJson, FailedValidationCarriesTheDetail) {
 
 TEST(ReportJson, StringsAreEscaped) {
     const std::string nasty = "a \"quoted\" back\\slash\ttab\nnewline\x01 end";
-    ReportPtr r(pk_report_new("we\"ird", PK_FORMAT_JSON));
-    pk_report_param(r.get(), "backend", "%s", nasty.c_str());
-    pk_report_param(r.get(), "key \"x\"", "%s", "v");
-    pk_report_result_str(r.get(), "text", "%s", nasty.c_str());
-    pk_report_note(r.get(), "%s", nasty.c_str());
-    pk_report_validation(r.get(), 0, nasty.c_str());
+    ReportPtr r = NewReport("we\"ird", PK_FORMAT_JSON);
+    EXPECT_EQ(pk_report_param(r.get(), "backend", "%s", nasty.c_str()), 0);
+    EXPECT_EQ(pk_report_param(r.get(), "key \"x\"", "%s", "v"), 0);
+    EXPECT_EQ(pk_report_result_str(r.get(), "text", "%s", nasty.c_str()), 0);
+    EXPECT_EQ(pk_report_note(r.get(), "%s", nasty.c_str()), 0);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, nasty.c_str()), 0);
     Json j = ParseOrFail(Print(r.get()));
     ASSERT_EQ(j.kind, Json::Object);
     EXPECT_EQ(j.Get("program")->str, "we\"ird");
@@ -523,8 +529,89 @@ TEST(Report, PrintErrors) {
 
 TEST(Report, FreeNullIsAllowed) {
     pk_report_free(nullptr);
-    ReportPtr r(pk_report_new("p", PK_FORMAT_TABLE));
+    ReportPtr r = NewReport("p", PK_FORMAT_TABLE);
     EXPECT_NE(r, nullptr);
+}
+
+// ---- the constructor and the capacities: nothing is dropped silently ----------------
+
+TEST(ReportNew, BadArgumentsFailAndLeaveNull) {
+    EXPECT_EQ(pk_report_new(nullptr, "p", PK_FORMAT_TABLE), PK_EINVAL);
+    const std::string long_name(32, 'x');
+    struct Case {
+        const char *program;
+        int format;
+    } cases[] = {{nullptr, PK_FORMAT_TABLE}, {"p", 3}, {"p", -1}, {long_name.c_str(), 0}};
+    for (const Case &c : cases) {
+        pk_report *r = nullptr;
+        ASSERT_EQ(pk_report_new(&r, "p", PK_FORMAT_TABLE), 0);
+        ReportPtr earlier(r); // *r is overwritten with NULL on failure, not left as it was
+        EXPECT_EQ(pk_report_new(&r, c.program, c.format), PK_EINVAL) << c.format;
+        EXPECT_EQ(r, nullptr);
+    }
+    pk_report *r = nullptr;
+    EXPECT_EQ(pk_report_new(&r, std::string(31, 'x').c_str(), PK_FORMAT_JSON), 0);
+    pk_report_free(r);
+}
+
+TEST(ReportCapacity, ParamsPastTheCapAreRefused) {
+    ReportPtr r = NewReport("p", PK_FORMAT_TABLE);
+    for (int i = 0; i < PK_REPORT_MAX_ITEMS; i++)
+        ASSERT_EQ(pk_report_param(r.get(), ("k" + std::to_string(i)).c_str(), "%d", i), 0) << i;
+    EXPECT_EQ(pk_report_param(r.get(), "one too many", "%d", 1), PK_ERANGE);
+    std::string text = Print(r.get());
+    EXPECT_NE(text.find("k47"), std::string::npos);
+    EXPECT_EQ(text.find("one too many"), std::string::npos);
+}
+
+TEST(ReportCapacity, ResultsOfBothKindsShareTheCap) {
+    ReportPtr r = NewReport("p", PK_FORMAT_TABLE);
+    for (int i = 0; i < PK_REPORT_MAX_ITEMS; i++) {
+        std::string key = "r" + std::to_string(i);
+        int rc = i % 2 ? pk_report_result_num(r.get(), key.c_str(), "%d", i)
+                       : pk_report_result_str(r.get(), key.c_str(), "%d", i);
+        ASSERT_EQ(rc, 0) << i;
+    }
+    EXPECT_EQ(pk_report_result_num(r.get(), "num", "%d", 1), PK_ERANGE);
+    EXPECT_EQ(pk_report_result_str(r.get(), "str", "%s", "x"), PK_ERANGE);
+}
+
+TEST(ReportCapacity, NotesPastTheCapAreRefused) {
+    ReportPtr r = NewReport("p", PK_FORMAT_TABLE);
+    for (int i = 0; i < PK_REPORT_MAX_NOTES; i++)
+        ASSERT_EQ(pk_report_note(r.get(), "note %d", i), 0) << i;
+    EXPECT_EQ(pk_report_note(r.get(), "note %d", PK_REPORT_MAX_NOTES), PK_ERANGE);
+    std::string text = Print(r.get());
+    EXPECT_NE(text.find("Note: note 7\n"), std::string::npos);
+    EXPECT_EQ(text.find("note 8"), std::string::npos);
+}
+
+TEST(ReportCapacity, AValueThatDoesNotFitIsReported) {
+    ReportPtr r = NewReport("p", PK_FORMAT_JSON);
+    const std::string fits(PK_REPORT_VALUE_LEN - 1, '7'), too_long(PK_REPORT_VALUE_LEN, '8');
+    EXPECT_EQ(pk_report_result_str(r.get(), "fits", "%s", fits.c_str()), 0);
+    EXPECT_EQ(pk_report_result_str(r.get(), "cut", "%s", too_long.c_str()), PK_ERANGE);
+    EXPECT_EQ(pk_report_param(r.get(), "cut", "%s", too_long.c_str()), PK_ERANGE);
+    EXPECT_EQ(pk_report_note(r.get(), "%s", too_long.c_str()), PK_ERANGE);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, too_long.c_str()), PK_ERANGE);
+    EXPECT_EQ(pk_report_validation(r.get(), 0, fits.c_str()), 0);
+    const std::string long_key(PK_REPORT_KEY_LEN, 'k');
+    EXPECT_EQ(pk_report_param(r.get(), long_key.c_str(), "%d", 1), PK_ERANGE);
+    std::string text = Print(r.get()); // the reader keeps a reference to it
+    Json j;
+    JsonReader reader(text);
+    ASSERT_TRUE(reader.Parse(&j)) << reader.Error();
+    EXPECT_EQ(j.Get("result")->Get("fits")->str, fits);
+}
+
+TEST(ReportCapacity, RunsCheckTheirArguments) {
+    ReportPtr r = NewReport("p", PK_FORMAT_TABLE);
+    pk_stats row = Row(1, 1, 1, 1.0, 1.0, 1.0);
+    EXPECT_EQ(pk_report_runs(r.get(), &row, -1, "GB/s"), PK_EINVAL);
+    EXPECT_EQ(pk_report_runs(r.get(), nullptr, 1, "GB/s"), PK_EINVAL);
+    EXPECT_EQ(pk_report_runs(r.get(), &row, 1, std::string(24, 'u').c_str()), PK_ERANGE);
+    EXPECT_EQ(pk_report_runs(r.get(), &row, 1, "GB/s"), 0);
+    EXPECT_EQ(pk_report_runs(r.get(), nullptr, 0, nullptr), 0);
 }
 
 // ---- statistics --------------------------------------------------------------------

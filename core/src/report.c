@@ -9,39 +9,53 @@
 
 #include "core_internal.h"
 
-enum { MAX_ITEMS = 48, VALUE_LEN = 256 };
+enum {
+    MAX_ITEMS = PK_REPORT_MAX_ITEMS,
+    MAX_NOTES = PK_REPORT_MAX_NOTES,
+    KEY_LEN = PK_REPORT_KEY_LEN,
+    VALUE_LEN = PK_REPORT_VALUE_LEN,
+    PROGRAM_LEN = 32,
+    UNIT_LEN = 24
+};
 
 typedef struct kv {
-    char key[40];
+    char key[KEY_LEN];
     char value[VALUE_LEN];
     int quoted; /* JSON: a string */
 } kv;
 
 struct pk_report {
-    char program[32];
+    char program[PROGRAM_LEN];
     int format;
     kv params[MAX_ITEMS];
     int nparams;
     kv results[MAX_ITEMS];
     int nresults;
-    kv notes[8];
+    kv notes[MAX_NOTES];
     int nnotes;
     int validated; /* -1 not given, 0 failed, 1 passed */
     char detail[VALUE_LEN];
     pk_stats *rows;
     int nrows;
-    char rate_unit[24];
+    char rate_unit[UNIT_LEN];
     int quiet;
 };
 
-pk_report *pk_report_new(const char *program, int format) {
-    pk_report *r = calloc(1, sizeof *r);
+int pk_report_new(pk_report **r, const char *program, int format) {
     if (r == NULL)
-        return NULL;
-    snprintf(r->program, sizeof r->program, "%s", program);
-    r->format = format;
-    r->validated = -1;
-    return r;
+        return PK_EINVAL;
+    *r = NULL;
+    if (program == NULL || strlen(program) >= PROGRAM_LEN ||
+        (format != PK_FORMAT_TABLE && format != PK_FORMAT_CSV && format != PK_FORMAT_JSON))
+        return PK_EINVAL;
+    pk_report *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return PK_ENOMEM;
+    snprintf(n->program, sizeof n->program, "%s", program);
+    n->format = format;
+    n->validated = -1;
+    *r = n;
+    return 0;
 }
 
 void pk_report_free(pk_report *r) {
@@ -51,58 +65,75 @@ void pk_report_free(pk_report *r) {
     free(r);
 }
 
-static void add_kv(kv *list, int *n, int cap, const char *key, int quoted, const char *fmt,
-                   va_list ap) {
+/* Copies text into dst of size len: 0, or PK_ERANGE when it had to be cut. */
+static int copy_text(char *dst, size_t len, const char *text) {
+    return (size_t)snprintf(dst, len, "%s", text) < len ? 0 : PK_ERANGE;
+}
+
+/* Appends one item to list (cap items): PK_ERANGE when the list is full (nothing
+ * stored) or the key or the value had to be cut (stored cut). */
+static int add_kv(kv *list, int *n, int cap, const char *key, int quoted, const char *fmt,
+                  va_list ap) {
     if (*n >= cap)
-        return;
+        return PK_ERANGE;
     kv *e = &list[(*n)++];
-    snprintf(e->key, sizeof e->key, "%s", key);
-    vsnprintf(e->value, sizeof e->value, fmt, ap);
+    int rc = copy_text(e->key, sizeof e->key, key);
+    int len = vsnprintf(e->value, sizeof e->value, fmt, ap);
     e->quoted = quoted;
+    if (len < 0 || (size_t)len >= sizeof e->value)
+        rc = PK_ERANGE;
+    return rc;
 }
 
-void pk_report_param(pk_report *r, const char *key, const char *fmt, ...) {
+int pk_report_param(pk_report *r, const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    add_kv(r->params, &r->nparams, MAX_ITEMS, key, 1, fmt, ap);
+    int rc = add_kv(r->params, &r->nparams, MAX_ITEMS, key, 1, fmt, ap);
     va_end(ap);
+    return rc;
 }
 
-void pk_report_result_str(pk_report *r, const char *key, const char *fmt, ...) {
+int pk_report_result_str(pk_report *r, const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    add_kv(r->results, &r->nresults, MAX_ITEMS, key, 1, fmt, ap);
+    int rc = add_kv(r->results, &r->nresults, MAX_ITEMS, key, 1, fmt, ap);
     va_end(ap);
+    return rc;
 }
 
-void pk_report_result_num(pk_report *r, const char *key, const char *fmt, ...) {
+int pk_report_result_num(pk_report *r, const char *key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    add_kv(r->results, &r->nresults, MAX_ITEMS, key, 0, fmt, ap);
+    int rc = add_kv(r->results, &r->nresults, MAX_ITEMS, key, 0, fmt, ap);
     va_end(ap);
+    return rc;
 }
 
-void pk_report_note(pk_report *r, const char *fmt, ...) {
+int pk_report_note(pk_report *r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    add_kv(r->notes, &r->nnotes, 8, "note", 1, fmt, ap);
+    int rc = add_kv(r->notes, &r->nnotes, MAX_NOTES, "note", 1, fmt, ap);
     va_end(ap);
+    return rc;
 }
 
-void pk_report_validation(pk_report *r, int passed, const char *detail) {
+int pk_report_validation(pk_report *r, int passed, const char *detail) {
     r->validated = passed ? 1 : 0;
-    snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
+    return copy_text(r->detail, sizeof r->detail, detail ? detail : "");
 }
 
-void pk_report_runs(pk_report *r, const pk_stats *rows, int n, const char *rate_unit) {
+int pk_report_runs(pk_report *r, const pk_stats *rows, int n, const char *rate_unit) {
+    if (n < 0 || (rows == NULL && n > 0))
+        return PK_EINVAL;
+    pk_stats *copy = NULL;
+    if (n > 0 && (copy = malloc((size_t)n * sizeof *rows)) == NULL)
+        return PK_ENOMEM;
+    if (n > 0)
+        memcpy(copy, rows, (size_t)n * sizeof *rows);
     free(r->rows);
-    r->rows = NULL;
-    r->nrows = 0;
-    if (n > 0 && (r->rows = malloc((size_t)n * sizeof *rows)) != NULL) {
-        memcpy(r->rows, rows, (size_t)n * sizeof *rows);
-        r->nrows = n;
-    }
-    snprintf(r->rate_unit, sizeof r->rate_unit, "%s", rate_unit ? rate_unit : "items/s");
+    r->rows = copy;
+    r->nrows = n;
+    return copy_text(r->rate_unit, sizeof r->rate_unit, rate_unit ? rate_unit : "items/s");
 }
 
 int pk_format_parse(const char *s) {
