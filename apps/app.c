@@ -1,4 +1,6 @@
-/* The program skeleton shared by the four parkit programs (see app.h). */
+/* The program driver shared by the four parkit programs (see app.h): one main
+ * path, one option parser built from the option tables, one report step that
+ * checks every status it gets. */
 #include "app.h"
 
 #include <getopt.h>
@@ -11,11 +13,23 @@
 #include "parkit/mpi.h"
 #endif
 
+/* getopt_long values: the program's options from OWN_VAL, the common ones from COMMON_VAL. */
+enum { OWN_VAL = 1000, COMMON_VAL = 2000 };
+
 int app_is_root(const app *a) {
     return a->rank == 0;
 }
 
-int app_start(app *a, const char *prog, int *argc, char ***argv) {
+int app_first_error(int rc, int next) {
+    return rc != 0 ? rc : next;
+}
+
+/* The worse of two exit codes (APP_OK < APP_FAILED < APP_USAGE). */
+static int worse(int code, int other) {
+    return other > code ? other : code;
+}
+
+static int app_start(app *a, const char *prog, int *argc, char ***argv) {
     memset(a, 0, sizeof *a);
     a->prog = prog;
     a->nranks = 1;
@@ -78,100 +92,135 @@ int app_fail(app *a, int rc) {
     return APP_FAILED;
 }
 
-static void print_help(const app *a) {
-    printf("Usage: %s %s\n%s\n\n%s\n%s", a->prog, a->usage, a->summary, a->help,
-           pk_cli_common_help());
+/* ---- options ---- */
+
+static int print_help(app *a, const app_program *p) {
+    printf("Usage: %s %s\n%s\n\nOptions:\n", p->name, p->usage, p->summary);
+    int rc = pk_cli_help(p->options, stdout);
+    printf("%s\nPool and run options:\n", p->help);
+    rc = app_first_error(rc, pk_cli_help(pk_cli_common_options(), stdout));
     printf("\nExit status: 0 when the run validated, 1 on a runtime or validation failure,\n"
            "2 on a usage error. Under mpirun every rank exits with the same status.\n");
+    if (rc != 0 || fflush(stdout) != 0 || ferror(stdout))
+        return app_error(a, "error writing the help");
+    return APP_DONE;
 }
 
-/* The getopt table: the program's options, then the common ones. */
-static struct option *build_longopts(const app_opt *opts, int *nown) {
-    static const char *const common[] = {"backend",     "threads",      "ranks", "repeat",
-                                         "warmup",      "format",       "quiet", "progress",
-                                         "no-progress", "inject-fault", "help",  "version"};
-    int n = 0;
-    while (opts && opts[n].name)
-        n++;
-    int nc = (int)(sizeof common / sizeof common[0]);
-    struct option *lo = calloc((size_t)(n + nc + 1), sizeof *lo);
-    if (lo == NULL)
+static int print_version(app *a) {
+    printf("%s (parkit) %s\n", a->prog, PARKIT_VERSION);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return app_error(a, "error writing the version");
+    return APP_DONE;
+}
+
+/* Appends the getopt entries of a table at lo[at] (values from val) and its
+ * one-letter aliases to shorts; returns the next free index. */
+static int add_longopts(struct option *lo, int at, const pk_cli_option *table, int val,
+                        char *shorts) {
+    for (int i = 0; table[i].name != NULL; i++) {
+        int arg = table[i].has_arg ? required_argument : no_argument;
+        lo[at++] = (struct option){table[i].name, arg, NULL, val + i};
+        if (table[i].short_name)
+            strncat(shorts, &table[i].short_name, 1);
+    }
+    return at;
+}
+
+/* The getopt_long array from the program's table, then the common one, and the
+ * short options (":" first: a missing argument is told apart). NULL: no memory. */
+static struct option *build_longopts(const pk_cli_option *own, char **shorts) {
+    const pk_cli_option *common = pk_cli_common_options();
+    size_t n = (size_t)(pk_cli_count(own) + pk_cli_count(common));
+    struct option *lo = calloc(n + 1, sizeof *lo);
+    *shorts = calloc(n + 2, 1);
+    if (lo == NULL || *shorts == NULL) {
+        free(lo);
+        free(*shorts);
         return NULL;
-    for (int i = 0; i < n; i++)
-        lo[i] = (struct option){opts[i].name, opts[i].has_arg ? required_argument : no_argument,
-                                NULL, 1000 + i};
-    for (int i = 0; i < nc; i++)
-        lo[n + i] = (struct option){
-            common[i], pk_cli_common_has_arg(common[i]) ? required_argument : no_argument, NULL,
-            2000 + i};
-    *nown = n;
+    }
+    (*shorts)[0] = ':';
+    add_longopts(lo, add_longopts(lo, 0, own, OWN_VAL, *shorts), common, COMMON_VAL, *shorts);
     return lo;
 }
 
-static int handle_opt(app *a, const struct option *lo, int c, const app_opt *opts, app_opt_fn fn,
-                      void *state) {
-    (void)lo;
-    const char *why = "invalid value";
-    if (c == 'h') {
-        a->common.help = 1;
-        return APP_OK;
-    }
-    if (c >= 1000 && c < 2000) {
-        const app_opt *o = &opts[c - 1000];
-        if (fn(state, o->id, optarg, &why) != 0)
-            return app_usage(a, "invalid argument '%s' for --%s: %s", optarg ? optarg : "", o->name,
-                             why);
-        return APP_OK;
-    }
-    return APP_USAGE;
+/* The entry of a one-letter option in the program's table or the common one. */
+static const pk_cli_option *find_short(const app_program *p, int c, void **target, app *a) {
+    for (const pk_cli_option *o = p->options; o->name != NULL; o++)
+        if (o->short_name == c) {
+            *target = p->state;
+            return o;
+        }
+    for (const pk_cli_option *o = pk_cli_common_options(); o->name != NULL; o++)
+        if (o->short_name == c) {
+            *target = &a->common;
+            return o;
+        }
+    return NULL;
 }
 
-int app_parse(app *a, int argc, char **argv, const app_opt *opts, app_opt_fn fn, void *state,
-              int max_pos) {
-    int nown = 0;
-    struct option *lo = build_longopts(opts, &nown);
-    if (lo == NULL)
-        return app_error(a, "out of memory");
-    int rc = APP_OK;
-    opterr = 0;
-    optind = 1;
-    int c, idx = -1;
-    while (rc == APP_OK && (c = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
-        if (c == '?') {
-            rc = optopt ? app_usage(a, "unknown option '-%c'", optopt)
-                        : app_usage(a, "unknown option '%s'", argv[optind - 1]);
-        } else if (c == ':') {
-            rc = app_usage(a, "option '%s' needs an argument", argv[optind - 1]);
-        } else if (c >= 2000) {
-            const char *why = "invalid value";
-            const char *name = lo[nown + (c - 2000)].name;
-            if (pk_cli_common_apply(&a->common, name, optarg, &why) < 0)
-                rc = app_usage(a, "invalid argument '%s' for --%s: %s", optarg ? optarg : "", name,
-                               why);
-        } else {
-            rc = handle_opt(a, lo, c, opts, fn, state);
-        }
+/* The entry getopt_long returned as c, and the state it applies to. */
+static const pk_cli_option *find_option(app *a, const app_program *p, int c, void **target) {
+    if (c >= COMMON_VAL) {
+        *target = &a->common;
+        return &pk_cli_common_options()[c - COMMON_VAL];
     }
-    free(lo);
-    if (rc != APP_OK)
-        return rc;
-    if (a->common.help) {
-        if (app_is_root(a))
-            print_help(a);
-        return APP_DONE;
+    if (c >= OWN_VAL) {
+        *target = p->state;
+        return &p->options[c - OWN_VAL];
     }
-    if (a->common.version) {
-        if (app_is_root(a))
-            printf("%s (parkit) %s\n", a->prog, PARKIT_VERSION);
-        return APP_DONE;
-    }
-    for (int i = optind; i < argc; i++) {
-        if (a->npos == max_pos || a->npos == 4)
-            return app_usage(a, "unexpected argument '%s'", argv[i]);
-        a->pos[a->npos++] = argv[i];
-    }
+    return find_short(p, c, target, a);
+}
+
+/* Applies the option getopt_long returned as c (optarg its argument). */
+static int apply_option(app *a, const app_program *p, int c, char **argv) {
+    if (c == '?')
+        return optopt ? app_usage(a, "unknown option '-%c'", optopt)
+                      : app_usage(a, "unknown option '%s'", argv[optind - 1]);
+    if (c == ':')
+        return app_usage(a, "option '%s' needs an argument", argv[optind - 1]);
+    void *target = NULL;
+    const pk_cli_option *o = find_option(a, p, c, &target);
+    if (o == NULL)
+        return app_usage(a, "unknown option '%s'", argv[optind - 1]);
+    const char *why = "invalid value";
+    if (o->apply(target, optarg, &why) != 0)
+        return app_usage(a, "invalid argument '%s' for --%s: %s", optarg ? optarg : "", o->name,
+                         why);
     return APP_OK;
 }
+
+static int parse_options(app *a, const app_program *p, int argc, char **argv) {
+    char *shorts = NULL;
+    struct option *lo = build_longopts(p->options, &shorts);
+    if (lo == NULL)
+        return app_error(a, "out of memory");
+    int rc = APP_OK, c, idx = -1;
+    opterr = 0;
+    optind = 1;
+    while (rc == APP_OK && (c = getopt_long(argc, argv, shorts, lo, &idx)) != -1)
+        rc = apply_option(a, p, c, argv);
+    free(lo);
+    free(shorts);
+    return rc;
+}
+
+/* Options, then --help / --version (APP_DONE), then the positional arguments. */
+static int app_parse(app *a, const app_program *p, int argc, char **argv) {
+    int rc = parse_options(a, p, argc, argv);
+    if (rc != APP_OK)
+        return rc;
+    if (a->common.help)
+        return app_is_root(a) ? print_help(a, p) : APP_DONE;
+    if (a->common.version)
+        return app_is_root(a) ? print_version(a) : APP_DONE;
+    a->args = argv + optind;
+    a->nargs = argc - optind;
+    if (a->nargs > p->max_args)
+        return app_usage(a, "unexpected argument '%s'", a->args[p->max_args]);
+    return APP_OK;
+}
+
+/* ---- the context ---- */
 
 static void show_progress(void *arg, const char *kernel, double fraction) {
     app *a = arg;
@@ -188,19 +237,29 @@ static void end_progress(app *a) {
     a->progress_shown = 0;
 }
 
-int app_open(app *a) {
-    const char *backend = a->common.backend;
-    int rc;
+static const char *inject_spec(const app *a) {
+    return a->common.inject ? a->common.inject : getenv("PARKIT_INJECT");
+}
+
+/* MPI for --backend mpi (or PARKIT_BACKEND=mpi) outside a launcher. */
+static int start_mpi_if_asked(app *a) {
 #if PARKIT_WITH_MPI
-    const char *want = backend ? backend : getenv("PARKIT_BACKEND");
+    const char *want = a->common.backend ? a->common.backend : getenv("PARKIT_BACKEND");
     if (want != NULL && strcmp(want, "mpi") == 0 && a->mpi_level < 0) {
         int provided;
         if (pk_mpi_init(NULL, NULL, &provided) != 0)
             return app_error(a, "MPI failed to start");
         a->mpi_level = provided;
     }
+#else
+    (void)a;
 #endif
-    rc = pk_ctx_new(&a->ctx, backend);
+    return APP_OK;
+}
+
+static int new_context(app *a) {
+    const char *backend = a->common.backend;
+    int rc = pk_ctx_new(&a->ctx, backend);
     if (rc == PK_ENOENT) {
         char list[128] = "";
         for (const char *const *b = pk_backends(); *b; b++)
@@ -211,14 +270,11 @@ int app_open(app *a) {
     if (rc != 0)
         return app_error(a, "cannot create the %s backend: %s", backend ? backend : "auto",
                          pk_strerror(rc));
-    const char *inject = a->common.inject ? a->common.inject : getenv("PARKIT_INJECT");
-    if (inject != NULL && pk_ctx_set_fault(a->ctx, inject) != 0)
-        return app_usage(a, "invalid fault spec '%s': %s", inject, pk_ctx_error(a->ctx)->message);
-    int progress = a->common.progress;
-    if (progress < 0)
-        progress = a->common.format == PK_FORMAT_TABLE && !a->common.quiet && isatty(2);
-    if (progress && app_is_root(a))
-        pk_ctx_set_progress(a->ctx, show_progress, a, 1.0);
+    return APP_OK;
+}
+
+/* --ranks against the ranks launched. */
+static int check_ranks(app *a) {
     if (a->common.nranks > 0 && pk_ctx_size(a->ctx) == 1) {
         for (int i = 0; i < a->common.nranks; i++)
             if (a->common.ranks[i] != 1)
@@ -235,11 +291,47 @@ int app_open(app *a) {
     return APP_OK;
 }
 
-void app_header(const app *a, pk_report *r) {
-    pk_report_param(r, "program", "%s", a->prog);
-    pk_report_param(r, "version", "%s", PARKIT_VERSION);
-    pk_report_param(r, "backend", "%s", pk_ctx_backend(a->ctx));
-    pk_report_param(r, "ranks", "%d", pk_ctx_size(a->ctx));
+static int app_open(app *a) {
+    int rc = start_mpi_if_asked(a);
+    if (rc == APP_OK)
+        rc = new_context(a);
+    if (rc != APP_OK)
+        return rc;
+    const char *inject = inject_spec(a);
+    if (inject != NULL && pk_ctx_set_fault(a->ctx, inject) != 0)
+        return app_usage(a, "invalid fault spec '%s': %s", inject, pk_ctx_error(a->ctx)->message);
+    int progress = a->common.progress;
+    if (progress < 0)
+        progress = a->common.format == PK_FORMAT_TABLE && !a->common.quiet && isatty(2);
+    if (progress && app_is_root(a))
+        pk_ctx_set_progress(a->ctx, show_progress, a, 1.0);
+    return check_ranks(a);
+}
+
+/* ---- the sweep and the report ---- */
+
+static int app_sweep(app *a, const app_program *p, pk_stats **rows, int *nrows) {
+    pk_sweep sw = {
+        .threads = a->common.threads,
+        .nthreads = a->common.nthreads,
+        .ranks = a->common.ranks,
+        .nranks = a->common.nranks,
+        .repeat = a->common.repeat,
+        .warmup = a->common.warmup,
+        .work = p->work(a, p->state),
+    };
+    int n = (sw.nthreads > 0 ? sw.nthreads : 1) * (sw.nranks > 0 ? sw.nranks : 1);
+    *rows = calloc((size_t)n, sizeof **rows);
+    *nrows = n;
+    if (*rows == NULL)
+        return app_error(a, "out of memory");
+    int rc = pk_sweep_run(a->ctx, &sw, p->run_once, p->state, *rows);
+    end_progress(a);
+    return rc != 0 ? app_fail(a, rc) : APP_OK;
+}
+
+/* The header lines every report has. */
+static int report_header(const app *a, pk_report *r) {
     char list[256] = "";
     if (a->common.nthreads > 0) {
         for (int i = 0; i < a->common.nthreads; i++)
@@ -248,47 +340,33 @@ void app_header(const app *a, pk_report *r) {
     } else {
         snprintf(list, sizeof list, "%d", pk_ctx_threads(a->ctx));
     }
-    pk_report_param(r, "threads requested", "%s", list);
-    pk_report_param(r, "threads obtained", "%d", pk_ctx_threads_obtained(a->ctx));
+    int rc = pk_report_param(r, "program", "%s", a->prog);
+    rc = app_first_error(rc, pk_report_param(r, "version", "%s", PARKIT_VERSION));
+    rc = app_first_error(rc, pk_report_param(r, "backend", "%s", pk_ctx_backend(a->ctx)));
+    rc = app_first_error(rc, pk_report_param(r, "ranks", "%d", pk_ctx_size(a->ctx)));
+    rc = app_first_error(rc, pk_report_param(r, "threads requested", "%s", list));
+    rc = app_first_error(
+        rc, pk_report_param(r, "threads obtained", "%d", pk_ctx_threads_obtained(a->ctx)));
 #if PARKIT_WITH_MPI
     if (a->mpi_level >= 0)
-        pk_report_param(r, "MPI thread level", "%s", pk_mpi_thread_level_name(a->mpi_level));
+        rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",
+                                                 pk_mpi_thread_level_name(a->mpi_level)));
 #endif
-    pk_report_param(r, "timer resolution", "%.3g s", pk_time_resolution());
+    return app_first_error(rc,
+                           pk_report_param(r, "timer resolution", "%.3g s", pk_time_resolution()));
 }
 
-int app_sweep(app *a, pk_run_fn fn, void *arg, double work, pk_stats **rows, int *nrows) {
-    pk_sweep sw = {
-        .threads = a->common.threads,
-        .nthreads = a->common.nthreads,
-        .ranks = a->common.ranks,
-        .nranks = a->common.nranks,
-        .repeat = a->common.repeat,
-        .warmup = a->common.warmup,
-        .work = work,
-    };
-    int n = (sw.nthreads > 0 ? sw.nthreads : 1) * (sw.nranks > 0 ? sw.nranks : 1);
-    *rows = calloc((size_t)n, sizeof **rows);
-    *nrows = n;
-    if (*rows == NULL)
-        return app_error(a, "out of memory");
-    int rc = pk_sweep_run(a->ctx, &sw, fn, arg, *rows);
-    end_progress(a);
-    if (rc != 0)
-        return app_fail(a, rc);
-    return APP_OK;
+/* Everything the report holds: 0 or the first setter's error. */
+static int fill_report(app *a, const app_program *p, pk_report *r, int passed, const char *detail,
+                       const pk_stats *rows, int nrows) {
+    int rc = report_header(a, r);
+    rc = app_first_error(rc, p->report(a, p->state, r));
+    rc = app_first_error(rc, pk_report_validation(r, passed, detail));
+    return app_first_error(rc, pk_report_runs(r, rows, nrows, p->rate_unit(p->state)));
 }
 
-void app_check_fault(app *a) {
-    const char *inject = a->common.inject ? a->common.inject : getenv("PARKIT_INJECT");
-    if (inject != NULL && inject[0] != '\0' && !pk_ctx_fault_fired(a->ctx) && app_is_root(a))
-        fprintf(stderr,
-                "%s: warning: the injected fault '%s' did not fire (no task matched: check the "
-                "kernel name, and that the rank, thread and task exist in this run)\n",
-                a->prog, inject);
-}
-
-int app_print(app *a, pk_report *r) {
+/* Prints the report on rank 0 (quiet: only results and validation). */
+static int print_report(app *a, pk_report *r) {
     if (!app_is_root(a))
         return APP_OK;
     pk_report_set_quiet(r, a->common.quiet);
@@ -297,7 +375,68 @@ int app_print(app *a, pk_report *r) {
     return APP_OK;
 }
 
-int app_finish(app *a, int code) {
+/* Fills and prints the report (or, when the program hides it, says a failed
+ * validation on stderr). */
+static int make_report(app *a, const app_program *p, int passed, const char *detail,
+                       const pk_stats *rows, int nrows) {
+    pk_report *r = NULL;
+    int rc = pk_report_new(&r, p->name, a->common.format);
+    if (rc != 0)
+        return app_error(a, "cannot make the report: %s", pk_strerror(rc));
+    int code = APP_OK;
+    rc = fill_report(a, p, r, passed, detail, rows, nrows);
+    if (rc != 0)
+        code = app_error(a, "cannot fill the report: %s", pk_strerror(rc));
+    else if (!a->hide_report)
+        code = print_report(a, r);
+    else if (!passed)
+        code = app_error(a, "validation failed");
+    pk_report_free(r);
+    return code;
+}
+
+static void warn_fault_not_fired(app *a, int fired) {
+    const char *inject = inject_spec(a);
+    if (inject != NULL && inject[0] != '\0' && !fired && app_is_root(a))
+        fprintf(stderr,
+                "%s: warning: the injected fault '%s' did not fire (no task matched: check the "
+                "kernel name, and that the rank, thread and task exist in this run)\n",
+                a->prog, inject);
+}
+
+/* After a sweep that succeeded: validation, the output around the report, the report. */
+static int conclude(app *a, const app_program *p, const pk_stats *rows, int nrows) {
+    /* An injected fault targets the timed runs (where it did not fire, or the sweep
+     * would have failed), not the checks and the output that follow. */
+    int fired = pk_ctx_fault_fired(a->ctx);
+    pk_ctx_set_fault(a->ctx, NULL);
+    char detail[PK_REPORT_VALUE_LEN] = "";
+    int passed = p->validate(a, p->state, detail, sizeof detail);
+    int before = p->before_report ? p->before_report(a, p->state) : APP_OK;
+    int code = make_report(a, p, passed, detail, rows, nrows);
+    code = worse(worse(code, passed ? APP_OK : APP_FAILED), before);
+    warn_fault_not_fired(a, fired);
+    if (before == APP_OK && p->after_report)
+        code = p->after_report(a, p->state, code);
+    return code;
+}
+
+static int run(app *a, const app_program *p) {
+    pk_stats *rows = NULL;
+    int nrows = 0;
+    int rc = app_sweep(a, p, &rows, &nrows);
+    a->rows = rows;
+    a->nrows = nrows;
+    if (rc == APP_OK && (!p->root_only || app_is_root(a)))
+        rc = conclude(a, p, rows, nrows);
+    a->rows = NULL;
+    a->nrows = 0;
+    free(rows);
+    return rc;
+}
+
+/* Agrees on an exit code over ranks (the worst), frees the context, finalizes MPI. */
+static int app_finish(app *a, int code) {
     if (code == APP_DONE)
         code = APP_OK;
 #if PARKIT_WITH_MPI
@@ -316,6 +455,24 @@ int app_finish(app *a, int code) {
     pk_mpi_finalize();
 #endif
     return code;
+}
+
+int app_main(const app_program *p, int argc, char **argv) {
+    app a;
+    int rc = app_start(&a, p->name, &argc, &argv);
+    if (rc == APP_OK)
+        rc = app_parse(&a, p, argc, argv);
+    if (rc == APP_OK)
+        rc = p->check(&a, p->state);
+    if (rc == APP_OK)
+        rc = app_open(&a);
+    if (rc == APP_OK && p->prepare)
+        rc = p->prepare(&a, p->state);
+    if (rc == APP_OK)
+        rc = run(&a, p);
+    if (p->release)
+        p->release(p->state);
+    return app_finish(&a, rc);
 }
 
 double app_physical_memory(void) {

@@ -1,66 +1,91 @@
-/* The program skeleton shared by squares, factorial, sieve and prodcons: MPI
- * start-up when launched by mpirun, option parsing (the common options of
- * parkit/cli.h plus the program's own), the context, the sweep, the report,
- * messages printed once (rank 0) and the exit code every rank agrees on. */
+/* The program driver shared by squares, factorial, sieve and prodcons. Each
+ * program is one declarative app_program (its name, usage and help, its own
+ * option table and its callbacks) and its main() is one call to app_main(),
+ * which does, in this order and in one place for all four:
+ *
+ *   MPI start-up when launched by an MPI launcher;
+ *   the options: the program's table and the common one (parkit/cli.h) drive
+ *     getopt_long, the applying and --help; --help and --version print and stop;
+ *   check     the positional arguments and option combinations (usage errors);
+ *   the context: --backend, --inject-fault (or PARKIT_INJECT), progress, --ranks;
+ *   prepare   what the runs need once the context exists;
+ *   the sweep of run_once over the pool sizes (work units per run);
+ *   validate, then before_report, the report (header, the program's report
+ *     items, the validation line, the rows with rate_unit) printed by rank 0,
+ *     the warning for an injected fault that never fired, then after_report;
+ *   release, and one exit code agreed by every rank: APP_OK (0), APP_FAILED (1,
+ *     a runtime or validation failure) or APP_USAGE (2).
+ *
+ * Messages are printed once, by rank 0: usage errors as "prog: message" and the
+ * --help hint on stderr, runtime errors as "prog: message" or the context's error
+ * with its origin. */
 #ifndef PARKIT_APP_H
 #define PARKIT_APP_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "parkit/parkit.h"
 
 enum { APP_OK = 0, APP_FAILED = 1, APP_USAGE = 2, APP_DONE = 3 /* help/version printed */ };
 
-typedef struct app_opt {
-    const char *name; /* long option name */
-    int has_arg;      /* 0 or 1 */
-    int id;           /* passed to the handler */
-} app_opt;
-
-/* Handles one of the program's options: 0, or PK_EINVAL with *why set. */
-typedef int (*app_opt_fn)(void *state, int id, const char *arg, const char **why);
-
+/* One run of a program, as the driver and the callbacks see it. */
 typedef struct app {
     const char *prog;
-    const char *usage;   /* "[OPTION]... [N]" */
-    const char *summary; /* one line */
-    const char *help;    /* the program's own options and examples */
     pk_cli_common common;
-    char *pos[4];
-    int npos;
+    char **args; /* the positional arguments */
+    int nargs;
     pk_ctx *ctx;
+    const pk_stats *rows; /* the sweep's rows, once it ran */
+    int nrows;
     int rank, nranks;
-    int mpi_level; /* provided thread level, -1 without MPI */
+    int mpi_level;   /* provided thread level, -1 without MPI */
+    int hide_report; /* set by a program that prints only its own output */
     int progress_shown;
 } app;
 
-/* Starts MPI when the program was launched by an MPI launcher. */
-int app_start(app *a, const char *prog, int *argc, char ***argv);
-/* Parses argv. APP_OK, APP_USAGE (message printed) or APP_DONE (help/version). */
-int app_parse(app *a, int argc, char **argv, const app_opt *opts, app_opt_fn fn, void *state,
-              int max_pos);
-/* Prints "prog: message" and the --help hint once; returns APP_USAGE. */
+/* A program. Callbacks get the program's state; those returning an exit code
+ * return APP_OK or what app_usage / app_error / app_fail returned. NULL callbacks
+ * (those marked optional) are skipped. */
+typedef struct app_program {
+    const char *name;
+    const char *usage;                   /* after the name: "[OPTION]... [N]" */
+    const char *summary;                 /* what it does */
+    const pk_cli_option *options;        /* its own options; their apply gets the state */
+    const char *help;                    /* after its options: notes and examples */
+    int max_args;                        /* positional arguments it takes at most */
+    int root_only;                       /* validate and report on rank 0 alone */
+    void *state;                         /* the program's state, holding its defaults */
+    int (*check)(app *a, void *state);   /* arguments into the state; exit code */
+    int (*prepare)(app *a, void *state); /* optional; exit code */
+    pk_run_fn run_once;                  /* one timed run; its arg is the state */
+    double (*work)(const app *a, const void *state); /* work units of one run */
+    const char *(*rate_unit)(const void *state);     /* what the rate counts per second */
+    /* 1 when the result is right, else 0 with why in detail. */
+    int (*validate)(app *a, void *state, char *detail, size_t len);
+    /* Optional; output that goes before the report; exit code. */
+    int (*before_report)(app *a, void *state);
+    /* The program's parameters, results and notes: 0 or the first report setter's error. */
+    int (*report)(app *a, void *state, pk_report *r);
+    /* Optional; output after the report, given the exit code so far; returns the new one. */
+    int (*after_report)(app *a, void *state, int code);
+    void (*release)(void *state); /* optional; frees what the state holds */
+} app_program;
+
+/* Runs a program from its command line and returns its exit code. */
+int app_main(const app_program *p, int argc, char **argv);
+
+/* Prints "prog: message" and the --help hint once (rank 0); returns APP_USAGE. */
 int app_usage(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "prog: message" once (rank 0) to stderr; returns APP_FAILED. */
 int app_error(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints the context's last error once; returns APP_FAILED (or APP_USAGE for PK_EINVAL
- * when usage is set). */
+/* Prints the context's last error (with its origin) once; returns APP_FAILED. */
 int app_fail(app *a, int rc);
-/* Creates the context from the common options. APP_OK or an exit code. */
-int app_open(app *a);
-/* The header lines every report has. */
-void app_header(const app *a, pk_report *r);
-/* Runs the sweep; rows allocated. APP_OK or APP_FAILED (printed). */
-int app_sweep(app *a, pk_run_fn fn, void *arg, double work, pk_stats **rows, int *nrows);
-/* Prints the report on rank 0 (quiet: only results and validation). */
-int app_print(app *a, pk_report *r);
-/* Warns when an injected fault never fired. */
-void app_check_fault(app *a);
 /* 1 on rank 0: the rank that prints. */
 int app_is_root(const app *a);
-/* Agrees on an exit code over ranks (max), frees the context, finalizes MPI. */
-int app_finish(app *a, int code);
 /* Bytes of physical memory, for "would not fit in memory" checks. */
 double app_physical_memory(void);
+/* The first of two statuses that is not 0, for chains of report setters. */
+int app_first_error(int rc, int next);
 
 #endif

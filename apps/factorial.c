@@ -11,7 +11,6 @@
 #include "app.h"
 #include "parkit/factorial.h"
 
-enum { OPT_EACH, OPT_U64, OPT_PRINT, OPT_OUTPUT, OPT_DIGITS };
 enum { SHOW_DEFAULT = 20, SHOW_MAX = 1000 };
 #define MAX_N UINT64_C(4294967295) /* beyond, n! passes GMP's integer size */
 
@@ -20,15 +19,13 @@ typedef struct fact_state {
     int each, u64, print, show;
     const char *output;
     int64_t count; /* values in the range */
+    int ready;     /* result initialized (and results allocated on rank 0) */
     mpz_t result;
     mpz_t *results;
     uint64_t *results64;
+    int output_written; /* --output done: the note says how long it took */
+    double output_seconds;
 } fact_state;
-
-static const app_opt options[] = {
-    {"each", 1, OPT_EACH},     {"u64", 0, OPT_U64},       {"print", 0, OPT_PRINT},
-    {"output", 1, OPT_OUTPUT}, {"digits", 1, OPT_DIGITS}, {NULL, 0, 0},
-};
 
 /* 0! .. 20!, the known values (20! is the last below 2^64). */
 /* clang-format off */
@@ -38,35 +35,54 @@ static const uint64_t known[21] = {
     121645100408832000, UINT64_C(2432902008176640000)};
 /* clang-format on */
 
-static int on_option(void *p, int id, const char *arg, const char **why) {
+static int set_each(void *p, const char *arg, const char **why) {
     fact_state *s = p;
+    s->each = 1;
+    return pk_parse_u64_range(arg, &s->a, &s->b, why);
+}
+
+static int set_u64(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((fact_state *)p)->u64 = 1;
+    return 0;
+}
+
+static int set_print(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((fact_state *)p)->print = 1;
+    return 0;
+}
+
+static int set_output(void *p, const char *arg, const char **why) {
+    (void)why;
+    ((fact_state *)p)->output = arg;
+    return 0;
+}
+
+static int set_digits(void *p, const char *arg, const char **why) {
     uint64_t v;
-    switch (id) {
-    case OPT_EACH:
-        s->each = 1;
-        return pk_parse_u64_range(arg, &s->a, &s->b, why);
-    case OPT_U64:
-        s->u64 = 1;
-        return 0;
-    case OPT_PRINT:
-        s->print = 1;
-        return 0;
-    case OPT_OUTPUT:
-        s->output = arg;
-        return 0;
-    case OPT_DIGITS:
-        if (pk_parse_u64(arg, &v, why) != 0)
-            return PK_EINVAL;
-        if (v < 1 || v > SHOW_MAX) {
-            *why = "must be between 1 and 1000";
-            return PK_EINVAL;
-        }
-        s->show = (int)v;
-        return 0;
-    default:
+    if (pk_parse_u64(arg, &v, why) != 0)
+        return PK_EINVAL;
+    if (v < 1 || v > SHOW_MAX) {
+        *why = "must be between 1 and 1000";
         return PK_EINVAL;
     }
+    ((fact_state *)p)->show = (int)v;
+    return 0;
 }
+
+static const pk_cli_option options[] = {
+    {"each", 0, 1, "A..B",
+     "compute k! for every k in A..B as tasks under a dynamic\n"
+     "schedule and print the table 'Factorial of k is ...'\n"
+     "(table format; with csv or json use --output FILE)",
+     set_each},
+    {"u64", 0, 0, NULL, "with --each: compute in 64-bit integers (fails from 21!)", set_u64},
+    {"print", 0, 0, NULL, "print the whole N! after the report", set_print},
+    {"output", 0, 1, "FILE", "write N! (or the --each table) to FILE instead", set_output},
+    {"digits", 0, 1, "K", "leading and trailing digits to show (default 20)", set_digits},
+    {NULL, 0, 0, NULL, NULL, NULL},
+};
 
 /* ---- sizes ---- */
 
@@ -133,11 +149,12 @@ static int check_range(app *a, fact_state *s) {
     return too_big(a, what, values * 2.0 + bytes_for(s->b, 0));
 }
 
-static int check_args(app *a, fact_state *s) {
+static int check_args(app *a, void *state) {
+    fact_state *s = state;
     const char *why;
-    if (s->each && a->npos > 0)
+    if (s->each && a->nargs > 0)
         return app_usage(a, "give either N or --each A..B, not both");
-    if (!s->each && a->npos == 0)
+    if (!s->each && a->nargs == 0)
         return app_usage(a, "missing N (for example 'factorial 100000' or "
                             "'factorial --each 1..10')");
     if (s->u64 && !s->each)
@@ -145,8 +162,8 @@ static int check_args(app *a, fact_state *s) {
     if (s->print && a->common.format != PK_FORMAT_TABLE)
         return app_usage(a, "--print writes the number after a table report; with --format "
                             "csv or json use --output FILE");
-    if (!s->each && pk_parse_u64(a->pos[0], &s->n, &why) != 0)
-        return app_usage(a, "invalid N '%s': %s", a->pos[0], why);
+    if (!s->each && pk_parse_u64(a->args[0], &s->n, &why) != 0)
+        return app_usage(a, "invalid N '%s': %s", a->args[0], why);
     return s->each ? check_range(a, s) : check_single(a, s);
 }
 
@@ -161,7 +178,12 @@ static int run_once(pk_ctx *ctx, void *arg) {
     return pk_factorial_each(ctx, s->a, s->b, s->results);
 }
 
-static int alloc_results(app *a, fact_state *s) {
+/* The result on every rank (the kernels take it there), the values of a range
+ * on rank 0. */
+static int prepare(app *a, void *state) {
+    fact_state *s = state;
+    mpz_init(s->result);
+    s->ready = 1;
     if (!s->each || !app_is_root(a))
         return APP_OK;
     if (s->u64) {
@@ -177,7 +199,10 @@ static int alloc_results(app *a, fact_state *s) {
     return APP_OK;
 }
 
-static void free_results(fact_state *s) {
+static void release(void *state) {
+    fact_state *s = state;
+    if (!s->ready)
+        return;
     if (s->results != NULL)
         for (int64_t i = 0; i < s->count; i++)
             mpz_clear(s->results[i]);
@@ -313,14 +338,21 @@ static int u64_ok(const fact_state *s, char *why, size_t len) {
     return 1;
 }
 
-/* ---- report ---- */
+/* ---- validation and report ---- */
 
-static void digits_results(pk_report *r, const mpz_t x, uint64_t n, int show) {
-    uint64_t digits = 0;
-    char lead[SHOW_MAX + 1];
-    pk_mpz_digits(x, &digits, lead, (size_t)show + 1);
-    pk_report_result_num(r, "digits", "%llu", (unsigned long long)digits);
-    pk_report_result_str(r, "leading digits", "%s", lead);
+static int validate(app *a, void *state, char *why, size_t len) {
+    (void)a;
+    const fact_state *s = state;
+    if (!s->each)
+        return value_ok(s->result, s->n, why, len);
+    if (s->u64)
+        return u64_ok(s, why, len);
+    return neighbours_ok(s, why, len) && value_ok(s->results[0], s->a, why, len) &&
+           value_ok(s->results[s->count - 1], s->b, why, len);
+}
+
+/* The trailing digits of x, `show` of them at most, as one report result. */
+static int trailing_result(pk_report *r, const mpz_t x, uint64_t digits, int show) {
     mpz_t p10, tail;
     mpz_init(p10);
     mpz_init(tail);
@@ -328,37 +360,39 @@ static void digits_results(pk_report *r, const mpz_t x, uint64_t n, int show) {
     mpz_tdiv_r(tail, x, p10);
     int width = digits < (uint64_t)show ? (int)digits : show;
     char *text = NULL;
+    int rc = PK_ENOMEM;
     if (gmp_asprintf(&text, "%0*Zd", width, tail) >= 0 && text != NULL) {
-        pk_report_result_str(r, "trailing digits", "%s", text);
-        void (*release)(void *, size_t);
-        mp_get_memory_functions(NULL, NULL, &release);
-        release(text, strlen(text) + 1);
+        rc = pk_report_result_str(r, "trailing digits", "%s", text);
+        void (*release_text)(void *, size_t);
+        mp_get_memory_functions(NULL, NULL, &release_text);
+        release_text(text, strlen(text) + 1);
     }
-    pk_report_result_num(r, "trailing zeros", "%llu", (unsigned long long)legendre(n, 5));
     mpz_clear(p10);
     mpz_clear(tail);
+    return rc;
 }
 
-static int validate(fact_state *s, pk_report *r) {
-    char why[200] = "";
-    int ok;
-    if (!s->each) {
-        ok = value_ok(s->result, s->n, why, sizeof why);
-        digits_results(r, s->result, s->n, s->show);
-    } else if (s->u64) {
-        ok = u64_ok(s, why, sizeof why);
-        pk_report_result_num(r, "values", "%lld", (long long)s->count);
-    } else {
-        ok = neighbours_ok(s, why, sizeof why) && value_ok(s->results[0], s->a, why, sizeof why) &&
-             value_ok(s->results[s->count - 1], s->b, why, sizeof why);
-        uint64_t total = 0, d;
-        for (int64_t i = 0; i < s->count; i++)
-            total += pk_mpz_digits(s->results[i], &d, NULL, 0) == 0 ? d : 0;
-        pk_report_result_num(r, "values", "%lld", (long long)s->count);
-        pk_report_result_num(r, "digits", "%llu", (unsigned long long)total);
-    }
-    pk_report_validation(r, ok, ok ? NULL : why);
-    return ok ? APP_OK : APP_FAILED;
+static int digits_results(pk_report *r, const mpz_t x, uint64_t n, int show) {
+    uint64_t digits = 0;
+    char lead[SHOW_MAX + 1];
+    int rc = pk_mpz_digits(x, &digits, lead, (size_t)show + 1);
+    rc = app_first_error(rc, pk_report_result_num(r, "digits", "%llu", (unsigned long long)digits));
+    rc = app_first_error(rc, pk_report_result_str(r, "leading digits", "%s", lead));
+    rc = app_first_error(rc, trailing_result(r, x, digits, show));
+    return app_first_error(
+        rc, pk_report_result_num(r, "trailing zeros", "%llu", (unsigned long long)legendre(n, 5)));
+}
+
+/* --each: how many values and their digits in all. */
+static int range_results(pk_report *r, const fact_state *s) {
+    int rc = pk_report_result_num(r, "values", "%lld", (long long)s->count);
+    if (s->u64)
+        return rc;
+    uint64_t total = 0, d;
+    for (int64_t i = 0; i < s->count; i++)
+        total += pk_mpz_digits(s->results[i], &d, NULL, 0) == 0 ? d : 0;
+    return app_first_error(rc,
+                           pk_report_result_num(r, "digits", "%llu", (unsigned long long)total));
 }
 
 static const char *checks_done(const fact_state *s) {
@@ -370,15 +404,34 @@ static const char *checks_done(const fact_state *s) {
            "leading digits vs log-gamma";
 }
 
-static void fill_report(app *a, fact_state *s, pk_report *r) {
-    app_header(a, r);
-    if (s->each)
-        pk_report_param(r, "range", "%llu..%llu", (unsigned long long)s->a,
-                        (unsigned long long)s->b);
-    else
-        pk_report_param(r, "N", "%llu", (unsigned long long)s->n);
-    pk_report_param(r, "arithmetic", "%s", s->u64 ? "64-bit" : "exact (GMP)");
-    pk_report_param(r, "checks", "%s", checks_done(s));
+static int report(app *a, void *state, pk_report *r) {
+    (void)a;
+    const fact_state *s = state;
+    int rc = s->each ? pk_report_param(r, "range", "%llu..%llu", (unsigned long long)s->a,
+                                       (unsigned long long)s->b)
+                     : pk_report_param(r, "N", "%llu", (unsigned long long)s->n);
+    rc = app_first_error(rc,
+                         pk_report_param(r, "arithmetic", "%s", s->u64 ? "64-bit" : "exact (GMP)"));
+    rc = app_first_error(rc, pk_report_param(r, "checks", "%s", checks_done(s)));
+    rc = app_first_error(rc, s->each ? range_results(r, s)
+                                     : digits_results(r, s->result, s->n, s->show));
+    if (s->output_written)
+        rc = app_first_error(
+            rc, pk_report_note(r, "wrote %s in %.3f s (decimal conversion, not in the timings)",
+                               s->output, s->output_seconds));
+    return rc;
+}
+
+static double work(const app *a, const void *state) {
+    (void)a;
+    const fact_state *s = state;
+    return s->u64    ? (double)s->count
+           : s->each ? range_digits(s->a, s->b)
+                     : floor(log10_factorial(s->n)) + 1;
+}
+
+static const char *rate_unit(const void *state) {
+    return ((const fact_state *)state)->u64 ? "values/s" : "digits/s";
 }
 
 /* ---- output of the values (after the timings: decimal conversion of a big n!
@@ -404,7 +457,7 @@ static int write_values(const fact_state *s, FILE *f) {
     return 0;
 }
 
-static int write_output(app *a, const fact_state *s, double *seconds) {
+static int write_output(app *a, fact_state *s) {
     double t0 = pk_time_now();
     FILE *f = fopen(s->output, "w");
     if (f == NULL)
@@ -412,68 +465,31 @@ static int write_output(app *a, const fact_state *s, double *seconds) {
     int rc = write_values(s, f);
     if (fclose(f) != 0 || rc != 0)
         return app_error(a, "error writing '%s'", s->output);
-    *seconds = pk_time_now() - t0;
+    s->output_seconds = pk_time_now() - t0;
+    s->output_written = 1;
     return APP_OK;
 }
 
-/* The table (--each) goes before the report, the whole number (--print) after. */
-static int print_values(app *a, const fact_state *s, int before) {
-    int table = s->each && !s->output && a->common.format == PK_FORMAT_TABLE;
-    int number = !s->each && s->print && !s->output;
-    if ((before && table) || (!before && number))
-        if (write_values(s, stdout) != 0)
-            return app_error(a, "error writing the values");
+/* --output FILE, else the --each table (table format), both before the report. */
+static int before_report(app *a, void *state) {
+    fact_state *s = state;
+    if (s->output)
+        return write_output(a, s);
+    if (s->each && a->common.format == PK_FORMAT_TABLE && write_values(s, stdout) != 0)
+        return app_error(a, "error writing the values");
     return APP_OK;
 }
 
-static int finish(app *a, fact_state *s, const pk_stats *rows, int nrows) {
-    pk_report *r = pk_report_new("factorial", a->common.format);
-    if (r == NULL)
-        return app_error(a, "out of memory");
-    fill_report(a, s, r);
-    int rc = validate(s, r);
-    double wrote = 0;
-    int orc = s->output ? write_output(a, s, &wrote) : APP_OK;
-    pk_report_runs(r, rows, nrows, s->u64 ? "values/s" : "digits/s");
-    if (s->output && orc == APP_OK)
-        pk_report_note(r, "wrote %s in %.3f s (decimal conversion, not in the timings)", s->output,
-                       wrote);
-    int prc = print_values(a, s, 1);
-    app_print(a, r);
-    if (prc == APP_OK)
-        prc = print_values(a, s, 0);
-    pk_report_free(r);
-    app_check_fault(a);
-    return rc != APP_OK ? rc : orc != APP_OK ? orc : prc;
+/* --print: the whole N! after the report. */
+static int after_report(app *a, void *state, int code) {
+    const fact_state *s = state;
+    if (!s->each && s->print && !s->output && write_values(s, stdout) != 0)
+        return app_error(a, "error writing the values");
+    return code;
 }
 
-static int run(app *a, fact_state *s) {
-    int rc = app_open(a);
-    if (rc == APP_OK)
-        rc = alloc_results(a, s);
-    if (rc != APP_OK)
-        return rc;
-    pk_stats *rows = NULL;
-    int nrows = 0;
-    double work = s->u64    ? (double)s->count
-                  : s->each ? range_digits(s->a, s->b)
-                            : floor(log10_factorial(s->n)) + 1;
-    rc = app_sweep(a, run_once, s, work, &rows, &nrows);
-    if (rc == APP_OK && app_is_root(a))
-        rc = finish(a, s, rows, nrows);
-    free(rows);
-    return rc;
-}
-
+/* After the options: notes and examples. */
 static const char help[] =
-    "Options:\n"
-    "      --each A..B       compute k! for every k in A..B as tasks under a dynamic\n"
-    "                        schedule and print the table 'Factorial of k is ...'\n"
-    "                        (table format; with csv or json use --output FILE)\n"
-    "      --u64             with --each: compute in 64-bit integers (fails from 21!)\n"
-    "      --print           print the whole N! after the report\n"
-    "      --output FILE     write N! (or the --each table) to FILE instead\n"
-    "      --digits K        leading and trailing digits to show (default 20)\n"
     "\n"
     "N, A and B accept expressions: 1e6, 2^20, 1e6+3. N is at most 2^32-1 and must\n"
     "fit in memory (N! has about N log2(N/e) bits). The report gives the digit count\n"
@@ -488,20 +504,29 @@ static const char help[] =
     "  factorial --u64 --each 1..20\n"
     "  mpirun -n 4 factorial 10000000\n\n";
 
+static fact_state state = {.show = SHOW_DEFAULT};
+
+static const app_program factorial = {
+    .name = "factorial",
+    .usage = "[OPTION]... N | --each A..B",
+    .summary = "Compute N! exactly (GMP), or k! for every k in A..B, on threads or ranks.",
+    .options = options,
+    .help = help,
+    .max_args = 1,
+    .root_only = 1, /* the values live on rank 0 */
+    .state = &state,
+    .check = check_args,
+    .prepare = prepare,
+    .run_once = run_once,
+    .work = work,
+    .rate_unit = rate_unit,
+    .validate = validate,
+    .before_report = before_report,
+    .report = report,
+    .after_report = after_report,
+    .release = release,
+};
+
 int main(int argc, char **argv) {
-    app a;
-    fact_state s = {.show = SHOW_DEFAULT};
-    int rc = app_start(&a, "factorial", &argc, &argv);
-    a.usage = "[OPTION]... N | --each A..B";
-    a.summary = "Compute N! exactly (GMP), or k! for every k in A..B, on threads or ranks.";
-    a.help = help;
-    if (rc == APP_OK)
-        rc = app_parse(&a, argc, argv, options, on_option, &s, 1);
-    if (rc == APP_OK)
-        rc = check_args(&a, &s);
-    mpz_init(s.result);
-    if (rc == APP_OK)
-        rc = run(&a, &s);
-    free_results(&s);
-    return app_finish(&a, rc);
+    return app_main(&factorial, argc, argv);
 }

@@ -10,17 +10,6 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-enum {
-    OPT_PRODUCERS,
-    OPT_CONSUMERS,
-    OPT_ITEMS,
-    OPT_CAPACITY,
-    OPT_BATCH,
-    OPT_PRODUCE_DELAY,
-    OPT_CONSUME_DELAY,
-    OPT_TRACE
-};
-
 /* Delays are given in milliseconds; the kernel takes at most an hour. */
 #define MAX_DELAY_MS 3.6e6
 
@@ -39,19 +28,8 @@ typedef struct pc_state {
     pk_prodcons_result last;
     size_t max_depth;
     int min_team[2], max_team[2]; /* producers and consumers over the runs */
+    int fixed_team;               /* both sides given: --threads is ignored */
 } pc_state;
-
-static const app_opt options[] = {
-    {"producers", 1, OPT_PRODUCERS},
-    {"consumers", 1, OPT_CONSUMERS},
-    {"items", 1, OPT_ITEMS},
-    {"capacity", 1, OPT_CAPACITY},
-    {"batch", 1, OPT_BATCH},
-    {"produce-delay", 1, OPT_PRODUCE_DELAY},
-    {"consume-delay", 1, OPT_CONSUME_DELAY},
-    {"trace", 0, OPT_TRACE},
-    {NULL, 0, 0},
-};
 
 _Static_assert(PK_PRODCONS_MAX_WORKERS == 1024 && PK_PRODCONS_MAX_BATCH == 65536,
                "the limits are spelled out in the messages and the help");
@@ -82,39 +60,81 @@ static int parse_ms(const char *arg, double *ms, const char **why) {
     return 0;
 }
 
-static int on_option(void *p, int id, const char *arg, const char **why) {
+static int set_side(int *side, const char *arg, const char **why) {
+    int64_t v = 0;
+    int rc = parse_count(arg, 1, PK_PRODCONS_MAX_WORKERS - 1, "at most 1023", &v, why);
+    *side = (int)v;
+    return rc;
+}
+
+static int set_producers(void *p, const char *arg, const char **why) {
+    return set_side(&((pc_state *)p)->producers, arg, why);
+}
+
+static int set_consumers(void *p, const char *arg, const char **why) {
+    return set_side(&((pc_state *)p)->consumers, arg, why);
+}
+
+static int set_items(void *p, const char *arg, const char **why) {
+    pc_state *s = p;
+    s->items_given = 1;
+    return parse_count(arg, 0, INT64_MAX, "", &s->items, why);
+}
+
+static int set_capacity(void *p, const char *arg, const char **why) {
+    int64_t v = 0;
+    int rc = parse_count(arg, 1, INT64_MAX, "", &v, why);
+    ((pc_state *)p)->capacity = (size_t)v;
+    return rc;
+}
+
+static int set_batch(void *p, const char *arg, const char **why) {
     pc_state *s = p;
     int64_t v = 0;
-    int rc = 0;
-    switch (id) {
-    case OPT_PRODUCERS:
-    case OPT_CONSUMERS:
-        rc = parse_count(arg, 1, PK_PRODCONS_MAX_WORKERS - 1, "at most 1023", &v, why);
-        *(id == OPT_PRODUCERS ? &s->producers : &s->consumers) = (int)v;
-        return rc;
-    case OPT_ITEMS:
-        s->items_given = 1;
-        return parse_count(arg, 0, INT64_MAX, "", &s->items, why);
-    case OPT_CAPACITY:
-        rc = parse_count(arg, 1, INT64_MAX, "", &v, why);
-        s->capacity = (size_t)v;
-        return rc;
-    case OPT_BATCH:
-        rc = parse_count(arg, 1, PK_PRODCONS_MAX_BATCH, "at most 65536", &v, why);
-        s->batch = (size_t)v;
-        s->batch_given = 1;
-        return rc;
-    case OPT_PRODUCE_DELAY:
-        return parse_ms(arg, &s->produce_ms, why);
-    case OPT_CONSUME_DELAY:
-        return parse_ms(arg, &s->consume_ms, why);
-    case OPT_TRACE:
-        s->trace = 1;
-        return 0;
-    default:
-        return PK_EINVAL;
-    }
+    int rc = parse_count(arg, 1, PK_PRODCONS_MAX_BATCH, "at most 65536", &v, why);
+    s->batch = (size_t)v;
+    s->batch_given = 1;
+    return rc;
 }
+
+static int set_produce_delay(void *p, const char *arg, const char **why) {
+    return parse_ms(arg, &((pc_state *)p)->produce_ms, why);
+}
+
+static int set_consume_delay(void *p, const char *arg, const char **why) {
+    return parse_ms(arg, &((pc_state *)p)->consume_ms, why);
+}
+
+static int set_trace(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((pc_state *)p)->trace = 1;
+    return 0;
+}
+
+static const pk_cli_option options[] = {
+    {"producers", 0, 1, "P", "producer threads (default: half the threads, at least 1)",
+     set_producers},
+    {"consumers", 0, 1, "C", "consumer threads (default: half the threads, at least 1)",
+     set_consumers},
+    {"items", 0, 1, "N", "items to move (default 10000000; 10 with --trace)", set_items},
+    {"capacity", 0, 1, "K", "items the channel holds at most (default 1024)", set_capacity},
+    {"batch", 0, 1, "B",
+     "items moved per channel operation (default 1; under MPI\n"
+     "1024 or the capacity if smaller; at most 65536)",
+     set_batch},
+    {"produce-delay", 0, 1, "MS", "sleep MS milliseconds before each item is put",
+     set_produce_delay},
+    {"consume-delay", 0, 1, "MS",
+     "sleep MS milliseconds after each item is taken\n"
+     "(fractions allowed: 0.5 is half a millisecond)",
+     set_consume_delay},
+    {"trace", 0, 0, NULL,
+     "print every move with the list as it is then, e.g.\n"
+     "\"Added 3 to the list. List: [1, 2, 3]\"; one run, no\n"
+     "warm-up (to stderr with --format csv or json)",
+     set_trace},
+    {NULL, 0, 0, NULL, NULL, NULL},
+};
 
 /* ---- the trace: the tutorial's lines ---- */
 
@@ -214,7 +234,8 @@ static int run_once(pk_ctx *ctx, void *arg) {
 
 /* ---- set-up and report ---- */
 
-static int check_options(app *a, pc_state *s) {
+static int check_options(app *a, void *state) {
+    pc_state *s = state;
     if (s->producers > 0 && s->consumers > 0 &&
         s->producers > PK_PRODCONS_MAX_WORKERS - s->consumers)
         return app_usage(a, "%d producers + %d consumers: at most %d threads in all", s->producers,
@@ -242,111 +263,129 @@ static void set_up_trace(app *a, pc_state *s) {
 }
 
 /* The team as run: fixed by the options, or half the pool of each row. */
-static void report_team(pk_report *r, const pc_state *s) {
+static int report_team(pk_report *r, const pc_state *s) {
     static const char *const keys[2] = {"producers", "consumers"};
     int given[2] = {s->producers, s->consumers};
+    int rc = 0;
     for (int i = 0; i < 2; i++) {
         if (given[i] > 0)
-            pk_report_param(r, keys[i], "%d", given[i]);
+            rc = app_first_error(rc, pk_report_param(r, keys[i], "%d", given[i]));
         else if (s->min_team[i] == s->max_team[i])
-            pk_report_param(r, keys[i], "%d (half the pool)", s->min_team[i]);
+            rc = app_first_error(rc,
+                                 pk_report_param(r, keys[i], "%d (half the pool)", s->min_team[i]));
         else
-            pk_report_param(r, keys[i], "%d to %d (half the pool of each row)", s->min_team[i],
-                            s->max_team[i]);
+            rc = app_first_error(rc,
+                                 pk_report_param(r, keys[i], "%d to %d (half the pool of each row)",
+                                                 s->min_team[i], s->max_team[i]));
     }
+    return rc;
 }
 
-static void report(app *a, pc_state *s, const pk_stats *rows, int nrows, int fixed_team) {
-    pk_report *r = pk_report_new("prodcons", a->common.format);
-    app_header(a, r);
-    report_team(r, s);
-    pk_report_param(r, "items", "%lld", (long long)s->items);
-    pk_report_param(r, "capacity", "%zu", s->capacity);
-    pk_report_param(r, "batch", "%zu", s->batch);
-    pk_report_param(r, "produce delay", "%g ms", s->produce_ms);
-    pk_report_param(r, "consume delay", "%g ms", s->consume_ms);
-    pk_report_result_num(r, "produced", "%lld", (long long)s->last.produced);
-    pk_report_result_num(r, "consumed", "%lld", (long long)s->last.consumed);
-    pk_report_result_num(r, "max depth", "%zu", s->max_depth);
-    double best = 0;
-    for (int i = 0; i < nrows; i++)
-        best = rows[i].rate > best ? rows[i].rate : best;
-    pk_report_result_num(r, "items/s", "%.4g", best);
-    pk_report_validation(r, !s->failed, s->failed ? s->detail : NULL);
-    pk_report_runs(r, rows, nrows, "items/s");
-    if (fixed_team)
-        pk_report_note(r, "--threads is ignored: --producers and --consumers fix the team");
+static int report_results(pk_report *r, const pc_state *s, double best) {
+    int rc = pk_report_result_num(r, "produced", "%lld", (long long)s->last.produced);
+    rc = app_first_error(rc,
+                         pk_report_result_num(r, "consumed", "%lld", (long long)s->last.consumed));
+    rc = app_first_error(rc, pk_report_result_num(r, "max depth", "%zu", s->max_depth));
+    return app_first_error(rc, pk_report_result_num(r, "items/s", "%.4g", best));
+}
+
+static int report_notes(pk_report *r, const pc_state *s) {
+    int rc = 0;
+    if (s->fixed_team)
+        rc = pk_report_note(r, "--threads is ignored: --producers and --consumers fix the team");
     if (s->trace)
-        pk_report_note(r, "--trace: one run, no warm-up; the listing slows the channel");
-    app_print(a, r);
-    pk_report_free(r);
+        rc = app_first_error(
+            rc, pk_report_note(r, "--trace: one run, no warm-up; the listing slows the channel"));
+    return rc;
 }
 
-static int run(app *a, pc_state *s) {
-    int rc = app_open(a);
-    if (rc != APP_OK)
-        return rc;
+/* The best rate of the sweep's rows. */
+static double best_rate(const app *a) {
+    double best = 0;
+    for (int i = 0; i < a->nrows; i++)
+        best = a->rows[i].rate > best ? a->rows[i].rate : best;
+    return best;
+}
+
+static int report(app *a, void *state, pk_report *r) {
+    const pc_state *s = state;
+    int rc = report_team(r, s);
+    rc = app_first_error(rc, pk_report_param(r, "items", "%lld", (long long)s->items));
+    rc = app_first_error(rc, pk_report_param(r, "capacity", "%zu", s->capacity));
+    rc = app_first_error(rc, pk_report_param(r, "batch", "%zu", s->batch));
+    rc = app_first_error(rc, pk_report_param(r, "produce delay", "%g ms", s->produce_ms));
+    rc = app_first_error(rc, pk_report_param(r, "consume delay", "%g ms", s->consume_ms));
+    rc = app_first_error(rc, report_results(r, s, best_rate(a)));
+    return app_first_error(rc, report_notes(r, s));
+}
+
+static int validate(app *a, void *state, char *detail, size_t len) {
+    (void)a;
+    const pc_state *s = state;
+    if (s->failed)
+        snprintf(detail, len, "%s", s->detail);
+    return !s->failed;
+}
+
+/* Settings that depend on the backend and on the options together. */
+static int prepare(app *a, void *state) {
+    pc_state *s = state;
     /* Between ranks every channel operation is a message: move items in batches
      * unless told otherwise (one at a time is about 60x slower there). */
     if (!s->batch_given && strcmp(pk_ctx_backend(a->ctx), "mpi") == 0 && !s->trace)
         s->batch = s->capacity < 1024 ? s->capacity : 1024;
     set_up_trace(a, s);
     /* With both sides fixed every row of a --threads sweep would be the same run. */
-    int fixed_team = s->producers > 0 && s->consumers > 0 && a->common.nthreads > 0;
-    if (fixed_team)
+    s->fixed_team = s->producers > 0 && s->consumers > 0 && a->common.nthreads > 0;
+    if (s->fixed_team)
         a->common.nthreads = 0;
-    pk_stats *rows = NULL;
-    int nrows = 0;
-    rc = app_sweep(a, run_once, s, (double)s->items, &rows, &nrows);
-    if (rc == APP_OK) {
-        report(a, s, rows, nrows, fixed_team);
-        app_check_fault(a);
-        rc = s->failed ? APP_FAILED : APP_OK;
-    }
-    free(rows);
-    return rc;
+    return APP_OK;
 }
 
+static double work(const app *a, const void *state) {
+    (void)a;
+    return (double)((const pc_state *)state)->items;
+}
+
+static const char *rate_unit(const void *state) {
+    (void)state;
+    return "items/s";
+}
+
+static pc_state state = {.items = 10000000, .capacity = 1024, .batch = 1};
+
+static const app_program prodcons = {
+    .name = "prodcons",
+    .usage = "[OPTION]...",
+    .summary = "Move N items from P producers to C consumers through one bounded channel and\n"
+               "check that every item arrives exactly once.",
+    .options = options,
+    .help = "\nThe team is P + C threads whatever the pool (under mpirun: P + C ranks, one\n"
+            "worker each, and P and C default to half the ranks). --threads LIST sweeps\n"
+            "the team: for each value t, P and C not given are t/2 each (at least 1); with\n"
+            "both --producers and --consumers given, --threads is ignored. Validation: both\n"
+            "sides' counts, sums and XORs equal each other and the closed forms for the\n"
+            "values 1..N, in every run. Faults: task = the item's ordinal in its worker,\n"
+            "thread = the worker (producers 0..P-1, then consumers P..P+C-1; under\n"
+            "mpirun the worker is the rank: rank=R).\n"
+            "N, P, C, K and B accept expressions: 1e7, 2^20, 1e6+1.\n"
+            "Examples:\n"
+            "  prodcons --producers 2 --consumers 2 --items 1e7 --capacity 1024\n"
+            "  prodcons --threads 2,4,8 --batch 64\n"
+            "  prodcons --producers 2 --consumers 2 --capacity 3 --produce-delay 100 \\\n"
+            "           --consume-delay 150 --trace\n"
+            "  prodcons --producers 2 --consumers 2 --inject-fault thread=3,task=100\n",
+    .max_args = 0,
+    .state = &state,
+    .check = check_options,
+    .prepare = prepare,
+    .run_once = run_once,
+    .work = work,
+    .rate_unit = rate_unit,
+    .validate = validate,
+    .report = report,
+};
+
 int main(int argc, char **argv) {
-    app a;
-    pc_state s = {.items = 10000000, .capacity = 1024, .batch = 1};
-    int rc = app_start(&a, "prodcons", &argc, &argv);
-    a.usage = "[OPTION]...";
-    a.summary = "Move N items from P producers to C consumers through one bounded channel and\n"
-                "check that every item arrives exactly once.";
-    a.help = "Options:\n"
-             "      --producers P     producer threads (default: half the threads, at least 1)\n"
-             "      --consumers C     consumer threads (default: half the threads, at least 1)\n"
-             "      --items N         items to move (default 10000000; 10 with --trace)\n"
-             "      --capacity K      items the channel holds at most (default 1024)\n"
-             "      --batch B         items moved per channel operation (default 1; under MPI\n"
-             "                        1024 or the capacity if smaller; at most 65536)\n"
-             "      --produce-delay MS  sleep MS milliseconds before each item is put\n"
-             "      --consume-delay MS  sleep MS milliseconds after each item is taken\n"
-             "                        (fractions allowed: 0.5 is half a millisecond)\n"
-             "      --trace           print every move with the list as it is then, e.g.\n"
-             "                        \"Added 3 to the list. List: [1, 2, 3]\"; one run, no\n"
-             "                        warm-up (to stderr with --format csv or json)\n"
-             "\nThe team is P + C threads whatever the pool (under mpirun: P + C ranks, one\n"
-             "worker each, and P and C default to half the ranks). --threads LIST sweeps\n"
-             "the team: for each value t, P and C not given are t/2 each (at least 1); with\n"
-             "both --producers and --consumers given, --threads is ignored. Validation: both\n"
-             "sides' counts, sums and XORs equal each other and the closed forms for the\n"
-             "values 1..N, in every run. Faults: task = the item's ordinal in its worker,\n"
-             "thread = the worker (producers 0..P-1, then consumers P..P+C-1; under\n"
-             "mpirun the worker is the rank: rank=R).\n"
-             "N, P, C, K and B accept expressions: 1e7, 2^20, 1e6+1.\n"
-             "Examples:\n"
-             "  prodcons --producers 2 --consumers 2 --items 1e7 --capacity 1024\n"
-             "  prodcons --threads 2,4,8 --batch 64\n"
-             "  prodcons --producers 2 --consumers 2 --capacity 3 --produce-delay 100 \\\n"
-             "           --consume-delay 150 --trace\n"
-             "  prodcons --producers 2 --consumers 2 --inject-fault thread=3,task=100\n";
-    if (rc == APP_OK)
-        rc = app_parse(&a, argc, argv, options, on_option, &s, 0);
-    if (rc == APP_OK)
-        rc = check_options(&a, &s);
-    if (rc == APP_OK)
-        rc = run(&a, &s);
-    return app_finish(&a, rc);
+    return app_main(&prodcons, argc, argv);
 }

@@ -12,8 +12,6 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-enum { OPT_PRINT, OPT_COUNT };
-
 /* Intervals up to WHOLE_CHECK numbers are checked prime by prime; larger ones
  * on three sub-intervals of SUB_CHECK numbers (start, middle, end). */
 enum { WHOLE_CHECK = 1 << 20, SUB_CHECK = 1 << 16, PRINT_BUF = 1 << 16 };
@@ -22,22 +20,29 @@ typedef struct sieve_state {
     uint64_t lo, hi;
     int print;
     uint64_t count;
+    char check[200]; /* how the count was validated, for the report */
 } sieve_state;
 
-static const app_opt options[] = {
-    {"print", 0, OPT_PRINT},
-    {"count", 0, OPT_COUNT},
-    {NULL, 0, 0},
-};
-
-static int on_option(void *p, int id, const char *arg, const char **why) {
-    sieve_state *s = p;
-    (void)arg;
-    (void)why;
-    if (id == OPT_PRINT)
-        s->print = 1;
-    return id == OPT_PRINT || id == OPT_COUNT ? 0 : PK_EINVAL;
+static int set_print(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((sieve_state *)p)->print = 1;
+    return 0;
 }
+
+static int set_count(void *p, const char *arg, const char **why) {
+    (void)p, (void)arg, (void)why; /* counting is what the program does anyway */
+    return 0;
+}
+
+static const pk_cli_option options[] = {
+    {"count", 0, 0, NULL, "count the primes (the default)", set_count},
+    {"print", 0, 0, NULL,
+     "after the report, list the primes one per line in\n"
+     "increasing order (an extra, untimed pass); with\n"
+     "--quiet, print only the list. Needs --format table",
+     set_print},
+    {NULL, 0, 0, NULL, NULL, NULL},
+};
 
 static int run_once(pk_ctx *ctx, void *arg) {
     sieve_state *s = arg;
@@ -184,30 +189,26 @@ static int check_large(app *a, sieve_state *s, char *check, size_t cn, char *det
     return check_li(s, detail, dn);
 }
 
-static int validate(app *a, sieve_state *s, pk_report *r) {
-    char detail[256] = "", check[200];
-    int k, ok;
+static int validate(app *a, void *state, char *detail, size_t len) {
+    sieve_state *s = state;
+    int k;
     if (s->lo <= 1 && is_power_of_ten(s->hi, &k)) {
-        snprintf(check, sizeof check, "pi(10^%d) from the table of published values", k);
+        snprintf(s->check, sizeof s->check, "pi(10^%d) from the table of published values", k);
         uint64_t want = pk_prime_pi_pow10(k);
-        ok = s->count == want;
-        if (!ok)
-            snprintf(detail, sizeof detail, "count %llu, pi(10^%d) = %llu",
-                     (unsigned long long)s->count, k, (unsigned long long)want);
-    } else if (s->hi - s->lo < WHOLE_CHECK) {
-        snprintf(check, sizeof check, "Miller-Rabin on every number of the interval");
-        uint64_t want = count_by_test(s->lo, s->hi);
-        ok = s->count == want;
-        if (!ok)
-            snprintf(detail, sizeof detail, "count %llu, Miller-Rabin finds %llu",
-                     (unsigned long long)s->count, (unsigned long long)want);
-    } else {
-        ok = check_large(a, s, check, sizeof check, detail, sizeof detail);
+        if (s->count != want)
+            snprintf(detail, len, "count %llu, pi(10^%d) = %llu", (unsigned long long)s->count, k,
+                     (unsigned long long)want);
+        return s->count == want;
     }
-    pk_report_param(r, "check", "%s", check);
-    pk_report_result_num(r, "count", "%llu", (unsigned long long)s->count);
-    pk_report_validation(r, ok, detail);
-    return ok ? APP_OK : APP_FAILED;
+    if (s->hi - s->lo < WHOLE_CHECK) {
+        snprintf(s->check, sizeof s->check, "Miller-Rabin on every number of the interval");
+        uint64_t want = count_by_test(s->lo, s->hi);
+        if (s->count != want)
+            snprintf(detail, len, "count %llu, Miller-Rabin finds %llu",
+                     (unsigned long long)s->count, (unsigned long long)want);
+        return s->count == want;
+    }
+    return check_large(a, s, s->check, sizeof s->check, detail, len);
 }
 
 /* ---- --print: own formatting into a big buffer ---- */
@@ -248,8 +249,12 @@ static int print_batch(void *arg, const uint64_t *primes, size_t count) {
     return 0;
 }
 
-/* The untimed listing pass; its count must agree with the timed counts. */
-static int print_primes(app *a, sieve_state *s) {
+/* The untimed listing pass after the report (when it validated); its count must
+ * agree with the timed counts. */
+static int print_primes(app *a, void *state, int code) {
+    sieve_state *s = state;
+    if (code != APP_OK || !s->print)
+        return code;
     printer p = {.buf = malloc(PRINT_BUF)};
     if (p.buf == NULL)
         return app_error(a, "out of memory");
@@ -277,86 +282,73 @@ static int parse_bound(app *a, const char *text, const char *name, uint64_t *v) 
     return APP_OK;
 }
 
-static int parse_bounds(app *a, sieve_state *s) {
-    if (a->npos == 0)
+static int parse_bounds(app *a, void *state) {
+    sieve_state *s = state;
+    if (a->nargs == 0)
         return app_usage(a, "missing HI (the upper bound of the interval)");
     int rc = APP_OK;
-    if (a->npos == 2)
-        rc = parse_bound(a, a->pos[0], "LO", &s->lo);
+    if (a->nargs == 2)
+        rc = parse_bound(a, a->args[0], "LO", &s->lo);
     if (rc == APP_OK)
-        rc = parse_bound(a, a->pos[a->npos - 1], "HI", &s->hi);
+        rc = parse_bound(a, a->args[a->nargs - 1], "HI", &s->hi);
     if (rc == APP_OK && s->lo > s->hi)
         return app_usage(a, "LO = %llu is above HI = %llu", (unsigned long long)s->lo,
                          (unsigned long long)s->hi);
     if (rc == APP_OK && s->print && a->common.format != PK_FORMAT_TABLE)
         return app_usage(a, "--print lists plain numbers after the report; it needs --format "
                             "table");
+    a->hide_report = s->print && a->common.quiet; /* --print --quiet: only the list */
     return rc;
 }
 
-static int report(app *a, sieve_state *s, pk_stats *rows, int nrows) {
-    pk_report *r = pk_report_new("sieve", a->common.format);
-    if (r == NULL)
-        return app_error(a, "out of memory");
-    app_header(a, r);
-    pk_report_param(r, "LO", "%llu", (unsigned long long)s->lo);
-    pk_report_param(r, "HI", "%llu", (unsigned long long)s->hi);
-    int rc = validate(a, s, r);
-    pk_report_runs(r, rows, nrows, "numbers/s");
-    if (!(s->print && a->common.quiet))
-        app_print(a, r);
-    else if (rc != APP_OK)
-        app_error(a, "validation failed");
-    pk_report_free(r);
-    return rc;
+static double work(const app *a, const void *state) {
+    (void)a;
+    const sieve_state *s = state;
+    return (double)(s->hi - s->lo) + 1.0;
 }
 
-static int run(app *a, sieve_state *s) {
-    int rc = app_open(a);
-    if (rc != APP_OK)
-        return rc;
-    pk_stats *rows = NULL;
-    int nrows = 0;
-    double numbers = (double)(s->hi - s->lo) + 1.0;
-    rc = app_sweep(a, run_once, s, numbers, &rows, &nrows);
-    if (rc == APP_OK) {
-        /* An injected fault targets the timed runs (where it did not fire, or the
-         * sweep would have failed), not the checks and the listing below. */
-        pk_ctx_set_fault(a->ctx, NULL);
-        rc = report(a, s, rows, nrows);
-        app_check_fault(a);
-    }
-    if (rc == APP_OK && s->print)
-        rc = print_primes(a, s);
-    free(rows);
-    return rc;
+static const char *rate_unit(const void *state) {
+    (void)state;
+    return "numbers/s";
 }
+
+static int report(app *a, void *state, pk_report *r) {
+    (void)a;
+    const sieve_state *s = state;
+    int rc = pk_report_param(r, "LO", "%llu", (unsigned long long)s->lo);
+    rc = app_first_error(rc, pk_report_param(r, "HI", "%llu", (unsigned long long)s->hi));
+    rc = app_first_error(rc, pk_report_param(r, "check", "%s", s->check));
+    return app_first_error(rc,
+                           pk_report_result_num(r, "count", "%llu", (unsigned long long)s->count));
+}
+
+static sieve_state state;
+
+static const app_program sieve = {
+    .name = "sieve",
+    .usage = "[OPTION]... [LO] HI",
+    .summary = "Count the primes in [LO, HI] (LO defaults to 0; both up to 2^64-1) with a "
+               "segmented\nsieve of Eratosthenes on threads or MPI ranks.",
+    .options = options,
+    .help = "\nLO and HI accept expressions: 1e10, 2^32, 1e10+2^32, 2^64-1.\n"
+            "Validation: pi(10^k) from a table when the interval is [0 or 1, 10^k]; else\n"
+            "Miller-Rabin on every number (intervals below 2^20 numbers) or on three\n"
+            "sub-intervals recounted by the sieve, plus the li(x) bound on the count.\n"
+            "Examples:\n"
+            "  sieve 1e10 --threads 1,2\n"
+            "  sieve 2^64-1e6 2^64-1\n"
+            "  sieve 100 200 --print --quiet\n\n",
+    .max_args = 2,
+    .state = &state,
+    .check = parse_bounds,
+    .run_once = run_once,
+    .work = work,
+    .rate_unit = rate_unit,
+    .validate = validate,
+    .report = report,
+    .after_report = print_primes,
+};
 
 int main(int argc, char **argv) {
-    app a;
-    sieve_state s = {0};
-    int rc = app_start(&a, "sieve", &argc, &argv);
-    a.usage = "[OPTION]... [LO] HI";
-    a.summary = "Count the primes in [LO, HI] (LO defaults to 0; both up to 2^64-1) with a "
-                "segmented\nsieve of Eratosthenes on threads or MPI ranks.";
-    a.help = "Options:\n"
-             "      --count           count the primes (the default)\n"
-             "      --print           after the report, list the primes one per line in\n"
-             "                        increasing order (an extra, untimed pass); with\n"
-             "                        --quiet, print only the list. Needs --format table\n"
-             "\nLO and HI accept expressions: 1e10, 2^32, 1e10+2^32, 2^64-1.\n"
-             "Validation: pi(10^k) from a table when the interval is [0 or 1, 10^k]; else\n"
-             "Miller-Rabin on every number (intervals below 2^20 numbers) or on three\n"
-             "sub-intervals recounted by the sieve, plus the li(x) bound on the count.\n"
-             "Examples:\n"
-             "  sieve 1e10 --threads 1,2\n"
-             "  sieve 2^64-1e6 2^64-1\n"
-             "  sieve 100 200 --print --quiet\n\n";
-    if (rc == APP_OK)
-        rc = app_parse(&a, argc, argv, options, on_option, &s, 2);
-    if (rc == APP_OK)
-        rc = parse_bounds(&a, &s);
-    if (rc == APP_OK)
-        rc = run(&a, &s);
-    return app_finish(&a, rc);
+    return app_main(&sieve, argc, argv);
 }

@@ -1,13 +1,12 @@
 /* squares: x*x for N consecutive integers, stored and summed exactly, on threads
  * or ranks, with a pool-size sweep. Validates the sum against the closed form
  * and every stored value. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "parkit/squares.h"
-
-enum { OPT_FIRST, OPT_NO_STORE, OPT_DISTRIBUTED, OPT_PRINT };
 
 typedef struct squares_state {
     int64_t first, count;
@@ -17,32 +16,40 @@ typedef struct squares_state {
     pk_i128 sum;
 } squares_state;
 
-static const app_opt options[] = {
-    {"first", 1, OPT_FIRST},
-    {"no-store", 0, OPT_NO_STORE},
-    {"distributed", 0, OPT_DISTRIBUTED},
-    {"print", 0, OPT_PRINT},
-    {NULL, 0, 0},
-};
-
-static int on_option(void *p, int id, const char *arg, const char **why) {
-    squares_state *s = p;
-    switch (id) {
-    case OPT_FIRST:
-        return pk_parse_i64(arg, &s->first, why);
-    case OPT_NO_STORE:
-        s->store = 0;
-        return 0;
-    case OPT_DISTRIBUTED:
-        s->distributed = 1;
-        return 0;
-    case OPT_PRINT:
-        s->print = 1;
-        return 0;
-    default:
-        return PK_EINVAL;
-    }
+static int set_first(void *p, const char *arg, const char **why) {
+    return pk_parse_i64(arg, &((squares_state *)p)->first, why);
 }
+
+static int set_no_store(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((squares_state *)p)->store = 0;
+    return 0;
+}
+
+static int set_distributed(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((squares_state *)p)->distributed = 1;
+    return 0;
+}
+
+static int set_print(void *p, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((squares_state *)p)->print = 1;
+    return 0;
+}
+
+static const pk_cli_option options[] = {
+    {"first", 0, 1, "X",
+     "start at X instead of 1 (any 64-bit integer; every\n"
+     "|x| must be at most 3037000499 so x*x fits)",
+     set_first},
+    {"no-store", 0, 0, NULL, "only sum the squares, do not store them", set_no_store},
+    {"distributed", 0, 0, NULL,
+     "under MPI, leave each rank its part of the array\ninstead of gathering it on rank 0",
+     set_distributed},
+    {"print", 0, 0, NULL, "print the squares, one per line, after the report", set_print},
+    {NULL, 0, 0, NULL, NULL, NULL},
+};
 
 static int where_of(const squares_state *s) {
     return !s->store ? PK_SQUARES_SUM_ONLY : s->distributed ? PK_DISTRIBUTED : PK_ON_ROOT;
@@ -65,31 +72,23 @@ static int64_t check_values(const squares_state *s, int64_t begin, int64_t end) 
     return -1;
 }
 
-static int validate(squares_state *s, pk_report *r) {
+static int validate(app *a, void *state, char *detail, size_t len) {
+    (void)a;
+    const squares_state *s = state;
     pk_i128 want;
-    char got_s[48], want_s[48], detail[160] = "";
+    char got_s[48], want_s[48];
     pk_squares_expected(s->first, s->count, &want);
-    pk_i128_to_string(s->sum, got_s, sizeof got_s);
-    pk_i128_to_string(want, want_s, sizeof want_s);
-    int ok = pk_i128_eq(s->sum, want);
-    if (!ok)
-        snprintf(detail, sizeof detail, "sum %s, expected %s", got_s, want_s);
-    int64_t begin = 0, end = s->count;
-    if (s->distributed) {
-        begin = s->begin;
-        end = s->end;
+    if (!pk_i128_eq(s->sum, want)) {
+        pk_i128_to_string(s->sum, got_s, sizeof got_s);
+        pk_i128_to_string(want, want_s, sizeof want_s);
+        snprintf(detail, len, "sum %s, expected %s", got_s, want_s);
+        return 0;
     }
-    if (ok && s->out != NULL) {
-        int64_t bad = check_values(s, begin, end);
-        if (bad >= 0) {
-            ok = 0;
-            snprintf(detail, sizeof detail, "value at index %lld is wrong", (long long)bad);
-        }
-    }
-    pk_report_result_str(r, "sum", "%s", got_s);
-    pk_report_result_num(r, "count", "%lld", (long long)s->count);
-    pk_report_validation(r, ok, detail);
-    return ok ? APP_OK : APP_FAILED;
+    int64_t begin = s->distributed ? s->begin : 0, end = s->distributed ? s->end : s->count;
+    int64_t bad = s->out != NULL ? check_values(s, begin, end) : -1;
+    if (bad >= 0)
+        snprintf(detail, len, "value at index %lld is wrong", (long long)bad);
+    return bad < 0;
 }
 
 static int check_memory(app *a, squares_state *s) {
@@ -115,13 +114,14 @@ static int64_t first_overflow(const squares_state *s) {
     return last > PK_SQUARES_MAX_ABS ? PK_SQUARES_MAX_ABS + 1 : 0;
 }
 
-static int parse_count(app *a, squares_state *s) {
-    if (a->npos == 1) {
+static int check(app *a, void *state) {
+    squares_state *s = state;
+    if (a->nargs == 1) {
         const char *why;
-        if (pk_parse_i64(a->pos[0], &s->count, &why) != 0)
-            return app_usage(a, "invalid N '%s': %s", a->pos[0], why);
+        if (pk_parse_i64(a->args[0], &s->count, &why) != 0)
+            return app_usage(a, "invalid N '%s': %s", a->args[0], why);
         if (s->count < 0)
-            return app_usage(a, "invalid N '%s': negative numbers are not allowed", a->pos[0]);
+            return app_usage(a, "invalid N '%s': negative numbers are not allowed", a->args[0]);
     }
     if (s->count > 0 && s->first > INT64_MAX - (s->count - 1))
         return app_usage(a, "the range --first %lld with N = %lld passes 2^63-1",
@@ -133,7 +133,8 @@ static int parse_count(app *a, squares_state *s) {
     return check_memory(a, s);
 }
 
-static int alloc_out(app *a, squares_state *s) {
+static int alloc_out(app *a, void *state) {
+    squares_state *s = state;
     if (!s->store)
         return APP_OK;
     int64_t size = s->count;
@@ -156,63 +157,74 @@ static int alloc_out(app *a, squares_state *s) {
     return APP_OK;
 }
 
-static int run(app *a, squares_state *s) {
-    int rc = app_open(a);
-    if (rc == APP_OK)
-        rc = alloc_out(a, s);
-    if (rc != APP_OK)
-        return rc;
-    pk_stats *rows = NULL;
-    int nrows = 0;
+static double work(const app *a, const void *state) {
+    (void)a;
+    const squares_state *s = state;
     double bytes = s->store ? 8.0 * (double)s->count : (double)s->count;
-    rc = app_sweep(a, run_once, s, s->store ? bytes / 1e9 : bytes, &rows, &nrows);
-    if (rc == APP_OK) {
-        pk_report *r = pk_report_new("squares", a->common.format);
-        app_header(a, r);
-        pk_report_param(r, "first", "%lld", (long long)s->first);
-        pk_report_param(r, "N", "%lld", (long long)s->count);
-        pk_report_param(r, "stored", "%s",
-                        !s->store        ? "no (sum only)"
-                        : s->distributed ? "distributed over ranks"
-                                         : "on rank 0");
-        rc = validate(s, r);
-        pk_report_runs(r, rows, nrows, s->store ? "GB/s" : "values/s");
-        app_print(a, r);
-        if (s->print && s->out != NULL && app_is_root(a) && !s->distributed)
-            for (int64_t i = 0; i < s->count; i++)
-                printf("%lld\n", (long long)s->out[i]);
-        pk_report_free(r);
-        app_check_fault(a);
-    }
-    free(rows);
-    return rc;
+    return s->store ? bytes / 1e9 : bytes;
 }
 
+static const char *rate_unit(const void *state) {
+    return ((const squares_state *)state)->store ? "GB/s" : "values/s";
+}
+
+static int report(app *a, void *state, pk_report *r) {
+    (void)a;
+    const squares_state *s = state;
+    char sum[48];
+    pk_i128_to_string(s->sum, sum, sizeof sum);
+    const char *stored = !s->store        ? "no (sum only)"
+                         : s->distributed ? "distributed over ranks"
+                                          : "on rank 0";
+    int rc = pk_report_param(r, "first", "%lld", (long long)s->first);
+    rc = app_first_error(rc, pk_report_param(r, "N", "%lld", (long long)s->count));
+    rc = app_first_error(rc, pk_report_param(r, "stored", "%s", stored));
+    rc = app_first_error(rc, pk_report_result_str(r, "sum", "%s", sum));
+    return app_first_error(rc, pk_report_result_num(r, "count", "%lld", (long long)s->count));
+}
+
+/* --print: the values after the report, from rank 0 (which holds them all). */
+static int print_values(app *a, void *state, int code) {
+    const squares_state *s = state;
+    if (s->print && s->out != NULL && app_is_root(a) && !s->distributed) {
+        for (int64_t i = 0; i < s->count; i++)
+            printf("%lld\n", (long long)s->out[i]);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            return app_error(a, "error writing the values");
+    }
+    return code;
+}
+
+static void release(void *state) {
+    free(((squares_state *)state)->out);
+}
+
+static squares_state state = {.first = 1, .count = 100000000, .store = 1};
+
+static const app_program squares = {
+    .name = "squares",
+    .usage = "[OPTION]... [N]",
+    .summary = "Square N consecutive integers (default 1..100000000), store and sum them "
+               "exactly.",
+    .options = options,
+    .help = "\nN and X accept expressions: 1e8, 2^30, 1e8+7.\n"
+            "Examples:\n"
+            "  squares 1e8 --threads 1,2\n"
+            "  squares --first -1000 2001 --print\n"
+            "  mpirun -n 8 squares --ranks 1,2,4,8\n\n",
+    .max_args = 1,
+    .state = &state,
+    .check = check,
+    .prepare = alloc_out,
+    .run_once = run_once,
+    .work = work,
+    .rate_unit = rate_unit,
+    .validate = validate,
+    .report = report,
+    .after_report = print_values,
+    .release = release,
+};
+
 int main(int argc, char **argv) {
-    app a;
-    squares_state s = {.first = 1, .count = 100000000, .store = 1};
-    int rc = app_start(&a, "squares", &argc, &argv);
-    a.usage = "[OPTION]... [N]";
-    a.summary = "Square N consecutive integers (default 1..100000000), store and sum them "
-                "exactly.";
-    a.help = "Options:\n"
-             "      --first X         start at X instead of 1 (any 64-bit integer; every\n"
-             "                        |x| must be at most 3037000499 so x*x fits)\n"
-             "      --no-store        only sum the squares, do not store them\n"
-             "      --distributed     under MPI, leave each rank its part of the array\n"
-             "                        instead of gathering it on rank 0\n"
-             "      --print           print the squares, one per line, after the report\n"
-             "\nN and X accept expressions: 1e8, 2^30, 1e8+7.\n"
-             "Examples:\n"
-             "  squares 1e8 --threads 1,2\n"
-             "  squares --first -1000 2001 --print\n"
-             "  mpirun -n 8 squares --ranks 1,2,4,8\n\n";
-    if (rc == APP_OK)
-        rc = app_parse(&a, argc, argv, options, on_option, &s, 1);
-    if (rc == APP_OK)
-        rc = parse_count(&a, &s);
-    if (rc == APP_OK)
-        rc = run(&a, &s);
-    free(s.out);
-    return app_finish(&a, rc);
+    return app_main(&squares, argc, argv);
 }

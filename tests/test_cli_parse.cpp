@@ -3,6 +3,8 @@
 // program takes. Expected values are computed here from their definitions, never
 // taken from the parser's own output.
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -374,21 +376,73 @@ TEST_F(CliApply, UnknownNamesAreNotCommon) {
 }
 
 TEST(CliCommon, WhichOptionsTakeAnArgument) {
+    const pk_cli_option *table = pk_cli_common_options();
     for (const char *name :
-         {"backend", "threads", "ranks", "repeat", "warmup", "format", "inject-fault"})
-        EXPECT_EQ(pk_cli_common_has_arg(name), 1) << name;
-    for (const char *name : {"quiet", "progress", "no-progress", "help", "version"})
-        EXPECT_EQ(pk_cli_common_has_arg(name), 0) << name;
-    EXPECT_EQ(pk_cli_common_has_arg("first"), -1);
-    EXPECT_EQ(pk_cli_common_has_arg("thread"), -1);
+         {"backend", "threads", "ranks", "repeat", "warmup", "format", "inject-fault"}) {
+        ASSERT_NE(pk_cli_find(table, name), nullptr) << name;
+        EXPECT_EQ(pk_cli_find(table, name)->has_arg, 1) << name;
+        EXPECT_NE(pk_cli_find(table, name)->arg_name, nullptr) << name;
+    }
+    for (const char *name : {"quiet", "progress", "no-progress", "help", "version"}) {
+        ASSERT_NE(pk_cli_find(table, name), nullptr) << name;
+        EXPECT_EQ(pk_cli_find(table, name)->has_arg, 0) << name;
+    }
+    EXPECT_EQ(pk_cli_find(table, "first"), nullptr);
+    EXPECT_EQ(pk_cli_find(table, "thread"), nullptr);
+    EXPECT_EQ(pk_cli_count(table), 12);
+    EXPECT_EQ(pk_cli_find(table, "help")->short_name, 'h');
+}
+
+// The help text of a table, captured in memory.
+std::string Help(const pk_cli_option *table) {
+    char *buf = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    EXPECT_NE(f, nullptr);
+    if (f == nullptr)
+        return "";
+    EXPECT_EQ(pk_cli_help(table, f), 0);
+    std::fclose(f);
+    std::string text(buf, len);
+    std::free(buf);
+    return text;
 }
 
 TEST(CliCommon, HelpMentionsEveryCommonOption) {
-    std::string help = pk_cli_common_help();
+    std::string help = Help(pk_cli_common_options());
     for (const char *opt :
          {"--backend", "--threads", "--ranks", "--repeat", "--warmup", "--format", "--quiet",
           "--progress", "--no-progress", "--inject-fault", "--help", "--version"})
         EXPECT_NE(help.find(opt), std::string::npos) << opt;
+}
+
+int Ignore(void *, const char *, const char **) {
+    return 0;
+}
+
+TEST(CliHelp, ColumnsAndContinuationLines) {
+    const pk_cli_option table[] = {
+        {"flag", 0, 0, nullptr, "a flag", Ignore},
+        {"size", 's', 1, "N", "first line\nsecond line", Ignore},
+        {"a-very-long-name", 0, 1, "ARG", "text", Ignore},
+        {"hidden", 0, 0, nullptr, nullptr, Ignore},
+        {nullptr, 0, 0, nullptr, nullptr, nullptr},
+    };
+    EXPECT_EQ(Help(table), "      --flag            a flag\n"
+                           "  -s, --size N          first line\n"
+                           "                        second line\n"
+                           "      --a-very-long-name ARG  text\n");
+    EXPECT_EQ(pk_cli_count(table), 4);
+    EXPECT_EQ(pk_cli_find(table, "hidden"), &table[3]);
+    EXPECT_EQ(pk_cli_count(nullptr), 0);
+    EXPECT_EQ(pk_cli_find(nullptr, "flag"), nullptr);
+}
+
+TEST(CliHelp, WriteErrorIsReported) {
+    FILE *readonly = std::fopen("/dev/null", "r");
+    ASSERT_NE(readonly, nullptr);
+    EXPECT_EQ(pk_cli_help(pk_cli_common_options(), readonly), PK_EIO);
+    std::fclose(readonly);
 }
 
 TEST(FormatParse, KnownAndUnknown) {

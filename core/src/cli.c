@@ -1,6 +1,7 @@
 /* Command-line parsing shared by the programs: number expressions in the style
- * of primesieve ("1e10", "2^32", "1e10+7", "2^64-1"), lists, ranges and the
- * options every program takes. Nothing here prints: callers get a reason. */
+ * of primesieve ("1e10", "2^32", "1e10+7", "2^64-1"), lists, ranges, option
+ * tables and their help text, and the table of the options every program takes.
+ * Nothing here prints but pk_cli_help: callers get a reason. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -299,6 +300,45 @@ int pk_parse_u64_range(const char *text, uint64_t *a, uint64_t *b, const char **
     return rc;
 }
 
+/* ---- option tables ---- */
+
+const pk_cli_option *pk_cli_find(const pk_cli_option *table, const char *name) {
+    for (; table != NULL && table->name != NULL; table++)
+        if (strcmp(table->name, name) == 0)
+            return table;
+    return NULL;
+}
+
+int pk_cli_count(const pk_cli_option *table) {
+    int n = 0;
+    while (table != NULL && table[n].name != NULL)
+        n++;
+    return n;
+}
+
+enum { HELP_COLUMN = 24 }; /* where the text of a help line starts */
+
+/* "      --name ARG    text", further lines of text under the first. */
+static void help_entry(const pk_cli_option *o, FILE *out) {
+    int width = o->short_name ? fprintf(out, "  -%c, ", o->short_name) : fprintf(out, "      ");
+    width +=
+        fprintf(out, "--%s%s%s", o->name, o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+    fprintf(out, "%*s", width + 2 > HELP_COLUMN ? 2 : HELP_COLUMN - width, "");
+    for (const char *p = o->help; *p; p++) {
+        fputc(*p, out);
+        if (*p == '\n')
+            fprintf(out, "%*s", HELP_COLUMN, "");
+    }
+    fputc('\n', out);
+}
+
+int pk_cli_help(const pk_cli_option *table, FILE *out) {
+    for (; table != NULL && table->name != NULL; table++)
+        if (table->help != NULL)
+            help_entry(table, out);
+    return ferror(out) ? PK_EIO : 0;
+}
+
 /* ---- common options ---- */
 
 void pk_cli_common_defaults(pk_cli_common *c) {
@@ -309,25 +349,7 @@ void pk_cli_common_defaults(pk_cli_common *c) {
     c->progress = -1;
 }
 
-typedef struct common_opt {
-    const char *name;
-    int has_arg;
-} common_opt;
-
-static const common_opt common_opts[] = {
-    {"backend", 1},     {"threads", 1},      {"ranks", 1}, {"repeat", 1},
-    {"warmup", 1},      {"format", 1},       {"quiet", 0}, {"progress", 0},
-    {"no-progress", 0}, {"inject-fault", 1}, {"help", 0},  {"version", 0},
-};
-
-int pk_cli_common_has_arg(const char *name) {
-    for (size_t i = 0; i < sizeof common_opts / sizeof common_opts[0]; i++)
-        if (strcmp(common_opts[i].name, name) == 0)
-            return common_opts[i].has_arg;
-    return -1;
-}
-
-static int apply_count(const char *arg, int min, int *out, const char **why) {
+static int count_in(const char *arg, int min, int *out, const char **why) {
     uint64_t v;
     if (pk_parse_u64(arg, &v, why) != 0)
         return PK_EINVAL;
@@ -339,61 +361,110 @@ static int apply_count(const char *arg, int min, int *out, const char **why) {
     return 0;
 }
 
-int pk_cli_common_apply(pk_cli_common *c, const char *name, const char *arg, const char **why) {
-    const char *dummy;
-    why = why ? why : &dummy;
-    if (strcmp(name, "backend") == 0) {
-        c->backend = arg;
-    } else if (strcmp(name, "threads") == 0) {
-        if (pk_parse_int_list(arg, 1, 4096, c->threads, PK_CLI_MAX_LIST, &c->nthreads, why))
-            return PK_EINVAL;
-    } else if (strcmp(name, "ranks") == 0) {
-        if (pk_parse_int_list(arg, 1, 1 << 20, c->ranks, PK_CLI_MAX_LIST, &c->nranks, why))
-            return PK_EINVAL;
-    } else if (strcmp(name, "repeat") == 0) {
-        return apply_count(arg, 1, &c->repeat, why) ? PK_EINVAL : 1;
-    } else if (strcmp(name, "warmup") == 0) {
-        return apply_count(arg, 0, &c->warmup, why) ? PK_EINVAL : 1;
-    } else if (strcmp(name, "format") == 0) {
-        int format = pk_format_parse(arg);
-        if (format < 0) {
-            *why = "expected table, csv or json";
-            return PK_EINVAL;
-        }
-        c->format = format;
-    } else if (strcmp(name, "quiet") == 0) {
-        c->quiet = 1;
-    } else if (strcmp(name, "progress") == 0) {
-        c->progress = 1;
-    } else if (strcmp(name, "no-progress") == 0) {
-        c->progress = 0;
-    } else if (strcmp(name, "inject-fault") == 0) {
-        c->inject = arg;
-    } else if (strcmp(name, "help") == 0) {
-        c->help = 1;
-    } else if (strcmp(name, "version") == 0) {
-        c->version = 1;
-    } else {
-        return 0;
-    }
-    return 1;
+static int set_backend(void *t, const char *arg, const char **why) {
+    (void)why;
+    ((pk_cli_common *)t)->backend = arg;
+    return 0;
 }
 
-const char *pk_cli_common_help(void) {
-    return "Pool and run options:\n"
-           "      --backend NAME    serial, omp or mpi (default: PARKIT_BACKEND, else auto:\n"
-           "                        mpi under mpirun with more than one rank, else omp)\n"
-           "      --threads LIST    threads per process to sweep, e.g. 1,2,4 or 1..4\n"
-           "                        (default: OMP_NUM_THREADS, else the cores available)\n"
-           "      --ranks LIST      MPI ranks to sweep inside one launch, e.g. 1,2,4,8\n"
-           "      --repeat N        timed runs per pool size (default 3)\n"
-           "      --warmup N        untimed runs before them (default 1)\n"
-           "      --format FMT      table, csv or json (default table)\n"
-           "      --quiet           print only the result and the validation line\n"
-           "      --progress        show progress on stderr (default: when stderr is a\n"
-           "                        terminal); --no-progress turns it off\n"
-           "      --inject-fault SPEC  make one task fail, SPEC = kernel=K,rank=R,thread=T,\n"
-           "                        task=I (any subset; also PARKIT_INJECT)\n"
-           "  -h, --help            show this help and exit\n"
-           "      --version         show the version and exit\n";
+static int set_threads(void *t, const char *arg, const char **why) {
+    pk_cli_common *c = t;
+    return pk_parse_int_list(arg, 1, 4096, c->threads, PK_CLI_MAX_LIST, &c->nthreads, why)
+               ? PK_EINVAL
+               : 0;
+}
+
+static int set_ranks(void *t, const char *arg, const char **why) {
+    pk_cli_common *c = t;
+    return pk_parse_int_list(arg, 1, 1 << 20, c->ranks, PK_CLI_MAX_LIST, &c->nranks, why)
+               ? PK_EINVAL
+               : 0;
+}
+
+static int set_repeat(void *t, const char *arg, const char **why) {
+    return count_in(arg, 1, &((pk_cli_common *)t)->repeat, why);
+}
+
+static int set_warmup(void *t, const char *arg, const char **why) {
+    return count_in(arg, 0, &((pk_cli_common *)t)->warmup, why);
+}
+
+static int set_format(void *t, const char *arg, const char **why) {
+    int format = pk_format_parse(arg);
+    if (format < 0) {
+        *why = "expected table, csv or json";
+        return PK_EINVAL;
+    }
+    ((pk_cli_common *)t)->format = format;
+    return 0;
+}
+
+static int set_quiet(void *t, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((pk_cli_common *)t)->quiet = 1;
+    return 0;
+}
+
+static int set_progress(void *t, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((pk_cli_common *)t)->progress = 1;
+    return 0;
+}
+
+static int set_no_progress(void *t, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((pk_cli_common *)t)->progress = 0;
+    return 0;
+}
+
+static int set_inject(void *t, const char *arg, const char **why) {
+    (void)why;
+    ((pk_cli_common *)t)->inject = arg;
+    return 0;
+}
+
+static int set_help(void *t, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((pk_cli_common *)t)->help = 1;
+    return 0;
+}
+
+static int set_version(void *t, const char *arg, const char **why) {
+    (void)arg, (void)why;
+    ((pk_cli_common *)t)->version = 1;
+    return 0;
+}
+
+/* clang-format off */
+static const pk_cli_option common_options[] = {
+    {"backend", 0, 1, "NAME", "serial, omp or mpi (default: PARKIT_BACKEND, else auto:\n"
+                              "mpi under mpirun with more than one rank, else omp)", set_backend},
+    {"threads", 0, 1, "LIST", "threads per process to sweep, e.g. 1,2,4 or 1..4\n"
+                              "(default: OMP_NUM_THREADS, else the cores available)", set_threads},
+    {"ranks", 0, 1, "LIST", "MPI ranks to sweep inside one launch, e.g. 1,2,4,8", set_ranks},
+    {"repeat", 0, 1, "N", "timed runs per pool size (default 3)", set_repeat},
+    {"warmup", 0, 1, "N", "untimed runs before them (default 1)", set_warmup},
+    {"format", 0, 1, "FMT", "table, csv or json (default table)", set_format},
+    {"quiet", 0, 0, NULL, "print only the result and the validation line", set_quiet},
+    {"progress", 0, 0, NULL, "show progress on stderr (default: when stderr is a\n"
+                             "terminal); --no-progress turns it off", set_progress},
+    {"no-progress", 0, 0, NULL, NULL, set_no_progress},
+    {"inject-fault", 0, 1, "SPEC", "make one task fail, SPEC = kernel=K,rank=R,thread=T,\n"
+                                   "task=I (any subset; also PARKIT_INJECT)", set_inject},
+    {"help", 'h', 0, NULL, "show this help and exit", set_help},
+    {"version", 0, 0, NULL, "show the version and exit", set_version},
+    {NULL, 0, 0, NULL, NULL, NULL},
+};
+/* clang-format on */
+
+const pk_cli_option *pk_cli_common_options(void) {
+    return common_options;
+}
+
+int pk_cli_common_apply(pk_cli_common *c, const char *name, const char *arg, const char **why) {
+    const char *dummy;
+    const pk_cli_option *o = pk_cli_find(common_options, name);
+    if (o == NULL)
+        return 0;
+    return o->apply(c, arg, why ? why : &dummy) != 0 ? PK_EINVAL : 1;
 }
