@@ -98,8 +98,9 @@ inline std::string ErrorText(pk_ctx *c) {
     return buf;
 }
 
-// On one rank a producer and a consumer cannot both exist: a channel or a team of
-// two is refused with PK_EINVAL, never left waiting.
+// On one rank the default roles (workers 0..P-1 put, the next C get) need two
+// ranks: a channel or a team of two is refused with PK_EINVAL, never left
+// waiting. (Named lists may give one rank both roles: see test_mpi_chan.cpp.)
 inline void ExpectTwoRolesRefusedOnOneRank() {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
