@@ -1,8 +1,12 @@
 # Runs one CLI test: cmake -DPROG=<program> -DSPEC=<spec file> -P run_cli_test.cmake
-# The spec (written by parkit_cli_test in CMakeLists.txt) gives the arguments, the
-# environment, the expected exit code and the patterns. The program runs with
-# OMP_NUM_THREADS=2 and without PARKIT_BACKEND or PARKIT_INJECT from outside; on any
+# The spec (written by parkit_cli_test in CMakeLists.txt) gives the launcher prefix
+# (empty, or mpirun and its flags), the arguments, the environment, the expected
+# exit code and the checks; plain and MPI runs go through the same code. The
+# program runs with OMP_NUM_THREADS=2 (unless the spec's environment says
+# otherwise) and without PARKIT_BACKEND or PARKIT_INJECT from outside; on any
 # mismatch the script fails and prints the command, the exit code and both streams.
+# There is no limit on the number of arguments or checks: each list carries its
+# length, and an entry missing from a list is an error, not a skipped check.
 # Functions, not macros, handle the captured text: a macro would re-read its
 # backslashes as escapes.
 cmake_minimum_required(VERSION 3.25)
@@ -11,6 +15,19 @@ if(NOT DEFINED PROG OR NOT DEFINED SPEC)
   message(FATAL_ERROR "usage: cmake -DPROG=program -DSPEC=spec.cmake -P run_cli_test.cmake")
 endif()
 include(${SPEC})
+
+# Every list of the spec must be whole: <var>_N entries, each defined.
+foreach(list CLI_LAUNCH CLI_ARG CLI_ENV CLI_STDOUT CLI_STDERR CLI_NOT_STDOUT CLI_NOT_STDERR
+             CLI_STDOUT_LINES CLI_STDERR_LINES CLI_JSON)
+  if(NOT DEFINED ${list}_N)
+    message(FATAL_ERROR "${SPEC}: no ${list}_N (regenerate the spec)")
+  endif()
+  foreach(k RANGE ${${list}_N})
+    if(k LESS ${list}_N AND NOT DEFINED ${list}_${k})
+      message(FATAL_ERROR "${SPEC}: ${list}_${k} is missing (${list}_N = ${${list}_N})")
+    endif()
+  endforeach()
+endforeach()
 
 set(problems "")
 
@@ -34,6 +51,12 @@ function(run_program)
   set(code "execute_process(COMMAND")
   foreach(w IN LISTS words)
     string(APPEND code " [==[\n${w}]==]")
+  endforeach()
+  foreach(k RANGE ${CLI_LAUNCH_N})
+    if(k LESS CLI_LAUNCH_N)
+      string(APPEND code " [==[\n${CLI_LAUNCH_${k}}]==]")
+      string(APPEND shown "${CLI_LAUNCH_${k}} ")
+    endif()
   endforeach()
   string(APPEND code " [==[\n${PROG}]==]")
   string(APPEND shown "${PROG}")
@@ -70,7 +93,41 @@ function(check_patterns var textvar stream want)
   set(problems "${problems}" PARENT_SCOPE)
 endfunction()
 
-# One JSON check "path[:TYPE][=regex]" on the text in `textvar`.
+# Counts the lines of the text in `textvar` that match regex.
+function(count_lines textvar regex result)
+  string(REPLACE ";" "\\;" text "${${textvar}}")
+  string(REPLACE "\n" ";" lines "${text}")
+  set(n 0)
+  foreach(line IN LISTS lines)
+    if(line MATCHES "${regex}")
+      math(EXPR n "${n} + 1")
+    endif()
+  endforeach()
+  set(${result} ${n} PARENT_SCOPE)
+endfunction()
+
+# Each "count:regex" of the spec list `var`: exactly count lines of the text in
+# `textvar` match regex.
+function(check_line_counts var textvar stream)
+  foreach(k RANGE ${${var}_N})
+    if(k LESS ${var}_N)
+      set(check "${${var}_${k}}")
+      if(NOT check MATCHES "^([0-9]+):(.*)$")
+        problem("malformed ${stream} line check '${check}' (expected count:regex)")
+        continue()
+      endif()
+      set(want ${CMAKE_MATCH_1})
+      set(re "${CMAKE_MATCH_2}")
+      count_lines(${textvar} "${re}" got)
+      if(NOT got EQUAL want)
+        problem("${got} lines of ${stream} match '${re}', expected ${want}")
+      endif()
+    endif()
+  endforeach()
+  set(problems "${problems}" PARENT_SCOPE)
+endfunction()
+
+# One JSON check "path[:TYPE][=regex]" or "path#=n" on the text in `textvar`.
 function(check_json check textvar)
   set(re "")
   set(has_re FALSE)
@@ -87,6 +144,18 @@ function(check_json check textvar)
     math(EXPR after "${colon} + 1")
     string(SUBSTRING "${check}" ${after} -1 type)
     string(SUBSTRING "${check}" 0 ${colon} check)
+  endif()
+  if(check MATCHES "#$")
+    string(REGEX REPLACE "#$" "" check "${check}")
+    string(REPLACE "." ";" path "${check}")
+    string(JSON n ERROR_VARIABLE json_error LENGTH "${${textvar}}" ${path})
+    if(json_error)
+      problem("JSON has no array '${check}' (${json_error})")
+    elseif(NOT n STREQUAL re)
+      problem("JSON '${check}' has ${n} elements, expected ${re}")
+    endif()
+    set(problems "${problems}" PARENT_SCOPE)
+    return()
   endif()
   string(REPLACE "." ";" path "${check}")
   string(JSON got_type ERROR_VARIABLE json_error TYPE "${${textvar}}" ${path})
@@ -112,6 +181,8 @@ check_patterns(CLI_STDOUT out stdout TRUE)
 check_patterns(CLI_STDERR err stderr TRUE)
 check_patterns(CLI_NOT_STDOUT out stdout FALSE)
 check_patterns(CLI_NOT_STDERR err stderr FALSE)
+check_line_counts(CLI_STDOUT_LINES out stdout)
+check_line_counts(CLI_STDERR_LINES err stderr)
 
 if(CLI_JSON_N GREATER 0)
   string(JSON root_type ERROR_VARIABLE json_error TYPE "${out}")

@@ -1,0 +1,72 @@
+# CLI tests under the MPI launcher (RANKS n): the exit code every rank agreed on,
+# and what rank 0 alone printed (exact line counts), through the same runner as
+# the plain tests.
+if(NOT PARKIT_WITH_MPI)
+  return()
+endif()
+set(once 55) # each launch: MPIEXEC_TIMEOUT ends it at 50 s with Open MPI's report
+
+parkit_cli_test(NAME mpirun.squares_ranks_sweep_json RANKS 4 TIMEOUT ${once}
+  COMMAND squares 1e6 --ranks 1,2,4 --format json EXIT 0
+  JSON "validation=^PASSED$" "backend=^mpi$" "runs#=3" "runs.0.ranks=^1$" "runs.1.ranks=^2$"
+       "runs.2.ranks=^4$" "result.sum=^333333833333500000$"
+  STDERR_LINES "0:squares")
+parkit_cli_test(NAME mpirun.squares_fault_on_rank_2 RANKS 4 TIMEOUT ${once}
+  COMMAND squares 1e6 --inject-fault kernel=squares,rank=2,task=0 EXIT 1
+  STDERR_LINES "1:^squares: " "1:^squares: rank 2, thread 0, task 0: injected fault$"
+  STDOUT_LINES "0:Validation")
+parkit_cli_test(NAME mpirun.squares_distributed RANKS 3 TIMEOUT ${once}
+  COMMAND squares 1000003 --distributed --repeat 2 EXIT 0
+  STDOUT_LINES "1:^Validation: PASSED$" "1:^stored +=.*distributed"
+  STDERR_LINES "0:.")
+parkit_cli_test(NAME mpirun.squares_usage_error_once RANKS 2 TIMEOUT ${once}
+  COMMAND squares 1e6 --ranks 1,4 EXIT 2
+  STDERR_LINES "1:^squares: --ranks 4 is more than the 2 ranks launched$"
+               "1:^Try 'squares --help' for more information.$")
+
+parkit_cli_test(NAME mpirun.sieve_1e9 RANKS 4 TIMEOUT ${once}
+  COMMAND sieve 1e9 --repeat 1 --warmup 0 EXIT 0
+  STDOUT_LINES "1:^count += 50847534$" "1:^Validation: PASSED$"
+  STDERR_LINES "0:.")
+parkit_cli_test(NAME mpirun.sieve_fault_on_rank_2 RANKS 4 TIMEOUT ${once}
+  COMMAND sieve 1e9 --inject-fault kernel=sieve,rank=2,task=0 EXIT 1
+  STDERR_LINES "1:^sieve: rank 2, thread 0, task 0: injected fault$" "1:^sieve: ")
+
+parkit_cli_test(NAME mpirun.factorial_100000 RANKS 3 TIMEOUT ${once}
+  COMMAND factorial 100000 --repeat 1 --warmup 0 EXIT 0
+  STDOUT_LINES "1:^digits += 456574$" "1:^Validation: PASSED$"
+  STDERR_LINES "0:.")
+parkit_cli_test(NAME mpirun.factorial_each_u64_overflow RANKS 3 TIMEOUT ${once}
+  COMMAND factorial --each 15..25 --u64 EXIT 1
+  STDERR_LINES "1:^factorial: rank [0-2], thread 0, task 6: 21! does not fit in 64 bits$")
+
+parkit_cli_test(NAME mpirun.prodcons RANKS 4 TIMEOUT ${once}
+  COMMAND prodcons --items 1e6 --repeat 1 --warmup 0 EXIT 0
+  STDOUT_LINES "1:^produced += 1000000$" "1:^consumed += 1000000$" "1:^Validation: PASSED$"
+  STDERR_LINES "0:.")
+parkit_cli_test(NAME mpirun.prodcons_fault_on_consumer RANKS 4 TIMEOUT ${once}
+  COMMAND prodcons --items 1e5 --inject-fault rank=3,task=100 EXIT 1
+  STDERR_LINES "1:^prodcons: rank 3, thread 0, task 100: injected fault$")
+
+# The examples, unchanged, under the launcher.
+if(PARKIT_BUILD_EXAMPLES)
+  parkit_cli_test(NAME mpirun.example_quickstart RANKS 3 TIMEOUT ${once}
+    COMMAND example_quickstart EXIT 0
+    STDOUT_LINES "1:^mpi pool, 3 rank.s. x 1 thread.s.: sum of cubes = 249500250000, "
+                 "1:^tasks: PK_ERANGE .pool: rank [0-2], thread 0, task 13: unlucky number 13.$"
+    STDERR_LINES "0:.")
+  parkit_cli_test(NAME mpirun.example_factorials RANKS 3 TIMEOUT ${once}
+    COMMAND example_factorials EXIT 0
+    STDOUT_LINES "10:^Factorial of [0-9]+ is [0-9]+$" "1:^Factorial of 10 is 3628800$"
+    STDERR_LINES "0:.")
+  parkit_cli_test(NAME mpirun.example_squares_pool RANKS 3 TIMEOUT ${once}
+    COMMAND example_squares_pool EXIT 0
+    STDOUT_LINES "3:^pool of 3 x [248]: squares.9. = 81, sum = 333332833333500000, ")
+  parkit_cli_test(NAME mpirun.example_list_lock RANKS 4 TIMEOUT ${once}
+    COMMAND example_list_lock EXIT 0
+    STDOUT_LINES "1:^consumed 20 items$")
+  parkit_cli_test(NAME mpirun.example_worker_error RANKS 3 TIMEOUT ${once}
+    COMMAND example_worker_error EXIT 1
+    STDOUT_LINES "1:^error callback: PK_ERANGE from rank [0-2], thread 0, task 7: "
+    STDERR_LINES "1:^.*inverse: rank [0-2], thread 0, task 7: division by zero in task 7$")
+endif()
