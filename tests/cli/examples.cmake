@@ -27,3 +27,18 @@ parkit_cli_test(NAME examples.quickstart_serial COMMAND example_quickstart EXIT 
   ENV PARKIT_BACKEND=serial
   STDOUT "(^|\n)serial pool, 1 rank\\(s\\) x 1 thread\\(s\\): sum of cubes = 249500250000"
          "\ntasks: PK_ERANGE \\(pool: rank 0, thread 0, task 13: unlucky number 13\\)\n")
+# One count of darts on every pool (also under mpirun: mpirun.cmake).
+set(pools 1)
+if(PARKIT_WITH_OPENMP)
+  set(pools 1 2 4)
+endif()
+foreach(threads IN LISTS pools)
+  parkit_cli_test(NAME examples.monte_carlo_pi_${threads}_threads COMMAND example_monte_carlo_pi
+    EXIT 0 ENV OMP_NUM_THREADS=${threads}
+    STDOUT "(^|\n)(omp|serial) pool of 1 rank\\(s\\) x ${threads} thread\\(s\\)\n"
+           "\ninside = 3140751 of 4000000 darts, pi ~ 3.140751\n$")
+endforeach()
+parkit_cli_test(NAME examples.monte_carlo_pi_serial COMMAND example_monte_carlo_pi EXIT 0
+  ENV PARKIT_BACKEND=serial
+  STDOUT "(^|\n)serial pool of 1 rank\\(s\\) x 1 thread\\(s\\)\n"
+         "\ninside = 3140751 of 4000000 darts, pi ~ 3.140751\n$")

@@ -65,6 +65,18 @@ if(PARKIT_BUILD_EXAMPLES)
   parkit_cli_test(NAME mpirun.example_list_lock RANKS 4 TIMEOUT ${once}
     COMMAND example_list_lock EXIT 0
     STDOUT_LINES "1:^consumed 20 items$")
+  # the same count of darts as on threads and serial (examples.cmake): the
+  # random numbers follow the chunks, not the workers
+  parkit_cli_test(NAME mpirun.example_monte_carlo_pi RANKS 3 TIMEOUT ${once}
+    COMMAND example_monte_carlo_pi EXIT 0
+    STDOUT_LINES "1:^mpi pool of 3 rank.s. x 1 thread.s.$"
+                 "1:^inside = 3140751 of 4000000 darts, pi ~ 3.140751$"
+    STDERR_LINES "0:.")
+  parkit_cli_test(NAME mpirun.example_monte_carlo_pi_hybrid RANKS 2 TIMEOUT ${once}
+    COMMAND example_monte_carlo_pi EXIT 0 ENV OMP_NUM_THREADS=2
+    STDOUT_LINES "1:^mpi pool of 2 rank.s. x 2 thread.s.$"
+                 "1:^inside = 3140751 of 4000000 darts, pi ~ 3.140751$"
+    STDERR_LINES "0:.")
   parkit_cli_test(NAME mpirun.example_worker_error RANKS 3 TIMEOUT ${once}
     COMMAND example_worker_error EXIT 1
     STDOUT_LINES "1:^error callback: PK_ERANGE from rank [0-2], thread 0, task 7: "
