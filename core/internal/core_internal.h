@@ -65,6 +65,11 @@ typedef struct pk_backend {
     /* Makes a local return code collective: every rank gets the same code and
      * the same error detail in ctx. Identity without ranks. */
     int (*agree)(pk_ctx *ctx, int rc);
+    /* Memory of `bytes` that every worker of the pool addresses (sync.c), *base
+     * in this process, 64-byte aligned, contents undefined; collective and
+     * agreed. NULL slot: the pool is this process, plain memory serves. */
+    int (*segment_new)(pk_ctx *ctx, size_t bytes, void **base, void **handle);
+    void (*segment_free)(pk_ctx *ctx, void *handle);
 } pk_backend;
 
 enum { PK__CAP_THREADS = 1u, PK__CAP_RANKS = 2u };
@@ -107,6 +112,8 @@ struct pk_ctx {
     double progress_interval;
     double progress_due; /* pk_ctx_progress: the next report is due then */
     pk_chan *chans[16];  /* open channels, woken by abort when a call fails */
+    struct pk__sync **syncs; /* open sharing primitives, broken when a call fails */
+    int nsyncs, cap_syncs;
     int nchans;
     int redirect_ok; /* rank layout lets the fault task move (set by the backend) */
 };
@@ -233,6 +240,15 @@ void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads);
 int pk__type_init_array(const pk_type *t, char *values, int64_t count);
 void pk__type_destroy_array(const pk_type *t, char *values, int64_t count);
 void pk__progress_tick(pk__job *job, pk_worker *w);
+
+/* Records code and a message in ctx's error from any thread (serialized with
+ * every other such note); returns code. For refusals inside callbacks. */
+int pk__ctx_note(pk_ctx *ctx, int code, const char *fmt, ...) PK__PRINTF(3, 4);
+int pk__ctx_notev(pk_ctx *ctx, int code, const char *fmt, va_list ap);
+
+/* Sharing primitives (sync.c): a pool call failed, so every primitive open on
+ * ctx breaks and its waiters, on every rank, wake with PK_EABORTED. */
+void pk__ctx_break_syncs(pk_ctx *ctx);
 
 /* Threads-backend channel (mutex and condition variables), also used by serial. */
 int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);

@@ -10,17 +10,13 @@
 #include "core_internal.h"
 
 /* Refusals may come from several threads of one process at once: their
- * messages go into the context one at a time. */
-static pthread_mutex_t refuse_mu = PTHREAD_MUTEX_INITIALIZER;
-
+ * messages go into the context one at a time (pk__ctx_note). */
 int pk__chan_refuse(pk_chan *ch, int code, const char *fmt, ...) {
     if (ch == NULL || ch->ctx == NULL)
         return code;
     va_list ap;
     va_start(ap, fmt);
-    pthread_mutex_lock(&refuse_mu);
-    pk__set_errorv(ch->ctx, code, fmt, ap);
-    pthread_mutex_unlock(&refuse_mu);
+    pk__ctx_notev(ch->ctx, code, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -1,5 +1,6 @@
 /* Error codes (text and names from PK_ERRNO_MAP) and the error detail kept in the
  * context: code, message and origin, formatted for printing in one place. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,26 @@ int pk__set_error(pk_ctx *ctx, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     pk__set_errorv(ctx, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Notes from callbacks go into the context one at a time. */
+static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int pk__ctx_notev(pk_ctx *ctx, int code, const char *fmt, va_list ap) {
+    if (ctx == NULL)
+        return code;
+    pthread_mutex_lock(&note_mu);
+    pk__set_errorv(ctx, code, fmt, ap);
+    pthread_mutex_unlock(&note_mu);
+    return code;
+}
+
+int pk__ctx_note(pk_ctx *ctx, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pk__ctx_notev(ctx, code, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -106,6 +106,7 @@ static void job_record(pk__job *job, const pk_worker *w, int rc, const char *mes
         e->task = w->task >= 0 ? job->task_base + w->task : -1;
         snprintf(e->message, sizeof e->message, "%s", message ? message : pk_strerror(rc));
         pk__ctx_abort_chans(job->ctx, PK_EABORTED);
+        pk__ctx_break_syncs(job->ctx);
     }
     atomic_store(&job->stop, 1);
 }

@@ -210,4 +210,6 @@ const pk_backend pk__mpi_backend = {
     .subpool = mpi_subpool,
     .bcast = mpi_bcast,
     .agree = pk__mpi_agree,
+    .segment_new = pk__mpi_segment_new,
+    .segment_free = pk__mpi_segment_free,
 };

@@ -120,6 +120,10 @@ void pk__layout_clear(pk__layout *lay);
 /* Element (or task) range of chunks [lo, hi). */
 int64_t pk__layout_first(const pk__layout *lay, int64_t chunk);
 
+/* ---- memory shared by the whole pool, for sync.c (mpi_segment.c) ---- */
+int pk__mpi_segment_new(pk_ctx *ctx, size_t bytes, void **base, void **handle);
+void pk__mpi_segment_free(pk_ctx *ctx, void *handle);
+
 /* ---- node-shared memory for gathers to rank 0 (mpi_shm.c) ---- */
 /* The node communicator and who is on it; an MPI code. */
 int pk__shm_init(pk__mpi_state *st, int rank);

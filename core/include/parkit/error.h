@@ -26,7 +26,9 @@ extern "C" {
     XX(EBACKEND, -11, "backend failure")                                                           \
     XX(EIO, -12, "input/output error")                                                             \
     XX(ECALLBACK, -13, "user callback failed")                                                     \
-    XX(ENOENT, -14, "no such backend")
+    XX(ENOENT, -14, "no such backend")                                                             \
+    XX(EPERM, -15, "operation not permitted")                                                      \
+    XX(ETIMEDOUT, -16, "timed out")
 
 enum pk_errno {
     PK_OK = 0,

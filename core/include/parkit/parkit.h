@@ -1,6 +1,7 @@
 /* parkit: parallel kernels on OpenMP threads and MPI ranks, with one interface.
  * This header includes the runtime's public C API: contexts, errors, the pool,
- * random numbers, timing, reports and command-line helpers. The kernels have a
+ * sharing primitives (locks, semaphores, events, conditions, barriers, shared
+ * arrays), random numbers, timing, reports and command-line helpers. The kernels have a
  * header each (parkit/squares.h, parkit/factorial.h, parkit/sieve.h,
  * parkit/prodcons.h; only parkit/factorial.h brings in GMP's <gmp.h>), and
  * parkit/mpi.h the MPI-specific calls (it includes <mpi.h>). */
@@ -14,6 +15,7 @@
 #include "parkit/pool.h"
 #include "parkit/random.h"
 #include "parkit/report.h"
+#include "parkit/sync.h"
 #include "parkit/timing.h"
 
 #endif
