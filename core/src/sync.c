@@ -121,7 +121,8 @@ static void wake_sleepers(sync_head *h, int n) {
 }
 
 static int stopping(const pk__sync *s, const pk_worker *w) {
-    return atomic_load(&s->h->broken) || (w != NULL && pk_stopping(w));
+    return atomic_load_explicit(&s->h->broken, memory_order_relaxed) ||
+           (w != NULL && pk_stopping(w));
 }
 
 /* Waits until the sequence word moves on from seen: 0, or PK_EABORTED when the
@@ -308,19 +309,33 @@ int pk_lock_new(pk_ctx *ctx, pk_lock **lock, unsigned flags) {
     return 0;
 }
 
+/* The lock word: 0 free, 1 held, 2 held and someone may be waiting (then the
+ * release bumps the sequence word and wakes a sleeper). */
+static void lock_own(sync_head *h, int64_t key) {
+    /* read only by the holder itself and by workers checking for their own
+     * key, which they cannot see unless they wrote it: relaxed is enough */
+    atomic_store_explicit(&h->owner, key, memory_order_relaxed);
+    atomic_store_explicit(&h->depth, 1, memory_order_relaxed);
+}
+
 /* Takes the lock for key: 0, PK_EAGAIN (try), PK_ETIMEDOUT, PK_EABORTED. */
 static int lock_take(pk__sync *s, pk_worker *w, int64_t key, double deadline, int try_only) {
     sync_head *h = s->h;
+    uint32_t free_state = 0;
+    if (atomic_compare_exchange_strong_explicit(&h->state, &free_state, 1, memory_order_acquire,
+                                                memory_order_relaxed)) {
+        lock_own(h, key);
+        return 0;
+    }
+    if (try_only)
+        return PK_EAGAIN;
     for (;;) {
         uint32_t seen = atomic_load(&h->seq);
-        uint32_t free_state = 0;
-        if (atomic_compare_exchange_strong(&h->state, &free_state, 1)) {
-            atomic_store(&h->owner, key);
-            atomic_store(&h->depth, 1);
+        /* 2, not 1: whoever releases must wake, since this worker may sleep */
+        if (atomic_exchange_explicit(&h->state, 2, memory_order_acquire) == 0) {
+            lock_own(h, key);
             return 0;
         }
-        if (try_only)
-            return PK_EAGAIN;
         int rc = wait_seq(s, w, seen, deadline);
         if (rc != 0)
             return rc;
@@ -334,9 +349,9 @@ static int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_on
     if (stopping(s, w))
         return PK_EABORTED;
     int64_t key = key_of(s, w);
-    if (atomic_load(&s->h->owner) == key) {
+    if (atomic_load_explicit(&s->h->owner, memory_order_relaxed) == key) {
         if (s->h->flags & PK_LOCK_RECURSIVE) {
-            atomic_fetch_add(&s->h->depth, 1);
+            atomic_fetch_add_explicit(&s->h->depth, 1, memory_order_relaxed);
             return 0;
         }
         char who[64];
@@ -366,14 +381,15 @@ int pk_lock_acquire_timeout(pk_lock *lock, pk_worker *w, double seconds) {
 
 /* Lets go of the lock entirely (depth and all). */
 static void lock_drop(pk__sync *s) {
-    atomic_store(&s->h->depth, 0);
-    atomic_store(&s->h->owner, 0);
-    atomic_store(&s->h->state, 0);
-    wake_sleepers(s->h, 1);
+    sync_head *h = s->h;
+    atomic_store_explicit(&h->depth, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->owner, 0, memory_order_relaxed);
+    if (atomic_exchange_explicit(&h->state, 0, memory_order_release) == 2)
+        wake_sleepers(h, 1);
 }
 
 static int check_owner(pk__sync *s, pk_worker *w, const char *what) {
-    if (atomic_load(&s->h->owner) == key_of(s, w))
+    if (atomic_load_explicit(&s->h->owner, memory_order_relaxed) == key_of(s, w))
         return 0;
     char who[64];
     describe(s, w, who, sizeof who);
@@ -387,8 +403,8 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
     int rc = check_owner(s, w, "releases");
     if (rc != 0)
         return rc;
-    if (atomic_load(&s->h->depth) > 1) {
-        atomic_fetch_sub(&s->h->depth, 1);
+    if (atomic_load_explicit(&s->h->depth, memory_order_relaxed) > 1) {
+        atomic_fetch_sub_explicit(&s->h->depth, 1, memory_order_relaxed);
         return 0;
     }
     lock_drop(s);
