@@ -42,3 +42,28 @@ parkit_cli_test(NAME examples.monte_carlo_pi_serial COMMAND example_monte_carlo_
   ENV PARKIT_BACKEND=serial
   STDOUT "(^|\n)serial pool of 1 rank\\(s\\) x 1 thread\\(s\\)\n"
          "\ninside = 3140751 of 4000000 darts, pi ~ 3.140751\n$")
+# The sharing primitives (parkit/sync.h): one exact last line on 1 and 2 threads
+# (also under mpirun: mpirun.cmake). The teams of semaphore, event, condition
+# and shared_array are four threads whatever the pool.
+set(sync_threads 1)
+if(PARKIT_WITH_OPENMP)
+  set(sync_threads 1 2)
+endif()
+foreach(threads IN LISTS sync_threads)
+  math(EXPR adds "${threads} * 10000")
+  set(lines
+    "lock_counter=counter = ${adds} \\(expected ${adds}\\)"
+    "semaphore=most inside at once = 2"
+    "event=woken = 3"
+    "condition=consumed = 400 \\(expected 400\\)"
+    "shared_array=sum = 500500 \\(expected 500500\\)"
+    "manager_list=length = 1000 \\(expected 1000\\)")
+  foreach(case IN LISTS lines)
+    string(REGEX REPLACE "=.*" "" ex "${case}")
+    string(REGEX REPLACE "^[a-z_]+=" "" line "${case}")
+    parkit_cli_test(NAME examples.${ex}_${threads}_threads COMMAND example_${ex} EXIT 0
+      ENV OMP_NUM_THREADS=${threads}
+      STDOUT "^${line}\n$"
+      NOT_STDERR ".")
+  endforeach()
+endforeach()

@@ -82,3 +82,35 @@ if(PARKIT_BUILD_EXAMPLES)
     STDOUT_LINES "1:^error callback: PK_ERANGE from rank [0-2], thread 0, task 7: "
     STDERR_LINES "1:^.*inverse: rank [0-2], thread 0, task 7: division by zero in task 7$")
 endif()
+
+# The sharing primitives (parkit/sync.h) under the launcher: 3 ranks of one
+# thread, and hybrid, 2 ranks of 2 threads. The teams are the ranks; the pool
+# calls of lock_counter and manager_list run on every thread of every rank.
+if(PARKIT_BUILD_EXAMPLES)
+  foreach(layout "3;1" "2;2")
+    list(GET layout 0 ranks)
+    list(GET layout 1 threads)
+    math(EXPR adds "${ranks} * ${threads} * 10000")
+    math(EXPR others "${ranks} - 1")
+    set(lines
+      "lock_counter=counter = ${adds} .expected ${adds}.$"
+      "semaphore=most inside at once = 2$"
+      "event=woken = ${others}$"
+      "condition=consumed = 400 .expected 400.$"
+      "shared_array=sum = 500500 .expected 500500.$"
+      "manager_list=length = 1000 .expected 1000.$")
+    if(threads EQUAL 1)
+      set(suffix "")
+    else()
+      set(suffix "_hybrid")
+    endif()
+    foreach(case IN LISTS lines)
+      string(REGEX REPLACE "=.*" "" ex "${case}")
+      string(REGEX REPLACE "^[a-z_]+=" "" line "${case}")
+      parkit_cli_test(NAME mpirun.example_${ex}${suffix} RANKS ${ranks} TIMEOUT ${once}
+        COMMAND example_${ex} EXIT 0 ENV OMP_NUM_THREADS=${threads}
+        STDOUT_LINES "1:^${line}" "1:."
+        STDERR_LINES "0:.")
+    endforeach()
+  endforeach()
+endif()
