@@ -1082,6 +1082,23 @@ TEST_P(SyncErrors, FailureWakesWorkersWaitingAtABarrier) {
     RunBlocked(kBarrier);
 }
 
+int Fail(void *, int64_t, int64_t, pk_worker *w) {
+    return pk_fail(w, PK_ERANGE, "no");
+}
+
+// A condition waited on (its lock held) after the failure: PK_EABORTED, and
+// then, as after any PK_EABORTED from a wait, the lock is not held.
+TEST_P(SyncErrors, WaitOnABrokenConditionLeavesTheLockFree) {
+    Ptr<pk_lock> lock = NewLock();
+    ASSERT_NE(lock, nullptr);
+    Ptr<pk_cond> cond = NewCond(lock.get());
+    ASSERT_NE(cond, nullptr);
+    ASSERT_EQ(pk_lock_acquire(lock.get(), nullptr), 0);
+    ASSERT_EQ(pk_for(ctx(), 10, nullptr, Fail, nullptr), PK_ERANGE);
+    EXPECT_EQ(pk_cond_wait(cond.get(), nullptr), PK_EABORTED);
+    EXPECT_EQ(pk_lock_release(lock.get(), nullptr), PK_EPERM);
+}
+
 } // namespace
 
 INSTANTIATE_TEST_SUITE_P(Pools, Sync, testing::ValuesIn(AllPools()), PoolName);

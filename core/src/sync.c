@@ -628,8 +628,7 @@ static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
     int rc = check_owner(l, w, "waits on a condition over");
     if (rc != 0)
         return rc;
-    if (stopping(s, w))
-        return PK_EABORTED;
+    /* a broken condition returns PK_EABORTED from wait_seq, the lock let go */
     uint32_t seen = atomic_load(&s->h->seq); /* before the lock goes: no notify is lost */
     int64_t depth = atomic_load(&l->h->depth);
     lock_drop(l);
