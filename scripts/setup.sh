@@ -7,7 +7,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 packages=(build-essential cmake pkg-config libgmp-dev openmpi-bin libopenmpi-dev
-          googletest libgtest-dev primesieve libprimesieve-dev)
+          googletest libgtest-dev primesieve libprimesieve-dev
+          clang-14 libomp-14-dev) # clang and LLVM's OpenMP: the ThreadSanitizer stage
 
 missing=()
 for p in "${packages[@]}"; do

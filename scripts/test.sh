@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: set up and build (warnings are errors) and run every test
 # with ctest; then the configuration without MPI and OpenMP; then the suite again
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# under AddressSanitizer + UndefinedBehaviorSanitizer; then the thread tests of
+# the pool, the channels and the sharing primitives under ThreadSanitizer
+# (clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP visible to it).
 # Usage: scripts/test.sh [--quick]   (--quick: the full build's tests only)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,3 +25,9 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 cmake --preset asan-ubsan >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900)
+
+echo "== ThreadSanitizer build: the pool, channels and sharing primitives on threads"
+cmake --preset tsan >/dev/null
+cmake --build build-tsan -j"$jobs" --target test_pool test_sync
+(cd build-tsan && TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
+    ctest -j"$jobs" --output-on-failure --timeout 900 -R "^(Pools|Backends|Random)[./]")
