@@ -1099,6 +1099,35 @@ TEST_P(SyncErrors, WaitOnABrokenConditionLeavesTheLockFree) {
     EXPECT_EQ(pk_lock_release(lock.get(), nullptr), PK_EPERM);
 }
 
+// A worker of another context's pool call is refused with the reason (a failure
+// there would neither break nor wake this context's primitives).
+TEST_P(Sync, APrimitiveOfAnotherContextIsRefused) {
+    Ptr<pk_lock> lock = NewLock();
+    Ptr<pk_event> event = NewEvent();
+    ASSERT_NE(lock, nullptr);
+    ASSERT_NE(event, nullptr);
+    CtxPtr other = MakeCtx(GetParam());
+    ASSERT_NE(other, nullptr);
+    struct Uses {
+        pk_lock *lock;
+        pk_event *event;
+        int acquire = 0, set = 0;
+    } u{lock.get(), event.get()};
+    pk_team_fn use = [](void *arg, pk_worker *w) {
+        auto *x = static_cast<Uses *>(arg);
+        x->acquire = pk_lock_acquire(x->lock, w);
+        x->set = pk_event_set(x->event, w);
+        return 0;
+    };
+    ASSERT_EQ(pk_team(other.get(), 1, nullptr, use, &u), 0);
+    EXPECT_EQ(u.acquire, PK_EINVAL);
+    EXPECT_EQ(u.set, PK_EINVAL);
+    EXPECT_MESSAGE_HAS("another context");
+    EXPECT_EQ(pk_event_is_set(event.get()), 0);
+    EXPECT_EQ(pk_lock_try_acquire(lock.get(), nullptr), 0); // still free
+    EXPECT_EQ(pk_lock_release(lock.get(), nullptr), 0);
+}
+
 } // namespace
 
 INSTANTIATE_TEST_SUITE_P(Pools, Sync, testing::ValuesIn(AllPools()), PoolName);

@@ -276,6 +276,15 @@ static int refuse(const pk__sync *s, int code, const char *fmt, ...) {
     return code;
 }
 
+/* A worker of another context's pool call: its failures would not break this
+ * primitive, nor this context's wake it, so the use is refused. */
+static int foreign(const pk__sync *s, const pk_worker *w) {
+    if (w == NULL || w->job_ == NULL || w->job_->ctx == s->ctx)
+        return 0;
+    return refuse(s, PK_EINVAL,
+                  "a primitive of one context used by a worker of another context's pool call");
+}
+
 static int bad_timeout(const pk__sync *s, double seconds) {
     if (seconds >= 0 && seconds <= 1e9)
         return 0;
@@ -346,6 +355,8 @@ static int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_on
     if (lock == NULL)
         return PK_EINVAL;
     pk__sync *s = &lock->s;
+    if (foreign(s, w) != 0)
+        return PK_EINVAL;
     if (stopping(s, w))
         return PK_EABORTED;
     int64_t key = key_of(s, w);
@@ -400,7 +411,7 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
     if (lock == NULL)
         return PK_EINVAL;
     pk__sync *s = &lock->s;
-    int rc = check_owner(s, w, "releases");
+    int rc = foreign(s, w) != 0 ? PK_EINVAL : check_owner(s, w, "releases");
     if (rc != 0)
         return rc;
     if (atomic_load_explicit(&s->h->depth, memory_order_relaxed) > 1) {
@@ -462,6 +473,8 @@ static int sem_acquire(pk_sem *sem, pk_worker *w, double deadline, int try_only)
         return PK_EINVAL;
     pk__sync *s = &sem->s;
     sync_head *h = s->h;
+    if (foreign(s, w) != 0)
+        return PK_EINVAL;
     if (stopping(s, w))
         return PK_EABORTED;
     for (;;) {
@@ -494,8 +507,7 @@ int pk_sem_acquire_timeout(pk_sem *sem, pk_worker *w, double seconds) {
 }
 
 int pk_sem_release(pk_sem *sem, pk_worker *w) {
-    (void)w;
-    if (sem == NULL)
+    if (sem == NULL || foreign(&sem->s, w) != 0)
         return PK_EINVAL;
     sync_head *h = sem->s.h;
     int64_t c = atomic_load(&h->count);
@@ -541,8 +553,7 @@ int pk_event_new(pk_ctx *ctx, pk_event **event) {
 }
 
 int pk_event_set(pk_event *event, pk_worker *w) {
-    (void)w;
-    if (event == NULL)
+    if (event == NULL || foreign(&event->s, w) != 0)
         return PK_EINVAL;
     atomic_store(&event->s.h->count, 1);
     wake_sleepers(event->s.h, INT_MAX);
@@ -550,8 +561,7 @@ int pk_event_set(pk_event *event, pk_worker *w) {
 }
 
 int pk_event_clear(pk_event *event, pk_worker *w) {
-    (void)w;
-    if (event == NULL)
+    if (event == NULL || foreign(&event->s, w) != 0)
         return PK_EINVAL;
     atomic_store(&event->s.h->count, 0);
     return 0;
@@ -565,6 +575,8 @@ static int event_wait(pk_event *event, pk_worker *w, double deadline) {
     if (event == NULL)
         return PK_EINVAL;
     pk__sync *s = &event->s;
+    if (foreign(s, w) != 0)
+        return PK_EINVAL;
     for (;;) {
         uint32_t seen = atomic_load(&s->h->seq);
         if (stopping(s, w))
@@ -625,7 +637,7 @@ static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
     if (cond == NULL)
         return PK_EINVAL;
     pk__sync *s = &cond->s, *l = s->lock;
-    int rc = check_owner(l, w, "waits on a condition over");
+    int rc = foreign(s, w) != 0 ? PK_EINVAL : check_owner(l, w, "waits on a condition over");
     if (rc != 0)
         return rc;
     /* a broken condition returns PK_EABORTED from wait_seq, the lock let go */
@@ -654,16 +666,14 @@ int pk_cond_wait_timeout(pk_cond *cond, pk_worker *w, double seconds) {
 }
 
 int pk_cond_notify(pk_cond *cond, pk_worker *w) {
-    (void)w;
-    if (cond == NULL)
+    if (cond == NULL || foreign(&cond->s, w) != 0)
         return PK_EINVAL;
     wake_sleepers(cond->s.h, 1);
     return 0;
 }
 
 int pk_cond_notify_all(pk_cond *cond, pk_worker *w) {
-    (void)w;
-    if (cond == NULL)
+    if (cond == NULL || foreign(&cond->s, w) != 0)
         return PK_EINVAL;
     wake_sleepers(cond->s.h, INT_MAX);
     return 0;
@@ -708,6 +718,8 @@ int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
         return PK_EINVAL;
     pk__sync *s = &barrier->s;
     sync_head *h = s->h;
+    if (foreign(s, w) != 0)
+        return PK_EINVAL;
     if (stopping(s, w))
         return PK_EABORTED;
     uint32_t round = atomic_load(&h->round);

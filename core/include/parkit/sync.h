@@ -37,7 +37,10 @@
  * code and records the reason in the context's error (pk_ctx_error): releasing
  * a lock one does not hold (PK_EPERM), taking a non-recursive lock twice
  * (PK_EINVAL: it would never return), releasing a bounded semaphore above its
- * maximum (PK_EOVERFLOW), a condition used without its lock held (PK_EPERM).
+ * maximum (PK_EOVERFLOW), a condition used without its lock held (PK_EPERM), a
+ * primitive used by a worker of another context's pool call (PK_EINVAL: that
+ * pool's failures would not wake it). Use after free is not detected (a build
+ * with AddressSanitizer finds it).
  *
  * Identity. A worker is (w->rank, w->thread); NULL stands for the calling thread
  * outside pool calls. Lock ownership follows the worker, so a lock taken in one
