@@ -48,7 +48,7 @@ typedef struct sync_head {
     int64_t max;            /* sem: bound (0: none); barrier: parties */
 } sync_head;
 
-enum { HEAD_BYTES = (sizeof(sync_head) + 63) / 64 * 64, SPINS = 200 };
+enum { HEAD_BYTES = (sizeof(sync_head) + 63) / 64 * 64, SPINS = 2000 };
 
 /* A primitive as one process sees it. Every public type starts with it. */
 typedef struct pk__sync {
@@ -122,7 +122,8 @@ static void wake_sleepers(sync_head *h, int n) {
 
 static int stopping(const pk__sync *s, const pk_worker *w) {
     return atomic_load_explicit(&s->h->broken, memory_order_relaxed) ||
-           (w != NULL && pk_stopping(w));
+           (w != NULL && w->job_ != NULL &&
+            atomic_load_explicit(&w->job_->stop, memory_order_relaxed));
 }
 
 /* Waits until the sequence word moves on from seen: 0, or PK_EABORTED when the
@@ -338,6 +339,17 @@ static int lock_take(pk__sync *s, pk_worker *w, int64_t key, double deadline, in
     }
     if (try_only)
         return PK_EAGAIN;
+    /* a lock is held briefly: watch it a while before saying this worker waits */
+    for (int i = 0; i < SPINS && !stopping(s, w); i++) {
+        free_state = 0;
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&h->state, &free_state, 1, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+            lock_own(h, key);
+            return 0;
+        }
+        cpu_relax();
+    }
     for (;;) {
         uint32_t seen = atomic_load(&h->seq);
         /* 2, not 1: whoever releases must wake, since this worker may sleep */
