@@ -110,8 +110,8 @@ struct pk_ctx {
     pk_progress_fn progress;
     void *progress_arg;
     double progress_interval;
-    double progress_due; /* pk_ctx_progress: the next report is due then */
-    pk_chan *chans[16];  /* open channels, woken by abort when a call fails */
+    double progress_due;     /* pk_ctx_progress: the next report is due then */
+    pk_chan *chans[16];      /* open channels, woken by abort when a call fails */
     struct pk__sync **syncs; /* open sharing primitives, broken when a call fails */
     int nsyncs, cap_syncs;
     int nchans;

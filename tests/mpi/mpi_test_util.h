@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "parkit/mpi.h"
 #include "parkit/factorial.h"
+#include "parkit/mpi.h"
 #include "parkit/parkit.h"
 #include "parkit/prodcons.h"
 #include "parkit/sieve.h"

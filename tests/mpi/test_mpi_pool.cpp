@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "mpi_test_util.h"
 #include "mpi_internal.h"
+#include "mpi_test_util.h"
 
 namespace {
 
