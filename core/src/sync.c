@@ -253,6 +253,35 @@ static void sync_close(pk__sync *s) {
     segment_free(ctx, s->segment);
 }
 
+/* What every pk_X_new does around its own checks (rc: their outcome): the
+ * output checked, the object allocated, its segment opened; the same code on
+ * every rank. *made is the new object (every public type is one pk__sync). */
+static int sync_new(pk_ctx *ctx, int has_out, const char *call, int kind, size_t extra, int rc,
+                    void (*init)(sync_head *h, const void *arg), const void *arg, pk__sync **made) {
+    *made = NULL;
+    if (ctx == NULL)
+        return PK_EINVAL;
+    if (!has_out)
+        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_EINVAL, "%s: no output", call));
+    pk__sync *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_ENOMEM, "%s: no memory", call));
+    rc = sync_open(ctx, s, kind, extra, rc, init, arg);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    *made = s;
+    return 0;
+}
+
+static void sync_free(pk__sync *s) {
+    if (s == NULL)
+        return;
+    sync_close(s);
+    free(s);
+}
+
 /* ---- who is calling ---- */
 
 static int64_t key_of(const pk__sync *s, const pk_worker *w) {
@@ -299,24 +328,14 @@ static void lock_init(sync_head *h, const void *arg) {
 }
 
 int pk_lock_new(pk_ctx *ctx, pk_lock **lock, unsigned flags) {
-    if (ctx == NULL || lock == NULL)
-        return ctx ? ctx->backend->agree(ctx,
-                                         pk__set_error(ctx, PK_EINVAL, "pk_lock_new: no output"))
-                   : PK_EINVAL;
-    *lock = NULL;
-    pk_lock *l = calloc(1, sizeof *l);
-    int rc = l == NULL ? pk__set_error(ctx, PK_ENOMEM, "no memory for a lock") : 0;
-    if (rc == 0 && (flags & ~(unsigned)PK_LOCK_RECURSIVE) != 0)
-        rc = pk__set_error(ctx, PK_EINVAL, "unknown lock flags 0x%x", flags);
-    if (l == NULL)
-        return ctx->backend->agree(ctx, rc);
-    rc = sync_open(ctx, &l->s, K_LOCK, 0, rc, lock_init, &flags);
-    if (rc != 0) {
-        free(l);
-        return rc;
-    }
-    *lock = l;
-    return 0;
+    int rc = ctx != NULL && (flags & ~(unsigned)PK_LOCK_RECURSIVE) != 0
+                 ? pk__set_error(ctx, PK_EINVAL, "unknown lock flags 0x%x", flags)
+                 : 0;
+    pk__sync *s;
+    rc = sync_new(ctx, lock != NULL, "pk_lock_new", K_LOCK, 0, rc, lock_init, &flags, &s);
+    if (lock != NULL)
+        *lock = (pk_lock *)s;
+    return rc;
 }
 
 /* The lock word: 0 free, 1 held, 2 held and someone may be waiting (then the
@@ -435,10 +454,7 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
 }
 
 void pk_lock_free(pk_lock *lock) {
-    if (lock == NULL)
-        return;
-    sync_close(&lock->s);
-    free(lock);
+    sync_free(lock == NULL ? NULL : &lock->s);
 }
 
 /* ---- pk_sem ---- */
@@ -454,30 +470,20 @@ static void sem_init(sync_head *h, const void *arg) {
 }
 
 int pk_sem_new(pk_ctx *ctx, pk_sem **sem, int64_t permits, int64_t max) {
-    if (ctx == NULL || sem == NULL)
-        return ctx ? ctx->backend->agree(ctx,
-                                         pk__set_error(ctx, PK_EINVAL, "pk_sem_new: no output"))
-                   : PK_EINVAL;
-    *sem = NULL;
     int rc = 0;
-    if (permits < 0)
+    if (ctx != NULL && permits < 0)
         rc = pk__set_error(ctx, PK_EINVAL, "a semaphore of %lld permits: need 0 or more",
                            (long long)permits);
-    else if (max < 0 || (max > 0 && max < permits))
+    else if (ctx != NULL && (max < 0 || (max > 0 && max < permits)))
         rc = pk__set_error(ctx, PK_EINVAL,
                            "a semaphore bound of %lld: need 0 (none) or at least the %lld permits",
                            (long long)max, (long long)permits);
-    pk_sem *p = calloc(1, sizeof *p);
-    if (p == NULL)
-        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_ENOMEM, "no memory for a semaphore"));
     sem_init_arg a = {permits, max};
-    rc = sync_open(ctx, &p->s, K_SEM, 0, rc, sem_init, &a);
-    if (rc != 0) {
-        free(p);
-        return rc;
-    }
-    *sem = p;
-    return 0;
+    pk__sync *s;
+    rc = sync_new(ctx, sem != NULL, "pk_sem_new", K_SEM, 0, rc, sem_init, &a, &s);
+    if (sem != NULL)
+        *sem = (pk_sem *)s;
+    return rc;
 }
 
 static int sem_acquire(pk_sem *sem, pk_worker *w, double deadline, int try_only) {
@@ -538,30 +544,17 @@ int64_t pk_sem_value(const pk_sem *sem) {
 }
 
 void pk_sem_free(pk_sem *sem) {
-    if (sem == NULL)
-        return;
-    sync_close(&sem->s);
-    free(sem);
+    sync_free(sem == NULL ? NULL : &sem->s);
 }
 
 /* ---- pk_event ---- */
 
 int pk_event_new(pk_ctx *ctx, pk_event **event) {
-    if (ctx == NULL || event == NULL)
-        return ctx ? ctx->backend->agree(ctx,
-                                         pk__set_error(ctx, PK_EINVAL, "pk_event_new: no output"))
-                   : PK_EINVAL;
-    *event = NULL;
-    pk_event *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_ENOMEM, "no memory for an event"));
-    int rc = sync_open(ctx, &e->s, K_EVENT, 0, 0, NULL, NULL);
-    if (rc != 0) {
-        free(e);
-        return rc;
-    }
-    *event = e;
-    return 0;
+    pk__sync *s;
+    int rc = sync_new(ctx, event != NULL, "pk_event_new", K_EVENT, 0, 0, NULL, NULL, &s);
+    if (event != NULL)
+        *event = (pk_event *)s;
+    return rc;
 }
 
 int pk_event_set(pk_event *event, pk_worker *w) {
@@ -613,36 +606,24 @@ int pk_event_wait_timeout(pk_event *event, pk_worker *w, double seconds) {
 }
 
 void pk_event_free(pk_event *event) {
-    if (event == NULL)
-        return;
-    sync_close(&event->s);
-    free(event);
+    sync_free(event == NULL ? NULL : &event->s);
 }
 
 /* ---- pk_cond ---- */
 
 int pk_cond_new(pk_ctx *ctx, pk_cond **cond, pk_lock *lock) {
-    if (ctx == NULL || cond == NULL)
-        return ctx ? ctx->backend->agree(ctx,
-                                         pk__set_error(ctx, PK_EINVAL, "pk_cond_new: no output"))
-                   : PK_EINVAL;
-    *cond = NULL;
     int rc = 0;
-    if (lock == NULL)
+    if (ctx != NULL && lock == NULL)
         rc = pk__set_error(ctx, PK_EINVAL, "a condition needs a lock");
-    else if (lock->s.ctx != ctx)
+    else if (ctx != NULL && lock->s.ctx != ctx)
         rc = pk__set_error(ctx, PK_EINVAL, "the condition's lock belongs to another context");
-    pk_cond *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_ENOMEM, "no memory for a condition"));
-    rc = sync_open(ctx, &c->s, K_COND, 0, rc, NULL, NULL);
-    if (rc != 0) {
-        free(c);
-        return rc;
-    }
-    c->s.lock = &lock->s;
-    *cond = c;
-    return 0;
+    pk__sync *s;
+    rc = sync_new(ctx, cond != NULL, "pk_cond_new", K_COND, 0, rc, NULL, NULL, &s);
+    if (s != NULL)
+        s->lock = &lock->s;
+    if (cond != NULL)
+        *cond = (pk_cond *)s;
+    return rc;
 }
 
 static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
@@ -692,10 +673,7 @@ int pk_cond_notify_all(pk_cond *cond, pk_worker *w) {
 }
 
 void pk_cond_free(pk_cond *cond) {
-    if (cond == NULL)
-        return;
-    sync_close(&cond->s);
-    free(cond);
+    sync_free(cond == NULL ? NULL : &cond->s);
 }
 
 /* ---- pk_barrier ---- */
@@ -705,24 +683,15 @@ static void barrier_init(sync_head *h, const void *arg) {
 }
 
 int pk_barrier_new(pk_ctx *ctx, pk_barrier **barrier, int parties) {
-    if (ctx == NULL || barrier == NULL)
-        return ctx ? ctx->backend->agree(ctx,
-                                         pk__set_error(ctx, PK_EINVAL, "pk_barrier_new: no output"))
-                   : PK_EINVAL;
-    *barrier = NULL;
-    int rc = parties < 1
+    int rc = ctx != NULL && parties < 1
                  ? pk__set_error(ctx, PK_EINVAL, "a barrier of %d parties: need 1 or more", parties)
                  : 0;
-    pk_barrier *b = calloc(1, sizeof *b);
-    if (b == NULL)
-        return ctx->backend->agree(ctx, pk__set_error(ctx, PK_ENOMEM, "no memory for a barrier"));
-    rc = sync_open(ctx, &b->s, K_BARRIER, 0, rc, barrier_init, &parties);
-    if (rc != 0) {
-        free(b);
-        return rc;
-    }
-    *barrier = b;
-    return 0;
+    pk__sync *s;
+    rc = sync_new(ctx, barrier != NULL, "pk_barrier_new", K_BARRIER, 0, rc, barrier_init, &parties,
+                  &s);
+    if (barrier != NULL)
+        *barrier = (pk_barrier *)s;
+    return rc;
 }
 
 int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
@@ -752,42 +721,30 @@ int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
 }
 
 void pk_barrier_free(pk_barrier *barrier) {
-    if (barrier == NULL)
-        return;
-    sync_close(&barrier->s);
-    free(barrier);
+    sync_free(barrier == NULL ? NULL : &barrier->s);
 }
 
 /* ---- pk_shared ---- */
 
 int pk_shared_new(pk_ctx *ctx, pk_shared **shared, size_t elem_size, int64_t count) {
-    if (ctx == NULL || shared == NULL)
-        return ctx ? ctx->backend->agree(ctx,
-                                         pk__set_error(ctx, PK_EINVAL, "pk_shared_new: no output"))
-                   : PK_EINVAL;
-    *shared = NULL;
     int rc = 0;
-    if (elem_size == 0 || count < 1)
+    if (ctx != NULL && (elem_size == 0 || count < 1))
         rc = pk__set_error(ctx, PK_EINVAL, "a shared array of %lld elements of %zu bytes",
                            (long long)count, elem_size);
-    else if ((uint64_t)count > (SIZE_MAX / 2 - HEAD_BYTES) / elem_size)
+    else if (ctx != NULL && (uint64_t)count > (SIZE_MAX / 2 - HEAD_BYTES) / elem_size)
         rc =
             pk__set_error(ctx, PK_ERANGE, "a shared array of %lld elements of %zu bytes is too big",
                           (long long)count, elem_size);
-    pk_shared *p = calloc(1, sizeof *p);
-    if (p == NULL)
-        return ctx->backend->agree(ctx,
-                                   pk__set_error(ctx, PK_ENOMEM, "no memory for a shared array"));
     size_t bytes = rc == 0 ? (size_t)count * elem_size : 0;
-    rc = sync_open(ctx, &p->s, K_SHARED, bytes, rc, NULL, NULL);
-    if (rc != 0) {
-        free(p);
-        return rc;
+    pk__sync *s;
+    rc = sync_new(ctx, shared != NULL, "pk_shared_new", K_SHARED, bytes, rc, NULL, NULL, &s);
+    if (s != NULL) {
+        s->elem_size = elem_size;
+        s->count = count;
     }
-    p->s.elem_size = elem_size;
-    p->s.count = count;
-    *shared = p;
-    return 0;
+    if (shared != NULL)
+        *shared = (pk_shared *)s;
+    return rc;
 }
 
 void *pk_shared_data(pk_shared *shared) {
@@ -874,58 +831,130 @@ static uint64_t of_f64(double v) {
     return u;
 }
 
-int pk_shared_load_i64(pk_shared *shared, int64_t i, int64_t *value) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL || value == NULL)
-        return p == NULL ? word_error(shared, i) : PK_EINVAL;
-    *value = as_i64(__atomic_load_n(p, __ATOMIC_SEQ_CST));
+/* The atomic operations, once on the element's 64 bits; `f64` says whether
+ * they hold a double (compared and added by value) or an int64_t. */
+
+static int word_less(int f64, uint64_t a, uint64_t b) {
+    return f64 ? as_f64(a) < as_f64(b) : as_i64(a) < as_i64(b);
+}
+
+/* by value for doubles: -0.0 == 0.0, and NaN never equals anything */
+static int word_equal(int f64, uint64_t a, uint64_t b) {
+    return f64 ? as_f64(a) == as_f64(b) : a == b;
+}
+
+/* The element's word, or NULL with *rc set (and the reason recorded); a call
+ * that needs a pointer of the caller's and got none is PK_EINVAL. */
+static uint64_t *word_or_error(pk_shared *sh, int64_t i, int has_ptr, int *rc) {
+    uint64_t *p = word_at(sh, i);
+    *rc = p == NULL ? word_error(sh, i) : !has_ptr ? PK_EINVAL : 0;
+    return *rc == 0 ? p : NULL;
+}
+
+static int word_load(pk_shared *sh, int64_t i, uint64_t *value) {
+    int rc;
+    uint64_t *p = word_or_error(sh, i, value != NULL, &rc);
+    if (p != NULL)
+        *value = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static int word_store(pk_shared *sh, int64_t i, uint64_t value) {
+    int rc;
+    uint64_t *p = word_or_error(sh, i, 1, &rc);
+    if (p != NULL)
+        __atomic_store_n(p, value, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static int word_fetch_add(pk_shared *sh, int64_t i, int f64, uint64_t delta, uint64_t *old) {
+    int rc;
+    uint64_t *p = word_or_error(sh, i, 1, &rc);
+    if (p == NULL)
+        return rc;
+    uint64_t cur;
+    if (!f64) { /* two's-complement wrap, as an unsigned add, never undefined */
+        cur = __atomic_fetch_add(p, delta, __ATOMIC_SEQ_CST);
+    } else {
+        cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+        while (!__atomic_compare_exchange_n(p, &cur, of_f64(as_f64(cur) + as_f64(delta)), 1,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        }
+    }
+    if (old != NULL)
+        *old = cur;
     return 0;
+}
+
+static int word_compare_exchange(pk_shared *sh, int64_t i, int f64, uint64_t *expected,
+                                 uint64_t desired) {
+    int rc;
+    uint64_t *p = word_or_error(sh, i, expected != NULL, &rc);
+    if (p == NULL)
+        return rc;
+    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    for (;;) {
+        if (!word_equal(f64, cur, *expected)) {
+            *expected = cur;
+            return PK_EAGAIN;
+        }
+        if (__atomic_compare_exchange_n(p, &cur, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return 0;
+    }
+}
+
+/* Stores value when it is below (min) or above (max) the element; *old gets
+ * the element before. */
+static int word_update(pk_shared *sh, int64_t i, int f64, uint64_t value, uint64_t *old,
+                       int want_max) {
+    int rc;
+    uint64_t *p = word_or_error(sh, i, 1, &rc);
+    if (p == NULL)
+        return rc;
+    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    while (want_max ? word_less(f64, cur, value) : word_less(f64, value, cur))
+        if (__atomic_compare_exchange_n(p, &cur, value, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
+    if (old != NULL)
+        *old = cur;
+    return 0;
+}
+
+int pk_shared_load_i64(pk_shared *shared, int64_t i, int64_t *value) {
+    uint64_t u = 0;
+    int rc = word_load(shared, i, value == NULL ? NULL : &u);
+    if (rc == 0)
+        *value = as_i64(u);
+    return rc;
 }
 
 int pk_shared_store_i64(pk_shared *shared, int64_t i, int64_t value) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL)
-        return word_error(shared, i);
-    __atomic_store_n(p, of_i64(value), __ATOMIC_SEQ_CST);
-    return 0;
+    return word_store(shared, i, of_i64(value));
 }
 
 int pk_shared_fetch_add_i64(pk_shared *shared, int64_t i, int64_t delta, int64_t *old) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL)
-        return word_error(shared, i);
-    /* two's-complement wrap, as an unsigned add, never undefined */
-    uint64_t was = __atomic_fetch_add(p, of_i64(delta), __ATOMIC_SEQ_CST);
-    if (old != NULL)
-        *old = as_i64(was);
-    return 0;
+    uint64_t u;
+    int rc = word_fetch_add(shared, i, 0, of_i64(delta), &u);
+    if (rc == 0 && old != NULL)
+        *old = as_i64(u);
+    return rc;
 }
 
 int pk_shared_compare_exchange_i64(pk_shared *shared, int64_t i, int64_t *expected,
                                    int64_t desired) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL || expected == NULL)
-        return p == NULL ? word_error(shared, i) : PK_EINVAL;
-    uint64_t e = of_i64(*expected);
-    if (__atomic_compare_exchange_n(p, &e, of_i64(desired), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-        return 0;
-    *expected = as_i64(e);
-    return PK_EAGAIN;
+    uint64_t e = expected != NULL ? of_i64(*expected) : 0;
+    int rc = word_compare_exchange(shared, i, 0, expected != NULL ? &e : NULL, of_i64(desired));
+    if (rc == PK_EAGAIN)
+        *expected = as_i64(e);
+    return rc;
 }
 
-/* Stores value when better(value, current); *old gets the value before. */
 static int update_i64(pk_shared *shared, int64_t i, int64_t value, int64_t *old, int want_max) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL)
-        return word_error(shared, i);
-    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-    while (want_max ? value > as_i64(cur) : value < as_i64(cur))
-        if (__atomic_compare_exchange_n(p, &cur, of_i64(value), 1, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-            break;
-    if (old != NULL)
-        *old = as_i64(cur);
-    return 0;
+    uint64_t u;
+    int rc = word_update(shared, i, 0, of_i64(value), &u, want_max);
+    if (rc == 0 && old != NULL)
+        *old = as_i64(u);
+    return rc;
 }
 
 int pk_shared_min_i64(pk_shared *shared, int64_t i, int64_t value, int64_t *old) {
@@ -937,62 +966,39 @@ int pk_shared_max_i64(pk_shared *shared, int64_t i, int64_t value, int64_t *old)
 }
 
 int pk_shared_load_f64(pk_shared *shared, int64_t i, double *value) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL || value == NULL)
-        return p == NULL ? word_error(shared, i) : PK_EINVAL;
-    *value = as_f64(__atomic_load_n(p, __ATOMIC_SEQ_CST));
-    return 0;
+    uint64_t u = 0;
+    int rc = word_load(shared, i, value == NULL ? NULL : &u);
+    if (rc == 0)
+        *value = as_f64(u);
+    return rc;
 }
 
 int pk_shared_store_f64(pk_shared *shared, int64_t i, double value) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL)
-        return word_error(shared, i);
-    __atomic_store_n(p, of_f64(value), __ATOMIC_SEQ_CST);
-    return 0;
+    return word_store(shared, i, of_f64(value));
 }
 
 int pk_shared_fetch_add_f64(pk_shared *shared, int64_t i, double delta, double *old) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL)
-        return word_error(shared, i);
-    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-    while (!__atomic_compare_exchange_n(p, &cur, of_f64(as_f64(cur) + delta), 1, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST)) {
-    }
-    if (old != NULL)
-        *old = as_f64(cur);
-    return 0;
+    uint64_t u;
+    int rc = word_fetch_add(shared, i, 1, of_f64(delta), &u);
+    if (rc == 0 && old != NULL)
+        *old = as_f64(u);
+    return rc;
 }
 
 int pk_shared_compare_exchange_f64(pk_shared *shared, int64_t i, double *expected, double desired) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL || expected == NULL)
-        return p == NULL ? word_error(shared, i) : PK_EINVAL;
-    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-    for (;;) {
-        if (!(as_f64(cur) == *expected)) { /* by value: -0.0 == 0.0, NaN never equal */
-            *expected = as_f64(cur);
-            return PK_EAGAIN;
-        }
-        if (__atomic_compare_exchange_n(p, &cur, of_f64(desired), 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-            return 0;
-    }
+    uint64_t e = expected != NULL ? of_f64(*expected) : 0;
+    int rc = word_compare_exchange(shared, i, 1, expected != NULL ? &e : NULL, of_f64(desired));
+    if (rc == PK_EAGAIN)
+        *expected = as_f64(e);
+    return rc;
 }
 
 static int update_f64(pk_shared *shared, int64_t i, double value, double *old, int want_max) {
-    uint64_t *p = word_at(shared, i);
-    if (p == NULL)
-        return word_error(shared, i);
-    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-    while (want_max ? value > as_f64(cur) : value < as_f64(cur))
-        if (__atomic_compare_exchange_n(p, &cur, of_f64(value), 1, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-            break;
-    if (old != NULL)
-        *old = as_f64(cur);
-    return 0;
+    uint64_t u;
+    int rc = word_update(shared, i, 1, of_f64(value), &u, want_max);
+    if (rc == 0 && old != NULL)
+        *old = as_f64(u);
+    return rc;
 }
 
 int pk_shared_min_f64(pk_shared *shared, int64_t i, double value, double *old) {
@@ -1004,8 +1010,5 @@ int pk_shared_max_f64(pk_shared *shared, int64_t i, double value, double *old) {
 }
 
 void pk_shared_free(pk_shared *shared) {
-    if (shared == NULL)
-        return;
-    sync_close(&shared->s);
-    free(shared);
+    sync_free(shared == NULL ? NULL : &shared->s);
 }
