@@ -245,6 +245,39 @@ TEST_P(Api, CombineWithoutRanksLeavesTheValue) {
     EXPECT_EQ(v, 0xf0f0u);
 }
 
+int ArmedCount(void *arg, int64_t, int64_t, pk_worker *w) {
+    if (pk_fault_armed(w))
+        static_cast<std::atomic<int> *>(arg)->fetch_add(1);
+    return 0;
+}
+
+TEST_P(Api, FaultArmedOnlyWhenAFaultMayFire) {
+    std::atomic<int> armed{0};
+    ASSERT_EQ(pk_for(ctx(), 100, nullptr, ArmedCount, &armed), 0);
+    EXPECT_EQ(armed.load(), 0);
+    ASSERT_EQ(pk_ctx_set_fault(ctx(), "task=100000"), 0); // armed, never fires here
+    ASSERT_EQ(pk_for(ctx(), 100, nullptr, ArmedCount, &armed), 0);
+    EXPECT_GT(armed.load(), 0);
+    pk_opts o = {};
+    o.flags = PK_NO_FAULTS;
+    armed = 0;
+    ASSERT_EQ(pk_for(ctx(), 100, &o, ArmedCount, &armed), 0);
+    EXPECT_EQ(armed.load(), 0);
+    ASSERT_EQ(pk_ctx_set_fault(ctx(), nullptr), 0);
+}
+
+TEST_P(Api, ThreadsSettingIsWhatWasSet) {
+    int threads = pk_ctx_threads_setting(ctx());
+    EXPECT_EQ(threads, GetParam().threads);
+    ASSERT_EQ(pk_ctx_set_threads(ctx(), 0), 0);
+    EXPECT_EQ(pk_ctx_threads_setting(ctx()), 0);
+    EXPECT_GE(pk_ctx_threads(ctx()), 1);
+    pk_ctx *sub = nullptr;
+    ASSERT_EQ(pk_ctx_subpool(ctx(), &sub, 1), 0);
+    EXPECT_EQ(sub, ctx()); // without ranks the whole pool is the only one
+    EXPECT_EQ(pk_ctx_subpool(ctx(), &sub, 2), PK_EINVAL);
+}
+
 // ---- random numbers -----------------------------------------------------------------
 
 TEST(Random, StreamsAreCounterBased) {

@@ -265,3 +265,132 @@ TEST(MpiApi, MapReduceCombinesIntoTheCallersValue) {
         }
     }
 }
+
+// ---- the rest of the building blocks on ranks, as tests/test_api.cpp has them on
+// threads: the flags, pk_ctx_progress, pk_fault_armed, pk_ctx_threads_setting and
+// sub-pools.
+
+namespace {
+
+struct Progress {
+    int calls = 0;
+    double last = -1;
+};
+
+void CountProgress(void *arg, const char *, double f) {
+    auto *p = static_cast<Progress *>(arg);
+    p->calls++;
+    p->last = f;
+}
+
+int Busy(void *, int64_t, int64_t, pk_worker *) {
+    volatile double x = 0;
+    for (int i = 0; i < 20000; i++)
+        x = x + 1.0 / (i + 1);
+    return 0;
+}
+
+int FailAtThree(void *, int64_t t, void *, pk_worker *w) {
+    return t == 3 ? pk_fail(w, PK_EIO, "task 3 failed") : 0;
+}
+
+int ArmedCount(void *arg, int64_t, int64_t, pk_worker *w) {
+    if (pk_fault_armed(w))
+        __atomic_add_fetch(static_cast<int *>(arg), 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiApi, FlagsKeepFaultsAndProgressOut) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int last = pk_ctx_size(ctx.get()) - 1;
+    std::string spec = "rank=" + std::to_string(last) + ",task=2";
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), spec.c_str()), 0);
+    pk_opts o = {};
+    o.flags = PK_NO_FAULTS;
+    EXPECT_EQ(pk_tasks(ctx.get(), 8, &o, Nothing, nullptr, nullptr, nullptr), 0);
+    EXPECT_EQ(pk_ctx_fault_fired(ctx.get()), 0);
+    o.flags = 0;
+    EXPECT_EQ(pk_tasks(ctx.get(), 8, &o, Nothing, nullptr, nullptr, nullptr), PK_EINJECTED);
+    EXPECT_EQ(pk_ctx_error(ctx.get())->rank, last);
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), nullptr), 0);
+
+    Progress p;
+    pk_ctx_set_progress(ctx.get(), CountProgress, &p, 1e-9);
+    pk_opts q = {};
+    q.chunk = 1;
+    q.flags = PK_NO_PROGRESS;
+    ASSERT_EQ(pk_for(ctx.get(), 400, &q, Busy, nullptr), 0);
+    EXPECT_EQ(p.calls, 0);
+    q.flags = 0;
+    ASSERT_EQ(pk_for(ctx.get(), 400, &q, Busy, nullptr), 0);
+    if (pk_ctx_rank(ctx.get()) == 0)
+        EXPECT_GT(p.calls, 0);
+    else
+        EXPECT_EQ(p.calls, 0) << "progress is reported on rank 0 only";
+    pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
+}
+
+TEST(MpiApi, CtxProgressIsReportedOnRankZeroOnly) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    Progress p;
+    pk_ctx_set_progress(ctx.get(), CountProgress, &p, 1e-9);
+    pk_kernel_begin(ctx.get(), "chain");
+    pk_ctx_progress(ctx.get(), 0.5);
+    pk_ctx_progress(ctx.get(), 3.0);
+    pk_kernel_end(ctx.get());
+    pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
+    if (pk_ctx_rank(ctx.get()) == 0) {
+        EXPECT_EQ(p.calls, 2);
+        EXPECT_DOUBLE_EQ(p.last, 1.0);
+    } else {
+        EXPECT_EQ(p.calls, 0);
+    }
+}
+
+TEST(MpiApi, FaultArmedOnlyWhenAFaultMayFire) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int armed = 0;
+    ASSERT_EQ(pk_for(ctx.get(), 100, nullptr, ArmedCount, &armed), 0);
+    EXPECT_EQ(armed, 0);
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), "task=100000"), 0); // armed, never fires here
+    ASSERT_EQ(pk_for(ctx.get(), 100, nullptr, ArmedCount, &armed), 0);
+    int64_t total = armed;
+    ASSERT_EQ(pk_combine(ctx.get(), &pk_sum_i64, &total, PK_ON_ALL), 0);
+    EXPECT_GT(total, 0);
+    ASSERT_EQ(pk_ctx_set_fault(ctx.get(), nullptr), 0);
+}
+
+TEST(MpiApi, SubpoolsOfTheFirstRanks) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int size = pk_ctx_size(ctx.get()), rank = pk_ctx_rank(ctx.get());
+    ASSERT_EQ(pk_ctx_set_threads(ctx.get(), 1), 0);
+    EXPECT_EQ(pk_ctx_threads_setting(ctx.get()), 1);
+    pk_ctx *whole = nullptr;
+    ASSERT_EQ(pk_ctx_subpool(ctx.get(), &whole, size), 0);
+    EXPECT_EQ(whole, ctx.get()); // the whole pool is the context itself
+    pk_ctx *sub = nullptr;
+    int k = size > 1 ? size - 1 : 1;
+    ASSERT_EQ(pk_ctx_subpool(ctx.get(), &sub, k), 0) << ErrorText(ctx.get());
+    if (rank < k) {
+        ASSERT_NE(sub, nullptr);
+        EXPECT_EQ(pk_ctx_size(sub), k);
+        EXPECT_EQ(pk_ctx_threads_setting(sub), 1);
+        if (sub != ctx.get()) {
+            EXPECT_EQ(pk_tasks(sub, 4, nullptr, FailAtThree, nullptr, nullptr, nullptr), PK_EIO);
+            pk_ctx_subpool_done(ctx.get(), sub);
+            EXPECT_EQ(pk_ctx_error(ctx.get())->code, PK_EIO);
+            pk_ctx_free(sub);
+        }
+    } else {
+        EXPECT_EQ(sub, nullptr);
+    }
+    EXPECT_EQ(pk_ctx_subpool(ctx.get(), &sub, size + 1), PK_EINVAL);
+    ASSERT_EQ(pk_ctx_set_threads(ctx.get(), 0), 0);
+    EXPECT_EQ(pk_ctx_threads_setting(ctx.get()), 0);
+}
