@@ -55,8 +55,6 @@ typedef struct pk_backend {
     /* Channels. */
     int (*chan_open)(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);
     int (*barrier)(pk_ctx *ctx);
-    /* Max over ranks (identity without ranks). */
-    double (*max_double)(pk_ctx *ctx, double value);
     /* Ranks sweeps: the context of the first `ranks` ranks (NULL on the others),
      * collective over ctx. NULL slot: only the whole pool exists. */
     int (*subpool)(pk_ctx *ctx, int ranks, pk_ctx **sub);

@@ -69,11 +69,6 @@ static int serial_barrier(pk_ctx *ctx) {
     return 0;
 }
 
-static double serial_max(pk_ctx *ctx, double v) {
-    (void)ctx;
-    return v;
-}
-
 static int serial_agree(pk_ctx *ctx, int rc) {
     (void)ctx;
     return rc;
@@ -92,7 +87,6 @@ const pk_backend pk__serial_backend = {
     .local_range = NULL,
     .chan_open = serial_chan_open,
     .barrier = serial_barrier,
-    .max_double = serial_max,
     .subpool = NULL,
     .bcast = NULL,
     .agree = serial_agree,

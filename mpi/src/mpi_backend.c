@@ -2,8 +2,8 @@
  * MPI_ERRORS_RETURN (so parkit can live inside a larger MPI program and never
  * aborts it), the counter window dynamic schedules claim from, the default
  * thread count (the cores this process may use, shared among the ranks of its
- * node), and the small collectives the sweep driver uses: barrier, max,
- * broadcast and sub-pools of the first k ranks. */
+ * node), and the small collectives behind pk_rank_barrier, pk_bcast and
+ * pk_ctx_subpool (sub-pools of the first k ranks). */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include <sched.h>
 #include <stdlib.h>
@@ -157,14 +157,6 @@ static int mpi_barrier(pk_ctx *ctx) {
     return m == MPI_SUCCESS ? 0 : pk__mpi_err(ctx, m, "MPI_Barrier");
 }
 
-static double mpi_max_double(pk_ctx *ctx, double v) {
-    pk__mpi_state *st = ctx->impl;
-    double out = v;
-    if (MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, st->comm) != MPI_SUCCESS)
-        return v;
-    return out;
-}
-
 static int mpi_bcast(pk_ctx *ctx, void *buf, size_t len) {
     pk__mpi_state *st = ctx->impl;
     int m = pk__bcast_bytes(st->comm, 0, buf, len);
@@ -206,7 +198,6 @@ const pk_backend pk__mpi_backend = {
     .local_range = pk__mpi_local_range,
     .chan_open = pk__mpi_chan_open,
     .barrier = mpi_barrier,
-    .max_double = mpi_max_double,
     .subpool = mpi_subpool,
     .bcast = mpi_bcast,
     .agree = pk__mpi_agree,

@@ -65,11 +65,6 @@ static int omp_barrier(pk_ctx *ctx) {
     return 0;
 }
 
-static double omp_max(pk_ctx *ctx, double v) {
-    (void)ctx;
-    return v;
-}
-
 static int omp_agree(pk_ctx *ctx, int rc) {
     (void)ctx;
     return rc;
@@ -88,7 +83,6 @@ const pk_backend pk__omp_backend = {
     .local_range = NULL,
     .chan_open = omp_chan_open,
     .barrier = omp_barrier,
-    .max_double = omp_max,
     .subpool = NULL,
     .bcast = NULL,
     .agree = omp_agree,
