@@ -80,3 +80,25 @@ function(parkit_add_mpi_test name)
       ENVIRONMENT "${env};OMP_NUM_THREADS=${threads}")
   endforeach()
 endfunction()
+
+# One more run of an MPI test binary made by parkit_add_mpi_test: `ranks` ranks
+# of `threads` threads, extra environment (VAR=VALUE...) and arguments.
+function(parkit_add_mpi_run name target)
+  cmake_parse_arguments(T "" "RANKS;THREADS;TIMEOUT" "ENV;ARGS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT ${PARKIT_TEST_TIMEOUT})
+  endif()
+  math(EXPR mpi_timeout "${T_TIMEOUT} - 5")
+  set(env ${PARKIT_MPI_TEST_ENV})
+  list(FILTER env EXCLUDE REGEX "^MPIEXEC_TIMEOUT=")
+  list(APPEND env MPIEXEC_TIMEOUT=${mpi_timeout} OMP_WAIT_POLICY=passive
+       OMP_NUM_THREADS=${T_THREADS} ${T_ENV})
+  if(PARKIT_SANITIZE STREQUAL "address")
+    list(APPEND env ASAN_OPTIONS=detect_leaks=0)
+  endif()
+  add_test(NAME ${name}
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_RANKS} ${MPIEXEC_PREFLAGS}
+                   $<TARGET_FILE:${target}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
+  set_tests_properties(${name} PROPERTIES
+    PROCESSORS ${T_RANKS} TIMEOUT ${T_TIMEOUT} LABELS mpi ENVIRONMENT "${env}")
+endfunction()

@@ -63,14 +63,37 @@ typedef struct pk_backend {
     /* Makes a local return code collective: every rank gets the same code and
      * the same error detail in ctx. Identity without ranks. */
     int (*agree)(pk_ctx *ctx, int rc);
-    /* Memory of `bytes` that every worker of the pool addresses (sync.c), *base
-     * in this process, 64-byte aligned, contents undefined; collective and
-     * agreed. NULL slot: the pool is this process, plain memory serves. */
+    /* Memory of `bytes` that every worker of the pool reaches (sync.c);
+     * collective and agreed. Where the workers share memory, *base is its
+     * address in this process, 64-byte aligned, contents undefined. Where they
+     * do not (ranks on several nodes), *base is NULL, the contents are zero,
+     * and the bytes are reached only through segment_op and segment_xfer.
+     * NULL slot: the pool is this process, plain memory serves. */
     int (*segment_new)(pk_ctx *ctx, size_t bytes, void **base, void **handle);
     void (*segment_free)(pk_ctx *ctx, void *handle);
+    /* One atomic operation (PK__SEG_*) on the 64-bit word at byte off of a
+     * segment without a base, from any worker: *old (may be NULL) gets the word
+     * before. PK__SEG_CAS stores operand when the word equals compare. On
+     * failure records why with pk__ctx_note (not with PK__SEG_QUIET) and returns
+     * the code; PK_ENOTSUP: this thread may not make the call. */
+    int (*segment_op)(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t operand,
+                      uint64_t compare, uint64_t *old);
+    /* Copies len bytes at off into the segment (put) or out of it; element
+     * words are not torn by a concurrent segment_op, nothing more is promised. */
+    int (*segment_xfer)(pk_ctx *ctx, void *handle, int put, size_t off, size_t len, void *buf);
 } pk_backend;
 
 enum { PK__CAP_THREADS = 1u, PK__CAP_RANKS = 2u };
+
+/* segment_op's operations. */
+enum {
+    PK__SEG_LOAD = 1,
+    PK__SEG_STORE,
+    PK__SEG_ADD,
+    PK__SEG_SWAP,
+    PK__SEG_CAS,
+    PK__SEG_QUIET = 1 << 8, /* or'ed in: no note on failure */
+};
 
 /* Channel operations, one table per channel implementation. */
 typedef struct pk__chan_ops {
@@ -243,6 +266,9 @@ void pk__progress_tick(pk__job *job, pk_worker *w);
  * every other such note); returns code. For refusals inside callbacks. */
 int pk__ctx_note(pk_ctx *ctx, int code, const char *fmt, ...) PK__PRINTF(3, 4);
 int pk__ctx_notev(pk_ctx *ctx, int code, const char *fmt, va_list ap);
+/* The reason of this thread's last note on ctx when it had this code (taken:
+ * asked once), else NULL. */
+const char *pk__ctx_take_note(const pk_ctx *ctx, int code);
 
 /* Sharing primitives (sync.c): a pool call failed, so every primitive open on
  * ctx breaks and its waiters, on every rank, wake with PK_EABORTED. */

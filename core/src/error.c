@@ -62,13 +62,31 @@ int pk__set_error(pk_ctx *ctx, int code, const char *fmt, ...) {
 /* Notes from callbacks go into the context one at a time. */
 static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Each thread's last note, so that a callback that returns the noted code
+ * fails its pool call with the note's reason rather than the code's name. */
+static _Thread_local struct {
+    const pk_ctx *ctx;
+    int code;
+    char message[sizeof((pk_error_info *)0)->message];
+} last_note;
+
 int pk__ctx_notev(pk_ctx *ctx, int code, const char *fmt, va_list ap) {
     if (ctx == NULL)
         return code;
     pthread_mutex_lock(&note_mu);
     pk__set_errorv(ctx, code, fmt, ap);
+    last_note.ctx = ctx;
+    last_note.code = code;
+    snprintf(last_note.message, sizeof last_note.message, "%s", ctx->err.message);
     pthread_mutex_unlock(&note_mu);
     return code;
+}
+
+const char *pk__ctx_take_note(const pk_ctx *ctx, int code) {
+    if (last_note.ctx != ctx || last_note.code != code || code == 0)
+        return NULL;
+    last_note.ctx = NULL;
+    return last_note.message;
 }
 
 int pk__ctx_note(pk_ctx *ctx, int code, const char *fmt, ...) {

@@ -112,7 +112,7 @@ static void job_record(pk__job *job, const pk_worker *w, int rc, const char *mes
 }
 
 void pk__job_fail(pk__job *job, pk_worker *w, int rc) {
-    job_record(job, w, rc, NULL);
+    job_record(job, w, rc, pk__ctx_take_note(job->ctx, rc));
 }
 
 int pk_fail(pk_worker *w, int code, const char *fmt, ...) {

@@ -1,25 +1,32 @@
 /* Sharing primitives (parkit/sync.h), written once over a segment of memory that
- * every worker of the pool addresses: plain process memory on threads, an MPI
+ * every worker of the pool reaches: plain process memory on threads, an MPI
  * shared-memory window on the ranks of one node (the backend's segment_new). The
- * state of each primitive is a head of atomics in that segment, so the same code
- * serves threads and processes, and no MPI call is made after creation.
+ * state of each primitive is a head of 64-bit words in that segment, so the same
+ * code serves threads and processes, and no MPI call is made after creation.
+ * When the pool's ranks span several nodes there is no memory they all map: the
+ * backend hands out a segment without a base, whose words live on rank 0 and
+ * are reached by the backend's one-sided operations (segment_op, segment_xfer).
+ * Every access to a word goes through ld/st/fadd/xchg/cas below, which pick
+ * the engine; the primitives do not know which one serves them.
  *
- * Waiting. Every primitive has one 32-bit sequence word: whoever changes the
- * state in a way a waiter may care about bumps it and wakes the sleepers. A
- * waiter reads the word, tests its condition, and sleeps only while the word
- * still has the value it read (a futex on Linux, which works across processes
- * on shared memory; a short sleep elsewhere), so no wake-up is lost. A count of
- * sleepers lets a waker skip the system call when nobody sleeps.
+ * Waiting. Every primitive has one sequence word: whoever changes the state in
+ * a way a waiter may care about bumps it and wakes the sleepers. A waiter reads
+ * the word, tests its condition, and sleeps only while the word still has the
+ * value it read (a futex on Linux, on the word's low 32 bits, which works
+ * across processes on shared memory; a short sleep elsewhere), so no wake-up is
+ * lost. A count of sleepers lets a waker skip the system call when nobody
+ * sleeps. Across nodes a waiter polls the word with growing pauses instead.
  *
  * Errors. A pool call that fails breaks every primitive of its context
  * (pk__ctx_break_syncs, from the failing worker's process): the head's broken
- * flag is set and its sleepers woken, and since the head is shared, waiters on
+ * word is set and its sleepers woken, and since the head is shared, waiters on
  * every rank see it. A broken primitive stays broken. */
 #define _DEFAULT_SOURCE /* syscall() */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,32 +41,42 @@
 
 enum kind { K_LOCK = 1, K_SEM, K_EVENT, K_COND, K_BARRIER, K_SHARED };
 
-/* The shared state of one primitive (at the start of its segment). */
+typedef _Atomic uint64_t word;
+
+/* The shared state of one primitive (at the start of its segment), all 64-bit
+ * words so that the one-sided engine reaches each one alike. */
 typedef struct sync_head {
-    _Atomic uint32_t seq;    /* bumped on every change a waiter may wait for */
-    _Atomic uint32_t broken; /* a pool call failed */
-    _Atomic uint32_t sleepers;
-    _Atomic uint32_t state; /* lock: 0 free, 1 held */
-    _Atomic int64_t owner;  /* lock: the holder's key, 0 none */
-    _Atomic int64_t depth;  /* lock: times the holder took it (owner only) */
-    _Atomic int64_t count;  /* sem: permits; event: flag; barrier: arrivals */
-    _Atomic uint32_t round; /* barrier: completed rounds */
-    uint32_t flags;         /* set at creation */
-    int64_t max;            /* sem: bound (0: none); barrier: parties */
+    word seq;      /* bumped on every change a waiter may wait for */
+    word broken;   /* a pool call failed */
+    word sleepers; /* waiters asleep on seq (shared memory only) */
+    word state;    /* lock: 0 free, 1 held, 2 held and maybe waited for */
+    word owner;    /* lock: the holder's key, 0 none */
+    word depth;    /* lock: times the holder took it (owner only) */
+    word count;    /* sem: permits; event: flag; barrier: arrivals */
+    word round;    /* barrier: completed rounds */
+    word flags;    /* set at creation */
+    word max;      /* sem: bound (0: none); barrier: parties */
 } sync_head;
 
 enum { HEAD_BYTES = (sizeof(sync_head) + 63) / 64 * 64, SPINS = 2000 };
+
+#define F(field) offsetof(sync_head, field)
 
 /* A primitive as one process sees it. Every public type starts with it. */
 typedef struct pk__sync {
     pk_ctx *ctx;
     int kind;
     void *segment; /* the backend's handle, or the malloc'ed block */
-    sync_head *h;
-    char *data; /* pk_shared: the elements, after the head */
+    sync_head *h;  /* NULL when the words are reached one-sidedly */
+    char *data;    /* pk_shared: the elements, after the head (NULL: one-sided) */
     size_t elem_size;
     int64_t count;
+    uint64_t flags, max;   /* the head's, read once at creation */
     struct pk__sync *lock; /* pk_cond: its lock */
+    /* one-sided engine only */
+    int far;
+    _Atomic int far_failed;   /* an operation failed with this code: unusable here */
+    _Atomic int break_needed; /* broken here, not yet told to rank 0's words */
 } pk__sync;
 
 struct pk_lock {
@@ -81,6 +98,86 @@ struct pk_shared {
     pk__sync s;
 };
 
+/* ---- the words: shared memory or one-sided operations ---- */
+
+/* Inlined, so that the memory order is a constant the compiler sees (a
+ * relaxed store is a plain move on x86, a seq_cst one an exchange) and the
+ * shared-memory path is the bare atomic; the one-sided path is out of line. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#define COLD static __attribute__((noinline, cold))
+#define FAR(s) __builtin_expect((s)->far, 0)
+#else
+#define HOT static inline
+#define COLD static
+#define FAR(s) ((s)->far)
+#endif
+
+HOT word *at(const pk__sync *s, size_t off) {
+    return (word *)(void *)((char *)s->h + off);
+}
+
+/* One one-sided operation on the word at off; 0 (and the primitive marked
+ * failed with the code) when it fails: the backend has recorded why. */
+COLD uint64_t far_op(const pk__sync *s, int op, size_t off, uint64_t operand, uint64_t compare) {
+    pk__sync *m = (pk__sync *)s; /* the failure mark is the only thing written */
+    uint64_t out = 0;
+    if (atomic_load(&m->far_failed))
+        return 0;
+    int rc = s->ctx->backend->segment_op(s->ctx, s->segment, op, off, operand, compare, &out);
+    if (rc != 0)
+        atomic_store(&m->far_failed, rc);
+    return out;
+}
+
+COLD int far_cas(pk__sync *s, size_t off, uint64_t *expected, uint64_t desired) {
+    uint64_t old = far_op(s, PK__SEG_CAS, off, desired, *expected);
+    if (atomic_load(&s->far_failed))
+        return 0;
+    if (old == *expected)
+        return 1;
+    *expected = old;
+    return 0;
+}
+
+HOT uint64_t ld(const pk__sync *s, size_t off, memory_order mo) {
+    if (FAR(s))
+        return far_op(s, PK__SEG_LOAD, off, 0, 0);
+    return atomic_load_explicit(at(s, off), mo);
+}
+
+HOT void st(pk__sync *s, size_t off, uint64_t v, memory_order mo) {
+    if (FAR(s))
+        far_op(s, PK__SEG_STORE, off, v, 0);
+    else
+        atomic_store_explicit(at(s, off), v, mo);
+}
+
+HOT uint64_t fadd(pk__sync *s, size_t off, uint64_t delta) {
+    if (FAR(s))
+        return far_op(s, PK__SEG_ADD, off, delta, 0);
+    return atomic_fetch_add(at(s, off), delta);
+}
+
+HOT uint64_t xchg(pk__sync *s, size_t off, uint64_t v, memory_order mo) {
+    if (FAR(s))
+        return far_op(s, PK__SEG_SWAP, off, v, 0);
+    return atomic_exchange_explicit(at(s, off), v, mo);
+}
+
+/* Compare and swap: 1 when the word held *expected (now desired), else 0 with
+ * *expected the word's value. */
+HOT int cas(pk__sync *s, size_t off, uint64_t *expected, uint64_t desired, memory_order mo) {
+    if (FAR(s))
+        return far_cas(s, off, expected, desired);
+    return atomic_compare_exchange_strong_explicit(at(s, off), expected, desired, mo,
+                                                   memory_order_relaxed);
+}
+
+HOT int64_t sld(const pk__sync *s, size_t off) {
+    return (int64_t)ld(s, off, memory_order_seq_cst);
+}
+
 /* ---- waiting and waking ---- */
 
 static double now_seconds(void) {
@@ -95,62 +192,116 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* Sleeps while *word == seen, at most `seconds`. */
-static void sleep_on(_Atomic uint32_t *word, uint32_t seen, double seconds) {
+/* The sequence word's low 32 bits, which the futex watches. */
+static uint32_t *seq32(sync_head *h) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (uint32_t *)(void *)&h->seq + 1;
+#else
+    return (uint32_t *)(void *)&h->seq;
+#endif
+}
+
+/* Sleeps while the sequence word's low half is seen, at most `seconds`. */
+static void sleep_on(sync_head *h, uint32_t seen, double seconds) {
     struct timespec ts;
     ts.tv_sec = (time_t)seconds;
     ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
 #if defined(__linux__)
     /* not FUTEX_PRIVATE: the word may live in memory shared between processes */
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, seen, &ts, NULL, 0);
+    syscall(SYS_futex, seq32(h), FUTEX_WAIT, seen, &ts, NULL, 0);
 #else
+    (void)h;
     (void)seen;
     struct timespec nap = {0, ts.tv_sec > 0 || ts.tv_nsec > 100000 ? 100000 : ts.tv_nsec};
     nanosleep(&nap, NULL);
 #endif
 }
 
-static void wake_sleepers(sync_head *h, int n) {
-    atomic_fetch_add(&h->seq, 1);
+static void wake_sleepers(pk__sync *s, int n) {
+    fadd(s, F(seq), 1);
+    if (s->far)
+        return; /* the waiters poll */
 #if defined(__linux__)
-    if (atomic_load(&h->sleepers) > 0)
-        syscall(SYS_futex, (uint32_t *)&h->seq, FUTEX_WAKE, n, NULL, NULL, 0);
+    if (atomic_load(&s->h->sleepers) > 0)
+        syscall(SYS_futex, seq32(s->h), FUTEX_WAKE, n, NULL, NULL, 0);
 #else
     (void)n;
 #endif
 }
 
-static int stopping(const pk__sync *s, const pk_worker *w) {
-    return atomic_load_explicit(&s->h->broken, memory_order_relaxed) ||
-           (w != NULL && w->job_ != NULL &&
-            atomic_load_explicit(&w->job_->stop, memory_order_relaxed));
+/* One-sided engine: tells rank 0's words that this process broke the
+ * primitive, once. A thread the backend does not let make the call leaves it to
+ * the next one that may: the main thread does it when the pool call ends. */
+static void far_break(pk__sync *s) {
+    if (!atomic_load(&s->break_needed))
+        return;
+    int rc = s->ctx->backend->segment_op(s->ctx, s->segment, PK__SEG_STORE | PK__SEG_QUIET,
+                                         F(broken), 1, 0, NULL);
+    if (rc == PK_ENOTSUP)
+        return;
+    atomic_store(&s->break_needed, 0);
+    if (rc != 0)
+        atomic_store(&s->far_failed, rc);
+    else
+        fadd(s, F(seq), 1);
+}
+
+COLD int far_stopping(const pk__sync *s) {
+    if (atomic_load(&s->break_needed)) {
+        far_break((pk__sync *)s);
+        return PK_EABORTED;
+    }
+    int failed = atomic_load(&s->far_failed);
+    if (failed != 0)
+        return failed;
+    if (ld(s, F(broken), memory_order_relaxed) != 0)
+        return PK_EABORTED;
+    return atomic_load(&s->far_failed);
+}
+
+/* 0, or what a call must return at once: PK_EABORTED when the primitive broke
+ * or the caller's pool call is stopping, the code of a one-sided operation that
+ * failed in this process. */
+HOT int stopping(const pk__sync *s, const pk_worker *w) {
+    if (w != NULL && w->job_ != NULL && atomic_load_explicit(&w->job_->stop, memory_order_relaxed))
+        return PK_EABORTED;
+    if (FAR(s))
+        return far_stopping(s);
+    return atomic_load_explicit(&s->h->broken, memory_order_relaxed) != 0 ? PK_EABORTED : 0;
 }
 
 /* Waits until the sequence word moves on from seen: 0, or PK_EABORTED when the
  * primitive broke or the caller's pool call is stopping, or PK_ETIMEDOUT after
  * deadline (< 0: none). Sleeps at most 0.2 s at a time, so that a stop no wake
- * reached is still seen. */
-static int wait_seq(pk__sync *s, pk_worker *w, uint32_t seen, double deadline) {
-    sync_head *h = s->h;
+ * reached is still seen; one-sided, polls with pauses growing to 1 ms. */
+static int wait_seq(pk__sync *s, pk_worker *w, uint64_t seen, double deadline) {
+    double pause = 1e-6;
     for (int spin = 0;; spin++) {
-        if (stopping(s, w))
-            return PK_EABORTED;
-        if (atomic_load(&h->seq) != seen)
+        int stop = stopping(s, w);
+        if (stop != 0)
+            return stop;
+        if (ld(s, F(seq), memory_order_seq_cst) != seen)
             return 0;
-        if (spin < SPINS) {
+        if (!s->far && spin < SPINS) {
             cpu_relax();
             continue;
         }
-        double left = 0.2;
+        double left = s->far ? pause : 0.2;
         if (deadline >= 0) {
             double t = deadline - now_seconds();
             if (t <= 0)
                 return PK_ETIMEDOUT;
             left = t < left ? t : left;
         }
-        atomic_fetch_add(&h->sleepers, 1);
-        sleep_on(&h->seq, seen, left);
-        atomic_fetch_sub(&h->sleepers, 1);
+        if (s->far) {
+            struct timespec nap = {0, (long)(left * 1e9)};
+            nanosleep(&nap, NULL);
+            pause = pause < 1e-3 ? 2 * pause : 1e-3;
+            continue;
+        }
+        atomic_fetch_add(&s->h->sleepers, 1);
+        sleep_on(s->h, (uint32_t)seen, left);
+        atomic_fetch_sub(&s->h->sleepers, 1);
     }
 }
 
@@ -189,9 +340,14 @@ static void ctx_remove(pk_ctx *ctx, pk__sync *s) {
 
 void pk__ctx_break_syncs(pk_ctx *ctx) {
     for (int i = 0; i < ctx->nsyncs; i++) {
-        sync_head *h = ctx->syncs[i]->h;
-        atomic_store(&h->broken, 1);
-        wake_sleepers(h, INT_MAX);
+        pk__sync *s = ctx->syncs[i];
+        if (s->far) {
+            atomic_store(&s->break_needed, 1);
+            far_break(s);
+        } else {
+            atomic_store(&s->h->broken, 1);
+            wake_sleepers(s, INT_MAX);
+        }
     }
 }
 
@@ -218,8 +374,8 @@ static void segment_free(pk_ctx *ctx, void *handle) {
 }
 
 /* The part of creation every rank does alike, after its checks (rc: their
- * outcome, the same on every rank). init writes the head on rank 0 before the
- * others may look. */
+ * outcome, the same on every rank). init fills the head on rank 0, which
+ * writes it before the others may look. */
 static int sync_open(pk_ctx *ctx, pk__sync *s, int kind, size_t extra, int rc,
                      void (*init)(sync_head *h, const void *arg), const void *arg) {
     memset(s, 0, sizeof *s);
@@ -231,15 +387,29 @@ static int sync_open(pk_ctx *ctx, pk__sync *s, int kind, size_t extra, int rc,
         rc = segment_new(ctx, HEAD_BYTES + extra, &base, &s->segment);
     if (rc != 0)
         return rc;
+    s->far = base == NULL;
     s->h = base;
-    s->data = (char *)base + HEAD_BYTES;
+    s->data = base == NULL ? NULL : (char *)base + HEAD_BYTES;
     if (ctx->rank == 0) {
-        memset(base, 0, HEAD_BYTES + extra);
+        sync_head head;
+        memset(&head, 0, sizeof head);
         if (init != NULL)
-            init(s->h, arg);
+            init(&head, arg);
+        if (!s->far) {
+            memset(base, 0, HEAD_BYTES + extra);
+            memcpy(base, &head, sizeof head);
+        } else { /* the backend's segment starts zeroed */
+            rc = ctx->backend->segment_xfer(ctx, s->segment, 1, 0, sizeof head, &head);
+        }
     }
-    rc = ctx_add(ctx, s) == 0 ? 0 : pk__set_error(ctx, PK_ENOMEM, "no memory to register");
+    if (rc == 0 && ctx_add(ctx, s) != 0)
+        rc = pk__set_error(ctx, PK_ENOMEM, "no memory to register");
     rc = ctx->backend->agree(ctx, rc); /* also the barrier after rank 0's writes */
+    if (rc == 0) {
+        s->flags = ld(s, F(flags), memory_order_relaxed);
+        s->max = ld(s, F(max), memory_order_relaxed);
+        rc = ctx->backend->agree(ctx, atomic_load(&s->far_failed));
+    }
     if (rc != 0) {
         ctx_remove(ctx, s);
         segment_free(ctx, s->segment);
@@ -284,7 +454,7 @@ static void sync_free(pk__sync *s) {
 
 /* ---- who is calling ---- */
 
-static int64_t key_of(const pk__sync *s, const pk_worker *w) {
+HOT int64_t key_of(const pk__sync *s, const pk_worker *w) {
     int rank = w != NULL ? w->rank : s->ctx->rank;
     int thread = w != NULL ? w->thread : -1;
     return (int64_t)(((uint64_t)(rank + 1) << 32) | (uint32_t)(thread + 1));
@@ -324,7 +494,7 @@ static int bad_timeout(const pk__sync *s, double seconds) {
 /* ---- pk_lock ---- */
 
 static void lock_init(sync_head *h, const void *arg) {
-    h->flags = *(const unsigned *)arg;
+    atomic_init(&h->flags, *(const unsigned *)arg);
 }
 
 int pk_lock_new(pk_ctx *ctx, pk_lock **lock, unsigned flags) {
@@ -340,40 +510,33 @@ int pk_lock_new(pk_ctx *ctx, pk_lock **lock, unsigned flags) {
 
 /* The lock word: 0 free, 1 held, 2 held and someone may be waiting (then the
  * release bumps the sequence word and wakes a sleeper). */
-static void lock_own(sync_head *h, int64_t key) {
+HOT void lock_own(pk__sync *s, int64_t key) {
     /* read only by the holder itself and by workers checking for their own
      * key, which they cannot see unless they wrote it: relaxed is enough */
-    atomic_store_explicit(&h->owner, key, memory_order_relaxed);
-    atomic_store_explicit(&h->depth, 1, memory_order_relaxed);
+    st(s, F(owner), (uint64_t)key, memory_order_relaxed);
+    st(s, F(depth), 1, memory_order_relaxed);
 }
 
-/* Takes the lock for key: 0, PK_EAGAIN (try), PK_ETIMEDOUT, PK_EABORTED. */
-static int lock_take(pk__sync *s, pk_worker *w, int64_t key, double deadline, int try_only) {
-    sync_head *h = s->h;
-    uint32_t free_state = 0;
-    if (atomic_compare_exchange_strong_explicit(&h->state, &free_state, 1, memory_order_acquire,
-                                                memory_order_relaxed)) {
-        lock_own(h, key);
-        return 0;
-    }
+/* lock_take when the lock was not free at first sight. */
+static int lock_contended(pk__sync *s, pk_worker *w, int64_t key, double deadline, int try_only) {
+    uint64_t free_state = 0;
     if (try_only)
-        return PK_EAGAIN;
+        return atomic_load(&s->far_failed) != 0 ? atomic_load(&s->far_failed) : PK_EAGAIN;
     /* a lock is held briefly: watch it a while before saying this worker waits */
-    for (int i = 0; i < SPINS && !stopping(s, w); i++) {
+    for (int i = 0; !s->far && i < SPINS && !stopping(s, w); i++) {
         free_state = 0;
-        if (atomic_load_explicit(&h->state, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_weak_explicit(&h->state, &free_state, 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
-            lock_own(h, key);
+        if (ld(s, F(state), memory_order_relaxed) == 0 &&
+            cas(s, F(state), &free_state, 1, memory_order_acquire)) {
+            lock_own(s, key);
             return 0;
         }
         cpu_relax();
     }
     for (;;) {
-        uint32_t seen = atomic_load(&h->seq);
+        uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
         /* 2, not 1: whoever releases must wake, since this worker may sleep */
-        if (atomic_exchange_explicit(&h->state, 2, memory_order_acquire) == 0) {
-            lock_own(h, key);
+        if (xchg(s, F(state), 2, memory_order_acquire) == 0 && !atomic_load(&s->far_failed)) {
+            lock_own(s, key);
             return 0;
         }
         int rc = wait_seq(s, w, seen, deadline);
@@ -382,18 +545,29 @@ static int lock_take(pk__sync *s, pk_worker *w, int64_t key, double deadline, in
     }
 }
 
-static int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_only) {
+/* Takes the lock for key: 0, PK_EAGAIN (try), PK_ETIMEDOUT, PK_EABORTED. */
+HOT int lock_take(pk__sync *s, pk_worker *w, int64_t key, double deadline, int try_only) {
+    uint64_t free_state = 0;
+    if (cas(s, F(state), &free_state, 1, memory_order_acquire)) {
+        lock_own(s, key);
+        return 0;
+    }
+    return lock_contended(s, w, key, deadline, try_only);
+}
+
+HOT int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_only) {
     if (lock == NULL)
         return PK_EINVAL;
     pk__sync *s = &lock->s;
     if (foreign(s, w) != 0)
         return PK_EINVAL;
-    if (stopping(s, w))
-        return PK_EABORTED;
+    int stop = stopping(s, w);
+    if (stop != 0)
+        return stop;
     int64_t key = key_of(s, w);
-    if (atomic_load_explicit(&s->h->owner, memory_order_relaxed) == key) {
-        if (s->h->flags & PK_LOCK_RECURSIVE) {
-            atomic_fetch_add_explicit(&s->h->depth, 1, memory_order_relaxed);
+    if (sld(s, F(owner)) == key) {
+        if (s->flags & PK_LOCK_RECURSIVE) {
+            fadd(s, F(depth), 1);
             return 0;
         }
         char who[64];
@@ -422,20 +596,25 @@ int pk_lock_acquire_timeout(pk_lock *lock, pk_worker *w, double seconds) {
 }
 
 /* Lets go of the lock entirely (depth and all). */
-static void lock_drop(pk__sync *s) {
-    sync_head *h = s->h;
-    atomic_store_explicit(&h->depth, 0, memory_order_relaxed);
-    atomic_store_explicit(&h->owner, 0, memory_order_relaxed);
-    if (atomic_exchange_explicit(&h->state, 0, memory_order_release) == 2)
-        wake_sleepers(h, 1);
+HOT void lock_drop(pk__sync *s) {
+    st(s, F(depth), 0, memory_order_relaxed);
+    st(s, F(owner), 0, memory_order_relaxed);
+    if (xchg(s, F(state), 0, memory_order_release) == 2)
+        wake_sleepers(s, 1);
 }
 
-static int check_owner(pk__sync *s, pk_worker *w, const char *what) {
-    if (atomic_load_explicit(&s->h->owner, memory_order_relaxed) == key_of(s, w))
-        return 0;
+COLD int not_owner(pk__sync *s, pk_worker *w, const char *what) {
+    if (atomic_load(&s->far_failed) != 0)
+        return atomic_load(&s->far_failed);
     char who[64];
     describe(s, w, who, sizeof who);
     return refuse(s, PK_EPERM, "%s %s a lock it does not hold", who, what);
+}
+
+HOT int check_owner(pk__sync *s, pk_worker *w, const char *what) {
+    if (sld(s, F(owner)) == key_of(s, w))
+        return 0;
+    return not_owner(s, w, what);
 }
 
 int pk_lock_release(pk_lock *lock, pk_worker *w) {
@@ -445,8 +624,8 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
     int rc = foreign(s, w) != 0 ? PK_EINVAL : check_owner(s, w, "releases");
     if (rc != 0)
         return rc;
-    if (atomic_load_explicit(&s->h->depth, memory_order_relaxed) > 1) {
-        atomic_fetch_sub_explicit(&s->h->depth, 1, memory_order_relaxed);
+    if (sld(s, F(depth)) > 1) {
+        fadd(s, F(depth), (uint64_t)-1);
         return 0;
     }
     lock_drop(s);
@@ -465,8 +644,8 @@ typedef struct sem_init_arg {
 
 static void sem_init(sync_head *h, const void *arg) {
     const sem_init_arg *a = arg;
-    atomic_store(&h->count, a->permits);
-    h->max = a->max;
+    atomic_init(&h->count, (uint64_t)a->permits);
+    atomic_init(&h->max, (uint64_t)a->max);
 }
 
 int pk_sem_new(pk_ctx *ctx, pk_sem **sem, int64_t permits, int64_t max) {
@@ -490,17 +669,19 @@ static int sem_acquire(pk_sem *sem, pk_worker *w, double deadline, int try_only)
     if (sem == NULL)
         return PK_EINVAL;
     pk__sync *s = &sem->s;
-    sync_head *h = s->h;
     if (foreign(s, w) != 0)
         return PK_EINVAL;
-    if (stopping(s, w))
-        return PK_EABORTED;
+    int stop = stopping(s, w);
+    if (stop != 0)
+        return stop;
     for (;;) {
-        uint32_t seen = atomic_load(&h->seq);
-        int64_t c = atomic_load(&h->count);
-        while (c > 0)
-            if (atomic_compare_exchange_weak(&h->count, &c, c - 1))
+        uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
+        uint64_t c = ld(s, F(count), memory_order_seq_cst);
+        while ((int64_t)c > 0 && !atomic_load(&s->far_failed))
+            if (cas(s, F(count), &c, c - 1, memory_order_seq_cst))
                 return 0;
+        if (atomic_load(&s->far_failed))
+            return atomic_load(&s->far_failed);
         if (try_only)
             return PK_EAGAIN;
         int rc = wait_seq(s, w, seen, deadline);
@@ -527,20 +708,22 @@ int pk_sem_acquire_timeout(pk_sem *sem, pk_worker *w, double seconds) {
 int pk_sem_release(pk_sem *sem, pk_worker *w) {
     if (sem == NULL || foreign(&sem->s, w) != 0)
         return PK_EINVAL;
-    sync_head *h = sem->s.h;
-    int64_t c = atomic_load(&h->count);
+    pk__sync *s = &sem->s;
+    int64_t max = (int64_t)s->max;
+    uint64_t c = ld(s, F(count), memory_order_seq_cst);
     do {
-        if (h->max > 0 && c >= h->max)
-            return refuse(&sem->s, PK_EOVERFLOW,
-                          "releasing a bounded semaphore above its %lld permits",
-                          (long long)h->max);
-    } while (!atomic_compare_exchange_weak(&h->count, &c, c + 1));
-    wake_sleepers(h, 1);
+        if (atomic_load(&s->far_failed))
+            return atomic_load(&s->far_failed);
+        if (max > 0 && (int64_t)c >= max)
+            return refuse(s, PK_EOVERFLOW, "releasing a bounded semaphore above its %lld permits",
+                          (long long)max);
+    } while (!cas(s, F(count), &c, c + 1, memory_order_seq_cst));
+    wake_sleepers(s, 1);
     return 0;
 }
 
 int64_t pk_sem_value(const pk_sem *sem) {
-    return sem == NULL ? 0 : atomic_load(&sem->s.h->count);
+    return sem == NULL ? 0 : sld(&sem->s, F(count));
 }
 
 void pk_sem_free(pk_sem *sem) {
@@ -560,20 +743,20 @@ int pk_event_new(pk_ctx *ctx, pk_event **event) {
 int pk_event_set(pk_event *event, pk_worker *w) {
     if (event == NULL || foreign(&event->s, w) != 0)
         return PK_EINVAL;
-    atomic_store(&event->s.h->count, 1);
-    wake_sleepers(event->s.h, INT_MAX);
+    st(&event->s, F(count), 1, memory_order_seq_cst);
+    wake_sleepers(&event->s, INT_MAX);
     return 0;
 }
 
 int pk_event_clear(pk_event *event, pk_worker *w) {
     if (event == NULL || foreign(&event->s, w) != 0)
         return PK_EINVAL;
-    atomic_store(&event->s.h->count, 0);
+    st(&event->s, F(count), 0, memory_order_seq_cst);
     return 0;
 }
 
 int pk_event_is_set(const pk_event *event) {
-    return event != NULL && atomic_load(&event->s.h->count) != 0;
+    return event != NULL && sld(&event->s, F(count)) != 0;
 }
 
 static int event_wait(pk_event *event, pk_worker *w, double deadline) {
@@ -583,10 +766,11 @@ static int event_wait(pk_event *event, pk_worker *w, double deadline) {
     if (foreign(s, w) != 0)
         return PK_EINVAL;
     for (;;) {
-        uint32_t seen = atomic_load(&s->h->seq);
-        if (stopping(s, w))
-            return PK_EABORTED;
-        if (atomic_load(&s->h->count) != 0)
+        uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
+        int stop = stopping(s, w);
+        if (stop != 0)
+            return stop;
+        if (sld(s, F(count)) != 0)
             return 0;
         int rc = wait_seq(s, w, seen, deadline);
         if (rc != 0)
@@ -634,8 +818,9 @@ static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
     if (rc != 0)
         return rc;
     /* a broken condition returns PK_EABORTED from wait_seq, the lock let go */
-    uint32_t seen = atomic_load(&s->h->seq); /* before the lock goes: no notify is lost */
-    int64_t depth = atomic_load(&l->h->depth);
+    uint64_t seen =
+        ld(s, F(seq), memory_order_seq_cst); /* before the lock goes: no notify is lost */
+    int64_t depth = sld(l, F(depth));
     lock_drop(l);
     rc = wait_seq(s, w, seen, deadline);
     if (rc == PK_EABORTED)
@@ -643,7 +828,7 @@ static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
     int taken = lock_take(l, w, key_of(l, w), -1, 0);
     if (taken != 0)
         return taken;
-    atomic_store(&l->h->depth, depth);
+    st(l, F(depth), (uint64_t)depth, memory_order_relaxed);
     return rc;
 }
 
@@ -661,14 +846,14 @@ int pk_cond_wait_timeout(pk_cond *cond, pk_worker *w, double seconds) {
 int pk_cond_notify(pk_cond *cond, pk_worker *w) {
     if (cond == NULL || foreign(&cond->s, w) != 0)
         return PK_EINVAL;
-    wake_sleepers(cond->s.h, 1);
+    wake_sleepers(&cond->s, 1);
     return 0;
 }
 
 int pk_cond_notify_all(pk_cond *cond, pk_worker *w) {
     if (cond == NULL || foreign(&cond->s, w) != 0)
         return PK_EINVAL;
-    wake_sleepers(cond->s.h, INT_MAX);
+    wake_sleepers(&cond->s, INT_MAX);
     return 0;
 }
 
@@ -679,7 +864,7 @@ void pk_cond_free(pk_cond *cond) {
 /* ---- pk_barrier ---- */
 
 static void barrier_init(sync_head *h, const void *arg) {
-    h->max = *(const int *)arg;
+    atomic_init(&h->max, (uint64_t) * (const int *)arg);
 }
 
 int pk_barrier_new(pk_ctx *ctx, pk_barrier **barrier, int parties) {
@@ -698,21 +883,21 @@ int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
     if (barrier == NULL)
         return PK_EINVAL;
     pk__sync *s = &barrier->s;
-    sync_head *h = s->h;
     if (foreign(s, w) != 0)
         return PK_EINVAL;
-    if (stopping(s, w))
-        return PK_EABORTED;
-    uint32_t round = atomic_load(&h->round);
-    if (atomic_fetch_add(&h->count, 1) + 1 == h->max) {
-        atomic_store(&h->count, 0); /* before the round moves: the next round counts anew */
-        atomic_fetch_add(&h->round, 1);
-        wake_sleepers(h, INT_MAX);
+    int stop = stopping(s, w);
+    if (stop != 0)
+        return stop;
+    uint64_t round = ld(s, F(round), memory_order_seq_cst);
+    if (fadd(s, F(count), 1) + 1 == s->max && !atomic_load(&s->far_failed)) {
+        st(s, F(count), 0, memory_order_seq_cst); /* before the round moves: a new count */
+        fadd(s, F(round), 1);
+        wake_sleepers(s, INT_MAX);
         return 1;
     }
     for (;;) {
-        uint32_t seen = atomic_load(&h->seq);
-        if (atomic_load(&h->round) != round)
+        uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
+        if (ld(s, F(round), memory_order_seq_cst) != round)
             return 0;
         int rc = wait_seq(s, w, seen, -1);
         if (rc != 0)
@@ -766,41 +951,50 @@ static int check_range(const pk_shared *sh, int64_t first, int64_t n) {
                   (long long)first, (long long)first, (long long)n, (long long)sh->s.count);
 }
 
+/* Moves elements [first, first + n) out of (put: into) the array. */
+static int xfer(pk_shared *sh, int put, int64_t first, int64_t n, void *buf) {
+    int rc = check_range(sh, first, n);
+    if (rc != 0 || n == 0)
+        return rc;
+    size_t off = (size_t)first * sh->s.elem_size, len = (size_t)n * sh->s.elem_size;
+    if (sh->s.far)
+        return sh->s.ctx->backend->segment_xfer(sh->s.ctx, sh->s.segment, put, HEAD_BYTES + off,
+                                                len, buf);
+    if (put)
+        memcpy(sh->s.data + off, buf, len);
+    else
+        memcpy(buf, sh->s.data + off, len);
+    return 0;
+}
+
 int pk_shared_get(pk_shared *shared, int64_t first, int64_t n, void *out) {
     if (shared == NULL || (out == NULL && n > 0))
         return PK_EINVAL;
-    int rc = check_range(shared, first, n);
-    if (rc == 0 && n > 0)
-        memcpy(out, shared->s.data + (size_t)first * shared->s.elem_size,
-               (size_t)n * shared->s.elem_size);
-    return rc;
+    return xfer(shared, 0, first, n, out);
 }
 
 int pk_shared_put(pk_shared *shared, int64_t first, int64_t n, const void *in) {
     if (shared == NULL || (in == NULL && n > 0))
         return PK_EINVAL;
-    int rc = check_range(shared, first, n);
-    if (rc == 0 && n > 0)
-        memcpy(shared->s.data + (size_t)first * shared->s.elem_size, in,
-               (size_t)n * shared->s.elem_size);
-    return rc;
+    return xfer(shared, 1, first, n, (void *)in);
 }
 
-/* The 8-byte word of element i, or NULL with the reason recorded. */
-static uint64_t *word_at(pk_shared *sh, int64_t i) {
+/* The offset of element i's 8-byte word in the segment, or 0 with the reason
+ * recorded. */
+static size_t word_at(pk_shared *sh, int64_t i) {
     if (sh == NULL)
-        return NULL;
+        return 0;
     if (sh->s.elem_size != 8) {
         refuse(&sh->s, PK_EINVAL, "atomic operations need 8-byte elements, not %zu",
                sh->s.elem_size);
-        return NULL;
+        return 0;
     }
     if (check_range(sh, i, 1) != 0)
-        return NULL;
-    return (uint64_t *)(void *)(sh->s.data + (size_t)i * 8);
+        return 0;
+    return HEAD_BYTES + (size_t)i * 8;
 }
 
-/* The code for a NULL word_at: its reason is recorded already. */
+/* The code for a 0 word_at: its reason is recorded already. */
 static int word_error(const pk_shared *sh, int64_t i) {
     if (sh == NULL)
         return PK_EINVAL;
@@ -814,7 +1008,7 @@ static int64_t as_i64(uint64_t u) {
 }
 
 static uint64_t of_i64(int64_t v) {
-    uint64_t u;
+    uint64_t u = 0;
     memcpy(&u, &v, sizeof u);
     return u;
 }
@@ -826,7 +1020,7 @@ static double as_f64(uint64_t u) {
 }
 
 static uint64_t of_f64(double v) {
-    uint64_t u;
+    uint64_t u = 0;
     memcpy(&u, &v, sizeof u);
     return u;
 }
@@ -843,62 +1037,72 @@ static int word_equal(int f64, uint64_t a, uint64_t b) {
     return f64 ? as_f64(a) == as_f64(b) : a == b;
 }
 
-/* The element's word, or NULL with *rc set (and the reason recorded); a call
- * that needs a pointer of the caller's and got none is PK_EINVAL. */
-static uint64_t *word_or_error(pk_shared *sh, int64_t i, int has_ptr, int *rc) {
-    uint64_t *p = word_at(sh, i);
-    *rc = p == NULL ? word_error(sh, i) : !has_ptr ? PK_EINVAL : 0;
-    return *rc == 0 ? p : NULL;
+/* The element's word offset, or 0 with *rc set (and the reason recorded); a
+ * call that needs a pointer of the caller's and got none is PK_EINVAL. */
+static size_t word_or_error(pk_shared *sh, int64_t i, int has_ptr, int *rc) {
+    size_t off = word_at(sh, i);
+    *rc = off == 0 ? word_error(sh, i) : !has_ptr ? PK_EINVAL : 0;
+    return *rc == 0 ? off : 0;
+}
+
+/* What a call on the one-sided engine ends with: the code of an operation that
+ * failed in this process (the backend said why), else 0. */
+static int far_rc(const pk_shared *sh) {
+    return atomic_load(&sh->s.far_failed);
 }
 
 static int word_load(pk_shared *sh, int64_t i, uint64_t *value) {
     int rc;
-    uint64_t *p = word_or_error(sh, i, value != NULL, &rc);
-    if (p != NULL)
-        *value = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-    return rc;
+    size_t off = word_or_error(sh, i, value != NULL, &rc);
+    if (off == 0)
+        return rc;
+    *value = ld(&sh->s, off, memory_order_seq_cst);
+    return far_rc(sh);
 }
 
 static int word_store(pk_shared *sh, int64_t i, uint64_t value) {
     int rc;
-    uint64_t *p = word_or_error(sh, i, 1, &rc);
-    if (p != NULL)
-        __atomic_store_n(p, value, __ATOMIC_SEQ_CST);
-    return rc;
+    size_t off = word_or_error(sh, i, 1, &rc);
+    if (off == 0)
+        return rc;
+    st(&sh->s, off, value, memory_order_seq_cst);
+    return far_rc(sh);
 }
 
 static int word_fetch_add(pk_shared *sh, int64_t i, int f64, uint64_t delta, uint64_t *old) {
     int rc;
-    uint64_t *p = word_or_error(sh, i, 1, &rc);
-    if (p == NULL)
+    size_t off = word_or_error(sh, i, 1, &rc);
+    if (off == 0)
         return rc;
     uint64_t cur;
     if (!f64) { /* two's-complement wrap, as an unsigned add, never undefined */
-        cur = __atomic_fetch_add(p, delta, __ATOMIC_SEQ_CST);
+        cur = fadd(&sh->s, off, delta);
     } else {
-        cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-        while (!__atomic_compare_exchange_n(p, &cur, of_f64(as_f64(cur) + as_f64(delta)), 1,
-                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-        }
+        cur = ld(&sh->s, off, memory_order_seq_cst);
+        while (!cas(&sh->s, off, &cur, of_f64(as_f64(cur) + as_f64(delta)), memory_order_seq_cst))
+            if (far_rc(sh) != 0)
+                break;
     }
     if (old != NULL)
         *old = cur;
-    return 0;
+    return far_rc(sh);
 }
 
 static int word_compare_exchange(pk_shared *sh, int64_t i, int f64, uint64_t *expected,
                                  uint64_t desired) {
     int rc;
-    uint64_t *p = word_or_error(sh, i, expected != NULL, &rc);
-    if (p == NULL)
+    size_t off = word_or_error(sh, i, expected != NULL, &rc);
+    if (off == 0)
         return rc;
-    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    uint64_t cur = ld(&sh->s, off, memory_order_seq_cst);
     for (;;) {
+        if (far_rc(sh) != 0)
+            return far_rc(sh);
         if (!word_equal(f64, cur, *expected)) {
             *expected = cur;
             return PK_EAGAIN;
         }
-        if (__atomic_compare_exchange_n(p, &cur, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        if (cas(&sh->s, off, &cur, desired, memory_order_seq_cst))
             return 0;
     }
 }
@@ -908,16 +1112,16 @@ static int word_compare_exchange(pk_shared *sh, int64_t i, int f64, uint64_t *ex
 static int word_update(pk_shared *sh, int64_t i, int f64, uint64_t value, uint64_t *old,
                        int want_max) {
     int rc;
-    uint64_t *p = word_or_error(sh, i, 1, &rc);
-    if (p == NULL)
+    size_t off = word_or_error(sh, i, 1, &rc);
+    if (off == 0)
         return rc;
-    uint64_t cur = __atomic_load_n(p, __ATOMIC_SEQ_CST);
-    while (want_max ? word_less(f64, cur, value) : word_less(f64, value, cur))
-        if (__atomic_compare_exchange_n(p, &cur, value, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    uint64_t cur = ld(&sh->s, off, memory_order_seq_cst);
+    while (far_rc(sh) == 0 && (want_max ? word_less(f64, cur, value) : word_less(f64, value, cur)))
+        if (cas(&sh->s, off, &cur, value, memory_order_seq_cst))
             break;
     if (old != NULL)
         *old = cur;
-    return 0;
+    return far_rc(sh);
 }
 
 int pk_shared_load_i64(pk_shared *shared, int64_t i, int64_t *value) {
@@ -933,7 +1137,7 @@ int pk_shared_store_i64(pk_shared *shared, int64_t i, int64_t value) {
 }
 
 int pk_shared_fetch_add_i64(pk_shared *shared, int64_t i, int64_t delta, int64_t *old) {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = word_fetch_add(shared, i, 0, of_i64(delta), &u);
     if (rc == 0 && old != NULL)
         *old = as_i64(u);
@@ -950,7 +1154,7 @@ int pk_shared_compare_exchange_i64(pk_shared *shared, int64_t i, int64_t *expect
 }
 
 static int update_i64(pk_shared *shared, int64_t i, int64_t value, int64_t *old, int want_max) {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = word_update(shared, i, 0, of_i64(value), &u, want_max);
     if (rc == 0 && old != NULL)
         *old = as_i64(u);
@@ -978,7 +1182,7 @@ int pk_shared_store_f64(pk_shared *shared, int64_t i, double value) {
 }
 
 int pk_shared_fetch_add_f64(pk_shared *shared, int64_t i, double delta, double *old) {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = word_fetch_add(shared, i, 1, of_f64(delta), &u);
     if (rc == 0 && old != NULL)
         *old = as_f64(u);
@@ -994,7 +1198,7 @@ int pk_shared_compare_exchange_f64(pk_shared *shared, int64_t i, double *expecte
 }
 
 static int update_f64(pk_shared *shared, int64_t i, double value, double *old, int want_max) {
-    uint64_t u;
+    uint64_t u = 0;
     int rc = word_update(shared, i, 1, of_f64(value), &u, want_max);
     if (rc == 0 && old != NULL)
         *old = as_f64(u);

@@ -203,4 +203,6 @@ const pk_backend pk__mpi_backend = {
     .agree = pk__mpi_agree,
     .segment_new = pk__mpi_segment_new,
     .segment_free = pk__mpi_segment_free,
+    .segment_op = pk__mpi_segment_op,
+    .segment_xfer = pk__mpi_segment_xfer,
 };

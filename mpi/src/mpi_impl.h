@@ -123,6 +123,9 @@ int64_t pk__layout_first(const pk__layout *lay, int64_t chunk);
 /* ---- memory shared by the whole pool, for sync.c (mpi_segment.c) ---- */
 int pk__mpi_segment_new(pk_ctx *ctx, size_t bytes, void **base, void **handle);
 void pk__mpi_segment_free(pk_ctx *ctx, void *handle);
+int pk__mpi_segment_op(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t operand,
+                       uint64_t compare, uint64_t *old);
+int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t len, void *buf);
 
 /* ---- node-shared memory for gathers to rank 0 (mpi_shm.c) ---- */
 /* The node communicator and who is on it; an MPI code. */

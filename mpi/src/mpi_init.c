@@ -1,7 +1,11 @@
 /* Starting and stopping MPI for parkit programs, and telling whether the process
  * was started by an MPI launcher at all (so a plain `squares` run never touches
  * MPI). parkit asks for MPI_THREAD_FUNNELED: only the thread that called
- * MPI_Init_thread makes MPI calls, the OpenMP threads inside a rank never do. */
+ * MPI_Init_thread makes MPI calls, the OpenMP threads inside a rank never do.
+ * The exception is the sharing primitives across nodes, which any worker thread
+ * reaches through one-sided calls: when the launcher says the ranks span
+ * several hosts, parkit asks for MPI_THREAD_MULTIPLE. PARKIT_MPI_THREADS
+ * (funneled or multiple) overrides the choice. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +13,23 @@
 #include "parkit/mpi.h"
 
 static int we_initialized;
+
+static int env_int(const char *name);
+
+/* The level to ask for: see the top of the file. */
+static int wanted_level(void) {
+    const char *v = getenv("PARKIT_MPI_THREADS");
+    if (v != NULL && strcmp(v, "multiple") == 0)
+        return MPI_THREAD_MULTIPLE;
+    if (v != NULL && strcmp(v, "funneled") == 0)
+        return MPI_THREAD_FUNNELED;
+    int local = env_int("OMPI_COMM_WORLD_LOCAL_SIZE"), world = env_int("OMPI_COMM_WORLD_SIZE");
+    if (local > 0 && world > local)
+        return MPI_THREAD_MULTIPLE;
+    if (env_int("SLURM_STEP_NUM_NODES") > 1 || env_int("SLURM_NNODES") > 1)
+        return MPI_THREAD_MULTIPLE;
+    return MPI_THREAD_FUNNELED;
+}
 
 int pk_mpi_init(int *argc, char ***argv, int *provided) {
     int inited = 0, finalized = 0, level = MPI_THREAD_SINGLE;
@@ -19,7 +40,7 @@ int pk_mpi_init(int *argc, char ***argv, int *provided) {
     if (inited) {
         MPI_Query_thread(&level);
     } else {
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &level) != MPI_SUCCESS)
+        if (MPI_Init_thread(argc, argv, wanted_level(), &level) != MPI_SUCCESS)
             return PK_EBACKEND;
         we_initialized = 1;
     }

@@ -110,6 +110,9 @@ static void poison(runner *r) {
     if (r->poisoned)
         return;
     r->poisoned = 1;
+    /* a worker thread may have been unable to break the context's primitives
+     * across nodes itself; this thread may */
+    pk__ctx_break_syncs(r->ctx);
     window_op(r, flag_word(r), 1, MPI_SUM, &old);
     window_op(r, counter_word(r), r->job->nchunks + 1, MPI_SUM, &old);
 }

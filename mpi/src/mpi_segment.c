@@ -1,32 +1,223 @@
-/* Memory every rank of a pool addresses, for the sharing primitives (core's
- * sync.c): one MPI shared-memory window on the node, allocated by rank 0 and
+/* Memory every rank of a pool reaches, for the sharing primitives (core's
+ * sync.c).
+ *
+ * Ranks of one node: one MPI shared-memory window, allocated by rank 0 and
  * mapped by the others (MPI_Win_allocate_shared, MPI_Win_shared_query). After
  * that the primitives are plain atomics on the mapped memory; no MPI call is
- * made until the window is freed. A pool whose ranks are on several nodes has
- * no such memory: PK_ENOTSUP, with the reason. */
+ * made until the window is freed.
+ *
+ * Ranks on several nodes ("far" segments): the bytes live in a window on rank 0
+ * (MPI_Win_allocate), held open by a passive-target lock_all on every rank, and
+ * every access is one MPI_Fetch_and_op / MPI_Compare_and_swap (or a get/put
+ * accumulate for bulk copies) followed by MPI_Win_flush, so each is complete
+ * and atomic with respect to the others when it returns. Any worker thread may
+ * make these calls when MPI gave MPI_THREAD_MULTIPLE; below that only the
+ * thread that created the segment may (the others get PK_ENOTSUP, with the
+ * reason). Open MPI moves a one-sided operation on TCP forward only while the
+ * target is inside MPI, so with MPI_THREAD_MULTIPLE rank 0 runs a progress
+ * thread while far segments exist (it polls MPI every PROGRESS_US); without it,
+ * a rank 0 computing outside MPI delays the others' accesses until it next
+ * calls MPI, though it never blocks them for good: every waiter polls through
+ * MPI. */
+#define _GNU_SOURCE /* pthread, nanosleep */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "mpi_impl.h"
+#include "parkit/mpi.h"
+
+enum { PROGRESS_US = 50 };
 
 typedef struct segment {
     MPI_Win win;
+    int far;
+    int level;       /* MPI's thread level */
+    pthread_t owner; /* the thread that created it */
 } segment;
+
+/* Rank 0's progress thread, shared by every far segment of the process
+ * (segments are made and freed by one thread, collectively). */
+static struct {
+    int users;
+    int running;
+    MPI_Comm comm;
+    pthread_t thread;
+    atomic_int stop;
+} progress;
+
+static void *progress_main(void *arg) {
+    (void)arg;
+    while (!atomic_load(&progress.stop)) {
+        int flag = 0;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, progress.comm, &flag, MPI_STATUS_IGNORE);
+        struct timespec nap = {0, PROGRESS_US * 1000L};
+        nanosleep(&nap, NULL);
+    }
+    return NULL;
+}
+
+static void progress_start(pk_ctx *ctx, int level) {
+    if (progress.users++ > 0 || ctx->rank != 0 || level < MPI_THREAD_MULTIPLE)
+        return;
+    if (MPI_Comm_dup(MPI_COMM_SELF, &progress.comm) != MPI_SUCCESS)
+        return;
+    atomic_store(&progress.stop, 0);
+    progress.running = pthread_create(&progress.thread, NULL, progress_main, NULL) == 0;
+    if (!progress.running)
+        MPI_Comm_free(&progress.comm);
+}
+
+static void progress_stop(void) {
+    if (--progress.users > 0 || !progress.running)
+        return;
+    atomic_store(&progress.stop, 1);
+    pthread_join(progress.thread, NULL);
+    MPI_Comm_free(&progress.comm);
+    progress.running = 0;
+}
+
+static int far_new(pk_ctx *ctx, size_t bytes, segment *seg) {
+    pk__mpi_state *st = ctx->impl;
+    MPI_Query_thread(&seg->level);
+    seg->owner = pthread_self();
+    void *mine = NULL;
+    MPI_Aint size = ctx->rank == 0 ? (MPI_Aint)((bytes + 7) / 8 * 8) : 0;
+    int m = MPI_Win_allocate(size, 1, MPI_INFO_NULL, st->comm, &mine, &seg->win);
+    if (m != MPI_SUCCESS)
+        return pk__mpi_agree(ctx, pk__mpi_err(ctx, m, "MPI_Win_allocate"));
+    MPI_Win_set_errhandler(seg->win, MPI_ERRORS_RETURN);
+    if (size > 0)
+        memset(mine, 0, (size_t)size);
+    m = MPI_Win_lock_all(MPI_MODE_NOCHECK, seg->win);
+    int rc = pk__mpi_agree(ctx, m == MPI_SUCCESS ? 0 : pk__mpi_err(ctx, m, "MPI_Win_lock_all"));
+    if (rc != 0) {
+        if (m == MPI_SUCCESS)
+            MPI_Win_unlock_all(seg->win);
+        MPI_Win_free(&seg->win);
+        return rc;
+    }
+    seg->far = 1;
+    progress_start(ctx, seg->level);
+    return 0;
+}
+
+/* May this thread call MPI on the segment? Else PK_ENOTSUP, noted unless quiet. */
+static int far_allowed(pk_ctx *ctx, const segment *seg, int quiet) {
+    if (seg->level >= MPI_THREAD_MULTIPLE || pthread_equal(pthread_self(), seg->owner))
+        return 0;
+    if (quiet)
+        return PK_ENOTSUP;
+    return pk__ctx_note(ctx, PK_ENOTSUP,
+                        "sharing primitives across nodes from a worker thread need "
+                        "MPI_THREAD_MULTIPLE, and MPI gave %s (set PARKIT_MPI_THREADS=multiple, "
+                        "or run one thread per rank)",
+                        pk_mpi_thread_level_name(seg->level));
+}
+
+static int far_failed(pk_ctx *ctx, int m, const char *what, int quiet) {
+    if (quiet)
+        return PK_EBACKEND;
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(m, text, &len);
+    return pk__ctx_note(ctx, PK_EBACKEND, "%s on the shared state held by rank 0 failed: %s", what,
+                        text);
+}
+
+int pk__mpi_segment_op(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t operand,
+                       uint64_t compare, uint64_t *old) {
+    segment *seg = handle;
+    int quiet = (op & PK__SEG_QUIET) != 0;
+    int rc = far_allowed(ctx, seg, quiet);
+    if (rc != 0)
+        return rc;
+    uint64_t out = 0;
+    MPI_Aint disp = (MPI_Aint)off;
+    int m;
+    const char *what = "MPI_Fetch_and_op";
+    switch (op & ~PK__SEG_QUIET) {
+    case PK__SEG_LOAD:
+        m = MPI_Fetch_and_op(NULL, &out, MPI_UINT64_T, 0, disp, MPI_NO_OP, seg->win);
+        break;
+    case PK__SEG_STORE:
+    case PK__SEG_SWAP:
+        m = MPI_Fetch_and_op(&operand, &out, MPI_UINT64_T, 0, disp, MPI_REPLACE, seg->win);
+        break;
+    case PK__SEG_ADD:
+        m = MPI_Fetch_and_op(&operand, &out, MPI_UINT64_T, 0, disp, MPI_SUM, seg->win);
+        break;
+    case PK__SEG_CAS:
+        what = "MPI_Compare_and_swap";
+        m = MPI_Compare_and_swap(&operand, &compare, &out, MPI_UINT64_T, 0, disp, seg->win);
+        break;
+    default:
+        return PK_EINVAL;
+    }
+    if (m == MPI_SUCCESS)
+        m = MPI_Win_flush(0, seg->win);
+    if (m != MPI_SUCCESS)
+        return far_failed(ctx, m, what, quiet);
+    if (old != NULL)
+        *old = out;
+    return 0;
+}
+
+int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t len, void *buf) {
+    segment *seg = handle;
+    int rc = far_allowed(ctx, seg, 0);
+    if (rc != 0)
+        return rc;
+    /* whole words go as 64-bit accumulates, so a copy never tears a word that
+     * an atomic operation changes at the same time */
+    int words = off % 8 == 0 && len % 8 == 0;
+    MPI_Datatype type = words ? MPI_UINT64_T : MPI_BYTE;
+    size_t unit = words ? 8 : 1, left = len / unit;
+    char *p = buf;
+    MPI_Aint disp = (MPI_Aint)off;
+    int m = MPI_SUCCESS;
+    while (left > 0 && m == MPI_SUCCESS) {
+        int n = left > (1u << 30) ? 1 << 30 : (int)left;
+        if (put)
+            m = MPI_Accumulate(p, n, type, 0, disp, n, type, MPI_REPLACE, seg->win);
+        else
+            m = MPI_Get_accumulate(NULL, 0, type, p, n, type, 0, disp, n, type, MPI_NO_OP,
+                                   seg->win);
+        if (m == MPI_SUCCESS)
+            m = MPI_Win_flush(0, seg->win);
+        p += (size_t)n * unit;
+        disp += (MPI_Aint)((size_t)n * unit);
+        left -= (size_t)n;
+    }
+    return m == MPI_SUCCESS ? 0
+                            : far_failed(ctx, m, put ? "MPI_Accumulate" : "MPI_Get_accumulate", 0);
+}
 
 int pk__mpi_segment_new(pk_ctx *ctx, size_t bytes, void **base, void **handle) {
     pk__mpi_state *st = ctx->impl;
     *base = NULL;
     *handle = NULL;
-    if (st->node_ranks != ctx->nranks)
-        return pk__mpi_agree(
-            ctx, pk__set_error(ctx, PK_ENOTSUP,
-                               "sharing primitives need every rank on one node: rank %d's node "
-                               "holds %d of the %d ranks (across nodes they are not supported yet)",
-                               ctx->rank, st->node_ranks, ctx->nranks));
     segment *seg = calloc(1, sizeof *seg);
     int rc = seg == NULL ? pk__set_error(ctx, PK_ENOMEM, "no memory for a segment") : 0;
     rc = pk__mpi_agree(ctx, rc);
-    if (rc != 0) {
-        free(seg);
+    /* PARKIT_SYNC_ENGINE=onesided: the far engine on one node too (rank 0's
+     * setting), to test and measure it where there is one node */
+    int far = st->node_ranks != ctx->nranks;
+    if (rc == 0 && !far) {
+        const char *e = getenv("PARKIT_SYNC_ENGINE");
+        far = e != NULL && strcmp(e, "onesided") == 0;
+        MPI_Bcast(&far, 1, MPI_INT, 0, st->comm);
+    }
+    if (rc == 0 && far) {
+        rc = far_new(ctx, bytes, seg);
+        if (rc == 0)
+            *handle = seg;
+    }
+    if (rc != 0 || *handle != NULL) {
+        if (rc != 0)
+            free(seg);
         return rc;
     }
     void *mine = NULL;
@@ -64,6 +255,10 @@ void pk__mpi_segment_free(pk_ctx *ctx, void *handle) {
     segment *seg = handle;
     if (seg == NULL)
         return;
+    if (seg->far)
+        MPI_Win_unlock_all(seg->win);
     MPI_Win_free(&seg->win);
+    if (seg->far)
+        progress_stop();
     free(seg);
 }

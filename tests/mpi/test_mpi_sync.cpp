@@ -9,6 +9,7 @@
 // brings its error to every rank. tests/test_sync.cpp has the thread cases.
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -472,7 +473,12 @@ TEST(MpiSync, SharedArrayIsOneArrayOnEveryRank) {
     Ptr<pk_shared> narrow = NewShared(ctx.get(), 4, 2);
     ASSERT_TRUE(sh && narrow);
     EXPECT_EQ(pk_shared_count(sh.get()), size);
-    EXPECT_NE(pk_shared_data(sh.get()), nullptr); // the ranks of one node share it
+    // the ranks of one node share it, unless the one-sided engine is forced
+    const char *engine = std::getenv("PARKIT_SYNC_ENGINE");
+    if (engine != nullptr && std::string(engine) == "onesided")
+        EXPECT_EQ(pk_shared_data(sh.get()), nullptr);
+    else
+        EXPECT_NE(pk_shared_data(sh.get()), nullptr);
     int64_t mine = 100 + rank;
     ASSERT_EQ(pk_shared_put(sh.get(), rank, 1, &mine), 0);
     ASSERT_EQ(pk_rank_barrier(ctx.get()), 0);
@@ -627,4 +633,50 @@ TEST(MpiSync, FailureWakesWorkersWaitingOnACondition) {
 
 TEST(MpiSync, FailureWakesWorkersWaitingAtABarrier) {
     RunBlocked(kBarrier);
+}
+
+namespace {
+
+bool OneSidedEngine() {
+    const char *engine = std::getenv("PARKIT_SYNC_ENGINE");
+    return engine != nullptr && std::string(engine) == "onesided";
+}
+
+} // namespace
+
+// The one-sided engine (ranks on several nodes; forced here by
+// PARKIT_SYNC_ENGINE=onesided) needs MPI_THREAD_MULTIPLE for worker threads
+// other than a rank's main thread: below it they are refused with the reason,
+// the main threads go on, and the pool call fails with that reason on every
+// rank rather than calling MPI from a thread that may not.
+TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsBelowMultiple) {
+    int provided = 0;
+    MPI_Query_thread(&provided);
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    if (!OneSidedEngine() || provided >= MPI_THREAD_MULTIPLE || pk_ctx_threads(ctx.get()) < 2)
+        GTEST_SKIP() << "needs the one-sided engine, threads and a level below MULTIPLE";
+    Ptr<pk_lock> lock = NewLock(ctx.get());
+    Ptr<pk_shared> took = NewShared(ctx.get(), sizeof(int64_t), 1);
+    ASSERT_TRUE(lock && took);
+    // outside pool calls the main thread may use it
+    ASSERT_EQ(pk_lock_acquire(lock.get(), nullptr), 0) << ErrorText(ctx.get());
+    ASSERT_EQ(pk_lock_release(lock.get(), nullptr), 0) << ErrorText(ctx.get());
+    std::atomic<int> refused{0};
+    auto use = [&](int64_t, pk_worker *w) {
+        int rc = pk_lock_acquire(lock.get(), w);
+        if (rc == PK_ENOTSUP)
+            refused++;
+        if (rc != 0)
+            return rc;
+        rc = pk_shared_fetch_add_i64(took.get(), 0, 1, nullptr);
+        int released = pk_lock_release(lock.get(), w);
+        return rc != 0 ? rc : released;
+    };
+    EXPECT_EQ(EveryWorker(ctx.get(), use), PK_ENOTSUP);
+    EXPECT_TRUE(Has(ctx.get(), "MPI_THREAD_MULTIPLE")) << ErrorText(ctx.get());
+    // a rank whose thread came late may have seen the primitive broken instead
+    int mine = refused.load(), all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    EXPECT_GE(all, 1);
 }

@@ -23,8 +23,16 @@
  * window), so locking, waking and atomic updates between two ranks are plain
  * atomic operations on that memory and cost about what they cost between two
  * threads; no MPI call is made after creation, so the MPI thread level stays
- * FUNNELED. A pool whose ranks span several nodes gets PK_ENOTSUP from pk_X_new
- * (with the reason in pk_ctx_error): sharing across nodes is not there yet.
+ * FUNNELED. When the ranks span several nodes, the state lives on rank 0 and
+ * every operation is an MPI one-sided call (MPI_Fetch_and_op,
+ * MPI_Compare_and_swap) that completes before it returns; waiters poll with
+ * pauses growing to 1 ms. An operation then costs a network round trip, and
+ * pk_shared_data is NULL (use get and put). Worker threads other than a rank's
+ * main thread may make those calls only under MPI_THREAD_MULTIPLE, which
+ * parkit asks for when the launcher says the ranks span several hosts
+ * (PARKIT_MPI_THREADS=multiple or funneled overrides; a program that calls
+ * MPI_Init_thread itself chooses). Below it they get PK_ENOTSUP with the reason.
+ * PARKIT_SYNC_ENGINE=onesided uses this engine on one node too (tests, timing).
  *
  * Waiting and errors. Blocking calls sleep (a futex on Linux), and take part in
  * the pool's error propagation: when any worker of a pool call fails, the
@@ -152,7 +160,7 @@ int pk_shared_new(pk_ctx *ctx, pk_shared **shared, size_t elem_size, int64_t cou
 /* The elements themselves, where every worker addresses the same memory
  * (threads; ranks of one node): loops over it run at memory speed. The caller
  * orders its own accesses (a lock, a barrier, or the end of a pool call). NULL
- * where the memory is not shared. */
+ * where the memory is not shared (ranks on several nodes). */
 void *pk_shared_data(pk_shared *shared);
 int64_t pk_shared_count(const pk_shared *shared);
 size_t pk_shared_elem_size(const pk_shared *shared);
