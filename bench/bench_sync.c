@@ -4,10 +4,16 @@
  *      counter, lets go): pk_lock on threads vs pthread_mutex;
  *   3. the same between 2 ranks of one node (pk_lock on the MPI pool);
  *   4. fetch-add on one shared counter by 2 workers: pk_shared between 2 ranks,
- *      pk_shared between 2 threads, and MPI_Fetch_and_op on a window.
+ *      pk_shared between 2 threads, and MPI_Fetch_and_op on a window;
+ *   5. the one-sided engine that ranks on several nodes use (forced here with
+ *      PARKIT_SYNC_ENGINE=onesided): its fetch-add against the raw
+ *      MPI_Fetch_and_op loop, and its contended lock against the same lock on
+ *      shared memory. Across real nodes both pay a network round trip per
+ *      operation; here they show what parkit adds to the MPI call.
  * Rounds are interleaved and medians compared; it prints ratios and never fails
  * on speed (only on a wrong count). Run it as `mpirun -n 2 bench_sync` for the
  * rank figures; alone it measures threads only. Usage: bench_sync [OPS [ROUNDS]]. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,6 +160,7 @@ static double mpi_fetch_add(pk_ctx *ctx, int64_t ops) {
 
 typedef struct all_series {
     series mutex1, lock1, mutex2, lock2, lock_ranks, add_threads, add_ranks, mpi_add;
+    series lock_far, add_far;
 } all_series;
 
 /* One round of every measurement; 0, or 1 after a wrong count. */
@@ -195,6 +202,20 @@ static int round_once(pk_ctx *threads, pk_ctx *ranks, int64_t ops, all_series *s
         double q = (double)(ops / 4);
         add(&s->lock_ranks, lr / q), add(&s->add_ranks, fr / q);
         add(&s->mpi_add, mf / (double)(ops / 16));
+        /* the one-sided engine, fewer operations: each is an MPI call */
+        setenv("PARKIT_SYNC_ENGINE", "onesided", 1);
+        a.ops = ops / 16;
+        a.plain = 0;
+        pk_lock_new(ranks, &a.lock, 0);
+        pk_shared_new(ranks, &a.counter, 8, 1);
+        unsetenv("PARKIT_SYNC_ENGINE");
+        double lf = team_run(ranks, 2, lock_loop, &a);
+        double ff = team_run(ranks, 2, add_loop, &a);
+        bad |= shared_total(a.counter) != 2 * a.ops || lf < 0 || ff < 0;
+        bad |= pk_shared_data(a.counter) != NULL; /* really the one-sided engine */
+        pk_lock_free(a.lock);
+        pk_shared_free(a.counter);
+        add(&s->lock_far, lf / (double)a.ops), add(&s->add_far, ff / (double)a.ops);
     }
 #endif
     return bad;
@@ -243,6 +264,8 @@ int main(int argc, char **argv) {
             ratio("contended lock, 2 ranks vs 2 threads", &s.lock_ranks, &s.lock2);
             ratio("fetch-add, 2 ranks vs 2 threads", &s.add_ranks, &s.add_threads);
             ratio("fetch-add, 2 ranks vs MPI_Fetch_and_op", &s.add_ranks, &s.mpi_add);
+            ratio("one-sided engine: fetch-add vs MPI_Fetch_and_op", &s.add_far, &s.mpi_add);
+            ratio("one-sided engine: contended lock vs on-node", &s.lock_far, &s.lock_ranks);
         }
     }
     if (root && bad)
