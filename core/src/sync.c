@@ -49,9 +49,7 @@ typedef struct sync_head {
     word seq;      /* bumped on every change a waiter may wait for */
     word broken;   /* a pool call failed */
     word sleepers; /* waiters asleep on seq (shared memory only) */
-    word state;    /* lock: 0 free, 1 held, 2 held and maybe waited for */
-    word owner;    /* lock: the holder's key, 0 none */
-    word depth;    /* lock: times the holder took it (owner only) */
+    word state;    /* lock: 0 free, else the holder's key (| WAITERS) */
     word count;    /* sem: permits; event: flag; barrier: arrivals */
     word round;    /* barrier: completed rounds */
     word flags;    /* set at creation */
@@ -73,6 +71,7 @@ typedef struct pk__sync {
     int64_t count;
     uint64_t flags, max;   /* the head's, read once at creation */
     struct pk__sync *lock; /* pk_cond: its lock */
+    _Atomic int64_t depth; /* pk_lock: times its holder, if in this process, took it */
     /* one-sided engine only */
     int far;
     _Atomic int far_failed;   /* an operation failed with this code: unusable here */
@@ -508,51 +507,73 @@ int pk_lock_new(pk_ctx *ctx, pk_lock **lock, unsigned flags) {
     return rc;
 }
 
-/* The lock word: 0 free, 1 held, 2 held and someone may be waiting (then the
- * release bumps the sequence word and wakes a sleeper). */
-HOT void lock_own(pk__sync *s, int64_t key) {
-    /* read only by the holder itself and by workers checking for their own
-     * key, which they cannot see unless they wrote it: relaxed is enough */
-    st(s, F(owner), (uint64_t)key, memory_order_relaxed);
-    st(s, F(depth), 1, memory_order_relaxed);
-}
+/* The lock word: 0 free, else the holder's key, with WAITERS set when someone
+ * may be waiting (then the release bumps the sequence word and wakes a
+ * sleeper). Taking a free lock and letting go of one nobody waits for are one
+ * compare-and-swap each, one MPI call apiece on the one-sided engine. The depth
+ * of a recursive hold is the holder's alone: it lives in the holder's process
+ * (s->depth), touched only by the holder. */
+#define WAITERS (UINT64_C(1) << 63)
 
 /* lock_take when the lock was not free at first sight. */
-static int lock_contended(pk__sync *s, pk_worker *w, int64_t key, double deadline, int try_only) {
-    uint64_t free_state = 0;
-    if (try_only)
-        return atomic_load(&s->far_failed) != 0 ? atomic_load(&s->far_failed) : PK_EAGAIN;
+static int lock_wait(pk__sync *s, pk_worker *w, uint64_t key, double deadline) {
     /* a lock is held briefly: watch it a while before saying this worker waits */
-    for (int i = 0; !s->far && i < SPINS && !stopping(s, w); i++) {
-        free_state = 0;
+    for (int i = 0; !s->far && i < SPINS && stopping(s, w) == 0; i++) {
+        uint64_t cur = 0;
         if (ld(s, F(state), memory_order_relaxed) == 0 &&
-            cas(s, F(state), &free_state, 1, memory_order_acquire)) {
-            lock_own(s, key);
+            cas(s, F(state), &cur, key, memory_order_acquire)) {
+            atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
             return 0;
         }
         cpu_relax();
     }
     for (;;) {
         uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
-        /* 2, not 1: whoever releases must wake, since this worker may sleep */
-        if (xchg(s, F(state), 2, memory_order_acquire) == 0 && !atomic_load(&s->far_failed)) {
-            lock_own(s, key);
+        uint64_t cur = ld(s, F(state), memory_order_relaxed);
+        /* taken with WAITERS, not bare: others may sleep, so the release wakes */
+        if (cur == 0 && cas(s, F(state), &cur, key | WAITERS, memory_order_acquire)) {
+            atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
             return 0;
         }
+        if (atomic_load(&s->far_failed) != 0)
+            return atomic_load(&s->far_failed);
+        if (cur == 0 ||
+            ((cur & WAITERS) == 0 && !cas(s, F(state), &cur, cur | WAITERS, memory_order_relaxed)))
+            continue; /* the word moved: look again */
         int rc = wait_seq(s, w, seen, deadline);
         if (rc != 0)
             return rc;
     }
 }
 
+/* The first compare-and-swap found the lock held (its word: cur). */
+static int lock_busy(pk__sync *s, pk_worker *w, uint64_t key, uint64_t cur, double deadline,
+                     int try_only) {
+    if (atomic_load(&s->far_failed) != 0)
+        return atomic_load(&s->far_failed);
+    if ((cur & ~WAITERS) == key) {
+        if (s->flags & PK_LOCK_RECURSIVE) {
+            atomic_fetch_add_explicit(&s->depth, 1, memory_order_relaxed);
+            return 0;
+        }
+        char who[64];
+        describe(s, w, who, sizeof who);
+        return refuse(s, PK_EINVAL,
+                      "%s already holds this lock: taking a non-recursive lock twice would never "
+                      "return (PK_LOCK_RECURSIVE allows it)",
+                      who);
+    }
+    return try_only ? PK_EAGAIN : lock_wait(s, w, key, deadline);
+}
+
 /* Takes the lock for key: 0, PK_EAGAIN (try), PK_ETIMEDOUT, PK_EABORTED. */
-HOT int lock_take(pk__sync *s, pk_worker *w, int64_t key, double deadline, int try_only) {
-    uint64_t free_state = 0;
-    if (cas(s, F(state), &free_state, 1, memory_order_acquire)) {
-        lock_own(s, key);
+HOT int lock_take(pk__sync *s, pk_worker *w, uint64_t key, double deadline, int try_only) {
+    uint64_t cur = 0;
+    if (cas(s, F(state), &cur, key, memory_order_acquire)) {
+        atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
         return 0;
     }
-    return lock_contended(s, w, key, deadline, try_only);
+    return lock_busy(s, w, key, cur, deadline, try_only);
 }
 
 HOT int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_only) {
@@ -564,20 +585,7 @@ HOT int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_only)
     int stop = stopping(s, w);
     if (stop != 0)
         return stop;
-    int64_t key = key_of(s, w);
-    if (sld(s, F(owner)) == key) {
-        if (s->flags & PK_LOCK_RECURSIVE) {
-            fadd(s, F(depth), 1);
-            return 0;
-        }
-        char who[64];
-        describe(s, w, who, sizeof who);
-        return refuse(s, PK_EINVAL,
-                      "%s already holds this lock: taking a non-recursive lock twice would never "
-                      "return (PK_LOCK_RECURSIVE allows it)",
-                      who);
-    }
-    return lock_take(s, w, key, deadline, try_only);
+    return lock_take(s, w, (uint64_t)key_of(s, w), deadline, try_only);
 }
 
 int pk_lock_acquire(pk_lock *lock, pk_worker *w) {
@@ -595,12 +603,17 @@ int pk_lock_acquire_timeout(pk_lock *lock, pk_worker *w, double seconds) {
     return rc != 0 ? rc : lock_acquire(lock, w, deadline_after(seconds), 0);
 }
 
-/* Lets go of the lock entirely (depth and all). */
-HOT void lock_drop(pk__sync *s) {
-    st(s, F(depth), 0, memory_order_relaxed);
-    st(s, F(owner), 0, memory_order_relaxed);
-    if (xchg(s, F(state), 0, memory_order_release) == 2)
-        wake_sleepers(s, 1);
+/* Lets go of the lock entirely (depth and all); the caller holds it. */
+static void lock_drop(pk__sync *s, uint64_t key) {
+    uint64_t cur = key;
+    atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
+    if (cas(s, F(state), &cur, 0, memory_order_release))
+        return;
+    /* WAITERS is set, and only the holder clears it */
+    while (!cas(s, F(state), &cur, 0, memory_order_release))
+        if (atomic_load(&s->far_failed) != 0)
+            return;
+    wake_sleepers(s, 1);
 }
 
 COLD int not_owner(pk__sync *s, pk_worker *w, const char *what) {
@@ -611,8 +624,8 @@ COLD int not_owner(pk__sync *s, pk_worker *w, const char *what) {
     return refuse(s, PK_EPERM, "%s %s a lock it does not hold", who, what);
 }
 
-HOT int check_owner(pk__sync *s, pk_worker *w, const char *what) {
-    if (sld(s, F(owner)) == key_of(s, w))
+static int check_owner(pk__sync *s, pk_worker *w, const char *what) {
+    if ((ld(s, F(state), memory_order_relaxed) & ~WAITERS) == (uint64_t)key_of(s, w))
         return 0;
     return not_owner(s, w, what);
 }
@@ -621,14 +634,23 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
     if (lock == NULL)
         return PK_EINVAL;
     pk__sync *s = &lock->s;
-    int rc = foreign(s, w) != 0 ? PK_EINVAL : check_owner(s, w, "releases");
-    if (rc != 0)
-        return rc;
-    if (sld(s, F(depth)) > 1) {
-        fadd(s, F(depth), (uint64_t)-1);
+    if (foreign(s, w) != 0)
+        return PK_EINVAL;
+    uint64_t key = (uint64_t)key_of(s, w), cur = key;
+    /* held once and nobody waiting: the compare-and-swap is the owner check */
+    if (atomic_load_explicit(&s->depth, memory_order_relaxed) == 1 &&
+        cas(s, F(state), &cur, 0, memory_order_release)) {
+        atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
         return 0;
     }
-    lock_drop(s);
+    int rc = check_owner(s, w, "releases");
+    if (rc != 0)
+        return rc;
+    if (atomic_load_explicit(&s->depth, memory_order_relaxed) > 1) {
+        atomic_fetch_sub_explicit(&s->depth, 1, memory_order_relaxed);
+        return 0;
+    }
+    lock_drop(s, key);
     return 0;
 }
 
@@ -818,17 +840,18 @@ static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
     if (rc != 0)
         return rc;
     /* a broken condition returns PK_EABORTED from wait_seq, the lock let go */
-    uint64_t seen =
-        ld(s, F(seq), memory_order_seq_cst); /* before the lock goes: no notify is lost */
-    int64_t depth = sld(l, F(depth));
-    lock_drop(l);
+    /* the sequence word is read before the lock goes: no notify is lost */
+    uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
+    int64_t depth = atomic_load_explicit(&l->depth, memory_order_relaxed);
+    uint64_t key = (uint64_t)key_of(l, w);
+    lock_drop(l, key);
     rc = wait_seq(s, w, seen, deadline);
-    if (rc == PK_EABORTED)
+    if (rc != 0 && rc != PK_ETIMEDOUT)
         return rc;
-    int taken = lock_take(l, w, key_of(l, w), -1, 0);
+    int taken = lock_take(l, w, key, -1, 0);
     if (taken != 0)
         return taken;
-    st(l, F(depth), (uint64_t)depth, memory_order_relaxed);
+    atomic_store_explicit(&l->depth, depth, memory_order_relaxed);
     return rc;
 }
 

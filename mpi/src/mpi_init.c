@@ -2,10 +2,10 @@
  * was started by an MPI launcher at all (so a plain `squares` run never touches
  * MPI). parkit asks for MPI_THREAD_FUNNELED: only the thread that called
  * MPI_Init_thread makes MPI calls, the OpenMP threads inside a rank never do.
- * The exception is the sharing primitives across nodes, which any worker thread
- * reaches through one-sided calls: when the launcher says the ranks span
- * several hosts, parkit asks for MPI_THREAD_MULTIPLE. PARKIT_MPI_THREADS
- * (funneled or multiple) overrides the choice. */
+ * PARKIT_MPI_THREADS=multiple asks for MPI_THREAD_MULTIPLE instead, which lets
+ * every worker thread use the sharing primitives across nodes; it is not the
+ * default because Open MPI's one-sided component over TCP (osc pt2pt) refuses
+ * to create any window under it, and the pool's dynamic schedule needs one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,21 +14,10 @@
 
 static int we_initialized;
 
-static int env_int(const char *name);
-
 /* The level to ask for: see the top of the file. */
 static int wanted_level(void) {
     const char *v = getenv("PARKIT_MPI_THREADS");
-    if (v != NULL && strcmp(v, "multiple") == 0)
-        return MPI_THREAD_MULTIPLE;
-    if (v != NULL && strcmp(v, "funneled") == 0)
-        return MPI_THREAD_FUNNELED;
-    int local = env_int("OMPI_COMM_WORLD_LOCAL_SIZE"), world = env_int("OMPI_COMM_WORLD_SIZE");
-    if (local > 0 && world > local)
-        return MPI_THREAD_MULTIPLE;
-    if (env_int("SLURM_STEP_NUM_NODES") > 1 || env_int("SLURM_NNODES") > 1)
-        return MPI_THREAD_MULTIPLE;
-    return MPI_THREAD_FUNNELED;
+    return v != NULL && strcmp(v, "multiple") == 0 ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
 }
 
 int pk_mpi_init(int *argc, char ***argv, int *provided) {

@@ -10,15 +10,16 @@
  * (MPI_Win_allocate), held open by a passive-target lock_all on every rank, and
  * every access is one MPI_Fetch_and_op / MPI_Compare_and_swap (or a get/put
  * accumulate for bulk copies) followed by MPI_Win_flush, so each is complete
- * and atomic with respect to the others when it returns. Any worker thread may
- * make these calls when MPI gave MPI_THREAD_MULTIPLE; below that only the
- * thread that created the segment may (the others get PK_ENOTSUP, with the
- * reason). Open MPI moves a one-sided operation on TCP forward only while the
- * target is inside MPI, so with MPI_THREAD_MULTIPLE rank 0 runs a progress
- * thread while far segments exist (it polls MPI every PROGRESS_US); without it,
- * a rank 0 computing outside MPI delays the others' accesses until it next
- * calls MPI, though it never blocks them for good: every waiter polls through
- * MPI. */
+ * and atomic with respect to the others when it returns. Under the default
+ * MPI_THREAD_FUNNELED only the thread that created the segment (the rank's main
+ * thread) may make these calls; other worker threads get PK_ENOTSUP with the
+ * reason. Under MPI_THREAD_MULTIPLE (PARKIT_MPI_THREADS=multiple, for MPIs whose
+ * one-sided component supports it, as on RDMA networks) any thread may, and
+ * rank 0 runs a progress thread while far segments exist (it polls MPI every
+ * PROGRESS_US), since Open MPI moves a one-sided operation forward only while
+ * the target is inside MPI. Without it, a rank 0 computing outside MPI delays
+ * the others' accesses until it next calls MPI (a pool call ends in MPI, and
+ * every waiter polls through MPI), but never blocks them for good. */
 #define _GNU_SOURCE /* pthread, nanosleep */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -111,9 +112,10 @@ static int far_allowed(pk_ctx *ctx, const segment *seg, int quiet) {
     if (quiet)
         return PK_ENOTSUP;
     return pk__ctx_note(ctx, PK_ENOTSUP,
-                        "sharing primitives across nodes from a worker thread need "
-                        "MPI_THREAD_MULTIPLE, and MPI gave %s (set PARKIT_MPI_THREADS=multiple, "
-                        "or run one thread per rank)",
+                        "sharing primitives across nodes are used through MPI one-sided calls, "
+                        "which only a rank's main thread may make under %s: run one thread per "
+                        "rank, or PARKIT_MPI_THREADS=multiple where MPI's one-sided component "
+                        "supports MPI_THREAD_MULTIPLE",
                         pk_mpi_thread_level_name(seg->level));
 }
 

@@ -95,6 +95,24 @@ template <class F> int EveryWorker(pk_ctx *ctx, F &fn) {
     return pk_for(ctx, Workers(ctx), &o, body, &fn);
 }
 
+bool OneSidedEngine() {
+    const char *engine = std::getenv("PARKIT_SYNC_ENGINE");
+    return engine != nullptr && std::string(engine) == "onesided";
+}
+
+// Are all the world's ranks on this node?
+bool OneNode() {
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int here = 0, world = 0;
+    MPI_Comm_size(node, &here);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    MPI_Comm_free(&node);
+    int all = here == world, agreed = 0;
+    MPI_Allreduce(&all, &agreed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return agreed != 0;
+}
+
 bool Has(pk_ctx *ctx, const char *text) {
     return std::string(pk_ctx_error(ctx)->message).find(text) != std::string::npos;
 }
@@ -473,9 +491,9 @@ TEST(MpiSync, SharedArrayIsOneArrayOnEveryRank) {
     Ptr<pk_shared> narrow = NewShared(ctx.get(), 4, 2);
     ASSERT_TRUE(sh && narrow);
     EXPECT_EQ(pk_shared_count(sh.get()), size);
-    // the ranks of one node share it, unless the one-sided engine is forced
-    const char *engine = std::getenv("PARKIT_SYNC_ENGINE");
-    if (engine != nullptr && std::string(engine) == "onesided")
+    // the ranks of one node share it; ranks on several nodes (or the one-sided
+    // engine forced on one) reach it only through get and put
+    if (OneSidedEngine() || !OneNode())
         EXPECT_EQ(pk_shared_data(sh.get()), nullptr);
     else
         EXPECT_NE(pk_shared_data(sh.get()), nullptr);
@@ -635,16 +653,7 @@ TEST(MpiSync, FailureWakesWorkersWaitingAtABarrier) {
     RunBlocked(kBarrier);
 }
 
-namespace {
-
-bool OneSidedEngine() {
-    const char *engine = std::getenv("PARKIT_SYNC_ENGINE");
-    return engine != nullptr && std::string(engine) == "onesided";
-}
-
-} // namespace
-
-// The one-sided engine (ranks on several nodes; forced here by
+// The one-sided engine (ranks on several nodes, or forced on one by
 // PARKIT_SYNC_ENGINE=onesided) needs MPI_THREAD_MULTIPLE for worker threads
 // other than a rank's main thread: below it they are refused with the reason,
 // the main threads go on, and the pool call fails with that reason on every
@@ -654,7 +663,8 @@ TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsBelowMultiple) {
     MPI_Query_thread(&provided);
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
-    if (!OneSidedEngine() || provided >= MPI_THREAD_MULTIPLE || pk_ctx_threads(ctx.get()) < 2)
+    bool far = OneSidedEngine() || !OneNode();
+    if (!far || provided >= MPI_THREAD_MULTIPLE || pk_ctx_threads(ctx.get()) < 2)
         GTEST_SKIP() << "needs the one-sided engine, threads and a level below MULTIPLE";
     Ptr<pk_lock> lock = NewLock(ctx.get());
     Ptr<pk_shared> took = NewShared(ctx.get(), sizeof(int64_t), 1);

@@ -26,12 +26,15 @@
  * FUNNELED. When the ranks span several nodes, the state lives on rank 0 and
  * every operation is an MPI one-sided call (MPI_Fetch_and_op,
  * MPI_Compare_and_swap) that completes before it returns; waiters poll with
- * pauses growing to 1 ms. An operation then costs a network round trip, and
- * pk_shared_data is NULL (use get and put). Worker threads other than a rank's
- * main thread may make those calls only under MPI_THREAD_MULTIPLE, which
- * parkit asks for when the launcher says the ranks span several hosts
- * (PARKIT_MPI_THREADS=multiple or funneled overrides; a program that calls
- * MPI_Init_thread itself chooses). Below it they get PK_ENOTSUP with the reason.
+ * pauses growing to 1 ms. An operation then costs a network round trip (taking
+ * a free lock or letting go of one is one call), and pk_shared_data is NULL
+ * (use get and put). Under the default MPI_THREAD_FUNNELED only a rank's main
+ * thread may make those calls: run one thread per rank there, or other worker
+ * threads get PK_ENOTSUP with the reason. PARKIT_MPI_THREADS=multiple makes
+ * parkit ask for MPI_THREAD_MULTIPLE, which lets every thread use them where
+ * MPI's one-sided component supports that level (RDMA networks; Open MPI's
+ * TCP component, osc pt2pt, refuses every window under it, so leave it unset
+ * there).
  * PARKIT_SYNC_ENGINE=onesided uses this engine on one node too (tests, timing).
  *
  * Waiting and errors. Blocking calls sleep (a futex on Linux), and take part in
