@@ -28,7 +28,9 @@ extern "C" {
     XX(ECALLBACK, -13, "user callback failed")                                                     \
     XX(ENOENT, -14, "no such backend")                                                             \
     XX(EPERM, -15, "operation not permitted")                                                      \
-    XX(ETIMEDOUT, -16, "timed out")
+    XX(ETIMEDOUT, -16, "timed out")                                                                \
+    XX(ECANCELED, -17, "cancelled")                                                                \
+    XX(EBUSY, -18, "already started")
 
 enum pk_errno {
     PK_OK = 0,

@@ -12,6 +12,7 @@
 #include "parkit/config.h"
 #include "parkit/context.h"
 #include "parkit/error.h"
+#include "parkit/exec.h"
 #include "parkit/pool.h"
 #include "parkit/random.h"
 #include "parkit/report.h"
