@@ -81,6 +81,17 @@ typedef struct pk_backend {
     /* Copies len bytes at off into the segment (put) or out of it; element
      * words are not torn by a concurrent segment_op, nothing more is promised. */
     int (*segment_xfer)(pk_ctx *ctx, void *handle, int put, size_t off, size_t len, void *buf);
+    /* Messages between ranks for the executor (exec.c), on a channel of their
+     * own; NULL slots: one process. msg_open and msg_close are collective;
+     * msg_close first completes this rank's sends. msg_send takes buf (malloc'ed,
+     * freed by the backend once sent; NULL with len 0 allowed) and never waits
+     * for the receiver. msg_poll: 1 with the next message (*buf malloc'ed, the
+     * caller frees; in order per sender), 0 when none has arrived, or an error.
+     * Tags 1..99. Only the thread that makes pool calls uses them. */
+    int (*msg_open)(pk_ctx *ctx, void **chan);
+    int (*msg_send)(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t len);
+    int (*msg_poll)(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, size_t *len);
+    void (*msg_close)(pk_ctx *ctx, void *chan);
 } pk_backend;
 
 enum { PK__CAP_THREADS = 1u, PK__CAP_RANKS = 2u };

@@ -205,4 +205,8 @@ const pk_backend pk__mpi_backend = {
     .segment_free = pk__mpi_segment_free,
     .segment_op = pk__mpi_segment_op,
     .segment_xfer = pk__mpi_segment_xfer,
+    .msg_open = pk__mpi_msg_open,
+    .msg_send = pk__mpi_msg_send,
+    .msg_poll = pk__mpi_msg_poll,
+    .msg_close = pk__mpi_msg_close,
 };

@@ -127,6 +127,12 @@ int pk__mpi_segment_op(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t o
                        uint64_t compare, uint64_t *old);
 int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t len, void *buf);
 
+/* ---- messages for the executor (mpi_msg.c) ---- */
+int pk__mpi_msg_open(pk_ctx *ctx, void **chan);
+int pk__mpi_msg_send(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t len);
+int pk__mpi_msg_poll(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, size_t *len);
+void pk__mpi_msg_close(pk_ctx *ctx, void *chan);
+
 /* ---- node-shared memory for gathers to rank 0 (mpi_shm.c) ---- */
 /* The node communicator and who is on it; an MPI code. */
 int pk__shm_init(pk__mpi_state *st, int rank);

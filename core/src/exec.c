@@ -1,0 +1,1870 @@
+/* The executor (parkit/exec.h): asynchronous tasks with futures, written once
+ * for every backend.
+ *
+ * In each process: a queue of tasks under one mutex, served by the rank's
+ * worker threads (pthreads: threads 1..n-1; on ranks other than 0 the main
+ * thread serves too, between its message polls). Rank 0's main thread is the
+ * submitter; it never runs tasks while other workers exist, except a task
+ * pinned to it (an injected fault naming rank 0, thread 0).
+ *
+ * The submitter keeps every top-level task it has not handed out yet in a
+ * pending list, and hands tasks out inside its executor calls (pump): to its
+ * own queue while that holds fewer than `prefetch` tasks per local worker, and
+ * to other ranks (through the backend's message slots) while each holds fewer
+ * than `prefetch` per worker there. Tasks go to a rank in one message per pump;
+ * results come back in batches. Tasks submitted from tasks stay on their rank,
+ * in its queue, and a task that waits on one not yet started runs it inline.
+ *
+ * Messages (ranks only): TASKS and STOP/CANCEL from rank 0, RESULTS and HELLO
+ * to it. A rank other than 0 leaves when it has seen STOP and its queue (nested
+ * tasks included) is empty and nothing runs. */
+#define _DEFAULT_SOURCE /* pthread_cond_timedwait's clock */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core_internal.h"
+#include "parkit/exec.h"
+
+enum { NAME_MAX_LEN = 63, MAX_TASKS = 256 };
+enum { TAG_HELLO = 1, TAG_TASKS, TAG_RESULTS, TAG_STOP, TAG_CANCEL };
+enum { F_PENDING = 0, F_QUEUED, F_RUNNING, F_REMOTE, F_DONE };
+
+#define NESTED_BASE(rank) ((int64_t)((rank) + 1) << 40)
+
+/* ---- the registry ---- */
+
+typedef struct reg_entry {
+    char name[NAME_MAX_LEN + 1];
+    pk_exec_fn fn;
+} reg_entry;
+
+static reg_entry registry[MAX_TASKS];
+static int nregistry;
+
+int pk_exec_register(const char *name, pk_exec_fn fn) {
+    if (name == NULL || fn == NULL || name[0] == '\0' || strlen(name) > NAME_MAX_LEN)
+        return PK_EINVAL;
+    for (int i = 0; i < nregistry; i++) {
+        if (strcmp(registry[i].name, name) == 0) {
+            registry[i].fn = fn;
+            return 0;
+        }
+    }
+    if (nregistry == MAX_TASKS)
+        return PK_ENOMEM;
+    snprintf(registry[nregistry].name, sizeof registry[nregistry].name, "%s", name);
+    registry[nregistry].fn = fn;
+    nregistry++;
+    return 0;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const reg_entry *)a)->name, ((const reg_entry *)b)->name);
+}
+
+/* ---- byte buffers for messages ---- */
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static int buf_put(buf *b, const void *data, size_t len) {
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return PK_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    if (len > 0)
+        memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+typedef struct rd {
+    const char *p;
+    size_t left;
+} rd;
+
+static int rd_get(rd *r, void *out, size_t len) {
+    if (r->left < len)
+        return PK_EBACKEND;
+    memcpy(out, r->p, len);
+    r->p += len;
+    r->left -= len;
+    return 0;
+}
+
+/* ---- tasks, futures, the per-process state ---- */
+
+typedef struct task {
+    struct task *next;
+    int64_t num;     /* task number */
+    int fn;          /* index in the executor's sorted registry */
+    int count;       /* arguments: 1, or a map chunk's */
+    int chunk;       /* a map chunk: results packed per argument */
+    int pin;         /* the thread that must run it, -1 any */
+    size_t arg_size; /* chunk: each argument's size */
+    char *arg;
+    size_t len;
+    struct pk_future *fut; /* NULL: a task of rank 0's, whose result goes back */
+} task;
+
+typedef struct xstate xstate;
+
+struct pk_future {
+    xstate *x;
+    int64_t num;
+    int nested; /* made by a task (pk_call_submit) */
+    int state;  /* F_* */
+    int refs;   /* the owner's, and the task's while it is out */
+    int user_freed;
+    task *t;      /* while in a queue or the pending list */
+    int rank_out; /* F_REMOTE: the rank holding it */
+    int rc;
+    pk_error_info err;
+    char *data;
+    size_t len;
+    int count, chunk; /* map chunk */
+    pk_future_fn on_done, on_error;
+    void *cb_arg;
+    int cb_set, cb_queued;
+    struct pk_future *cb_next;
+    struct pk_future *pend_next;             /* the submitter's pending list */
+    struct pk_future *live_prev, *live_next; /* the submitter's, not yet freed */
+};
+
+struct xstate {
+    pk_ctx *ctx;
+    reg_entry *reg; /* sorted snapshot */
+    int nreg;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a task was queued, or stop */
+    pthread_cond_t done; /* a future is done */
+    task *qhead, *qtail;
+    int64_t queued;
+    int running;
+    int rank, nranks, nthreads;
+    pthread_t *threads;
+    int nstarted;
+    int stop;
+    int64_t nested_next;
+    int fault_fired;
+    /* results for rank 0 (ranks other than 0), packed, sent by the main thread */
+    buf outbox;
+    int64_t outbox_count;
+    int cancel_all; /* fail-fast or CANCEL from rank 0: drop queued top-level tasks */
+    pk_exec *ex;    /* rank 0 */
+};
+
+struct pk_exec {
+    xstate x;
+    void *chan;
+    int fail_fast, prefetch;
+    int failed; /* fail-fast has fired: no more submissions */
+    int64_t next_num, submitted, completed;
+    pk_future **byid; /* top-level futures by number, NULL once freed or done and freed */
+    int64_t cap_byid;
+    pk_future *pend_head, *pend_tail;
+    int64_t pending;
+    int64_t local_out; /* top-level tasks in this process's queue or running here */
+    int *threads_of;   /* per rank */
+    int64_t *out_at;   /* per rank: tasks handed out, not yet back */
+    pk_future *cb_head, *cb_tail;
+    pk_future *live; /* futures the submitter holds, cut loose at close */
+    int in_callbacks;
+    int cancel_told;
+    int error; /* the executor's own failure */
+};
+
+struct pk_call {
+    xstate *x;
+    task *t;
+    pk_worker *w;
+    int64_t num;
+    buf result;
+    int has_result;
+    char message[sizeof((pk_error_info *)0)->message];
+};
+
+struct pk_map_iter {
+    pk_exec *ex;
+    const char *name;
+    const char *args;
+    size_t arg_size;
+    int64_t n, next_submit, next_yield;
+    int chunk, max_flight;
+    pk_future **ring; /* chunks in flight, FIFO */
+    int rhead, rcount;
+    pk_future *cur; /* the chunk being read */
+    rd cur_rd;
+    int cur_left;
+};
+
+static _Thread_local pk_call *current_call;
+
+/* ---- time ---- */
+
+static struct timespec abs_after(double seconds) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double whole = (double)(time_t)seconds;
+    ts.tv_sec += (time_t)seconds;
+    ts.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, double seconds) {
+    struct timespec ts = abs_after(seconds);
+    pthread_cond_timedwait(c, m, &ts);
+}
+
+/* ---- futures (under x->mu) ---- */
+
+static pk_future *future_new(xstate *x, int64_t num, int nested) {
+    pk_future *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->x = x;
+    f->num = num;
+    f->nested = nested;
+    f->refs = 1;
+    f->rank_out = -1;
+    return f;
+}
+
+static void future_release(pk_future *f) {
+    if (--f->refs > 0)
+        return;
+    free(f->data);
+    free(f);
+}
+
+static void set_error(pk_future *f, int rc, int rank, int thread, int64_t tasknum,
+                      const char *msg) {
+    f->rc = rc;
+    if (rc == 0)
+        return;
+    pk_error_info *e = &f->err;
+    memset(e, 0, sizeof *e);
+    e->code = rc;
+    snprintf(e->kernel, sizeof e->kernel, "exec");
+    e->rank = rank;
+    e->thread = thread;
+    e->task = tasknum;
+    snprintf(e->message, sizeof e->message, "%s", msg != NULL && msg[0] ? msg : pk_strerror(rc));
+}
+
+static void queue_callbacks(pk_exec *ex, pk_future *f);
+
+/* The task behind f is over: its outcome is in f. Wakes the waiters. */
+static void future_finish(xstate *x, pk_future *f) {
+    f->state = F_DONE;
+    f->t = NULL;
+    if (!f->nested && x->ex != NULL) {
+        pk_exec *ex = x->ex;
+        ex->completed++;
+        if (f->rc != 0 && f->rc != PK_ECANCELED && ex->fail_fast)
+            ex->failed = 1;
+        if (!f->user_freed)
+            queue_callbacks(ex, f);
+        if (f->num < ex->cap_byid)
+            ex->byid[f->num] = NULL;
+    }
+    pthread_cond_broadcast(&x->done);
+    future_release(f); /* the task's reference */
+}
+
+static void future_cancel_now(xstate *x, pk_future *f) {
+    set_error(f, PK_ECANCELED, x->rank, -1, f->num, "cancelled before it started");
+    future_finish(x, f);
+}
+
+/* ---- the local queue (under x->mu) ---- */
+
+static void enqueue(xstate *x, task *t) {
+    t->next = NULL;
+    if (x->qtail != NULL)
+        x->qtail->next = t;
+    else
+        x->qhead = t;
+    x->qtail = t;
+    x->queued++;
+    if (t->fut != NULL) {
+        t->fut->state = F_QUEUED;
+        t->fut->t = t;
+    }
+    pthread_cond_broadcast(&x->work);
+}
+
+static void unlink_task(xstate *x, task *prev, task *t) {
+    if (prev != NULL)
+        prev->next = t->next;
+    else
+        x->qhead = t->next;
+    if (x->qtail == t)
+        x->qtail = prev;
+    x->queued--;
+    t->next = NULL;
+}
+
+/* The first task this thread may run: pinned to it, or to nobody. */
+static task *take(xstate *x, int thread) {
+    task *prev = NULL;
+    for (task *t = x->qhead; t != NULL; prev = t, t = t->next) {
+        if (t->pin < 0 || t->pin == thread) {
+            unlink_task(x, prev, t);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* The first task pinned to this very thread. */
+static task *take_pinned_to(xstate *x, int thread) {
+    task *prev = NULL;
+    for (task *t = x->qhead; t != NULL; prev = t, t = t->next) {
+        if (t->pin == thread) {
+            unlink_task(x, prev, t);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Removes t from the queue if it is still there: 1 when it was. */
+static int unqueue(xstate *x, task *t) {
+    task *prev = NULL;
+    for (task *q = x->qhead; q != NULL; prev = q, q = q->next) {
+        if (q == t) {
+            unlink_task(x, prev, q);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void task_free(task *t) {
+    if (t == NULL)
+        return;
+    free(t->arg);
+    free(t);
+}
+
+/* ---- running a task ---- */
+
+static int fault_hits(xstate *x, int64_t num, const pk_worker *w) {
+    const pk__fault *f = &x->ctx->fault;
+    if (!f->armed || f->task != num || x->fault_fired)
+        return 0;
+    if (f->kernel[0] != '\0' && strcmp(f->kernel, "exec") != 0)
+        return 0;
+    if ((f->rank >= 0 && f->rank != w->rank) || (f->thread >= 0 && f->thread != w->thread))
+        return 0;
+    x->fault_fired = 1;
+    return 1;
+}
+
+/* Runs one argument of t: its code, the result in call->result. */
+static int run_one(xstate *x, task *t, pk_call *call, int64_t num, const void *arg, size_t len) {
+    call->num = num;
+    call->result.len = 0;
+    call->has_result = 0;
+    call->message[0] = '\0';
+    call->w->task = num;
+    pthread_mutex_lock(&x->mu);
+    int hit = fault_hits(x, num, call->w);
+    pthread_mutex_unlock(&x->mu);
+    if (hit) {
+        snprintf(call->message, sizeof call->message, "injected fault");
+        return PK_EINJECTED;
+    }
+    pk_call *outer = current_call;
+    current_call = call;
+    int rc = x->reg[t->fn].fn(call, len > 0 ? arg : NULL, len);
+    current_call = outer;
+    call->w->task = -1;
+    if (rc > 0)
+        rc = PK_ECALLBACK;
+    return rc;
+}
+
+/* What one run gives back: rc, origin, message, data. */
+typedef struct outcome {
+    int rc, rank, thread;
+    int64_t num;
+    char *msg;
+    buf data;
+} outcome;
+
+/* Runs t on worker w; *o gets its outcome (for a chunk: every argument's
+ * code and result packed as int32 rc, uint64 len, bytes). */
+static void run_task(xstate *x, task *t, pk_worker *w, outcome *o) {
+    pk_call call;
+    memset(&call, 0, sizeof call);
+    call.x = x;
+    call.t = t;
+    call.w = w;
+    memset(o, 0, sizeof *o);
+    o->rank = w->rank;
+    o->thread = w->thread;
+    o->num = t->num;
+    if (!t->chunk) {
+        o->rc = run_one(x, t, &call, t->num, t->arg, t->len);
+        if (o->rc != 0) {
+            o->msg = strdup(call.message);
+        } else if (call.has_result) {
+            o->data = call.result;
+            call.result.p = NULL;
+        }
+        free(call.result.p);
+        return;
+    }
+    for (int i = 0; i < t->count; i++) {
+        int rc = run_one(x, t, &call, t->num + i, t->arg + (size_t)i * t->arg_size, t->arg_size);
+        int32_t rc32 = rc;
+        uint64_t len = rc == 0 && call.has_result ? call.result.len : 0;
+        if (rc != 0 && o->rc == 0) { /* the chunk's first failure names it */
+            o->rc = rc;
+            o->num = t->num + i;
+            o->msg = strdup(call.message);
+        }
+        int m = buf_put(&o->data, &rc32, sizeof rc32);
+        m = m ? m : buf_put(&o->data, &len, sizeof len);
+        m = m ? m : buf_put(&o->data, call.result.p, (size_t)len);
+        if (m != 0) {
+            o->rc = PK_ENOMEM;
+            break;
+        }
+    }
+    free(call.result.p);
+}
+
+static void outcome_free(outcome *o) {
+    free(o->msg);
+    free(o->data.p);
+}
+
+/* Moves an outcome into its future (under x->mu). A map chunk's result is its
+ * packed parts, each with its code; its error, if any, names the first
+ * failing part, and only a chunk that did not run at all fails as a whole. */
+static void deliver_local(xstate *x, pk_future *f, outcome *o) {
+    int whole = o->rc == PK_ENOMEM || o->rc == PK_ECANCELED;
+    if (o->rc == 0 || (f->chunk && !whole)) {
+        f->data = o->data.p;
+        f->len = o->data.len;
+        o->data.p = NULL;
+        set_error(f, o->rc, o->rank, o->thread, o->num, o->msg);
+        f->rc = 0;
+    } else {
+        set_error(f, o->rc, o->rank, o->thread, o->num, o->msg);
+    }
+    future_finish(x, f);
+}
+
+/* Packs an outcome for rank 0 (under x->mu). */
+static int pack_result(buf *b, const outcome *o) {
+    int32_t head[4] = {o->rc, o->rank, o->thread, 0};
+    size_t mlen = o->msg != NULL ? strlen(o->msg) : 0;
+    head[3] = (int32_t)mlen;
+    uint64_t len = o->data.len;
+    int rc = buf_put(b, &o->num, sizeof o->num);
+    rc = rc ? rc : buf_put(b, head, sizeof head);
+    rc = rc ? rc : buf_put(b, &len, sizeof len);
+    rc = rc ? rc : buf_put(b, o->msg, mlen);
+    rc = rc ? rc : buf_put(b, o->data.p, o->data.len);
+    return rc;
+}
+
+/* After a task ran on this process: its outcome where it belongs (under x->mu). */
+static void complete(xstate *x, task *t, outcome *o) {
+    if (t->fut != NULL) {
+        pk_future *f = t->fut;
+        if (!f->nested && x->ex != NULL)
+            x->ex->local_out--;
+        deliver_local(x, f, o);
+        return;
+    }
+    /* a task of rank 0's: its result goes back in the next batch, keyed by
+     * the task's first number (o->num names the failing part of a chunk) */
+    int rc = buf_put(&x->outbox, &t->num, sizeof t->num);
+    rc = rc ? rc : pack_result(&x->outbox, o);
+    if (rc == 0)
+        x->outbox_count++;
+    pthread_cond_broadcast(&x->work); /* the main thread sends it */
+}
+
+/* Runs t (taken off the queue) on worker w: the caller does not hold x->mu. */
+static void execute(xstate *x, task *t, pk_worker *w) {
+    outcome o;
+    run_task(x, t, w, &o);
+    pthread_mutex_lock(&x->mu);
+    complete(x, t, &o);
+    x->running--;
+    pthread_cond_broadcast(&x->done);
+    pthread_mutex_unlock(&x->mu);
+    outcome_free(&o);
+    task_free(t);
+}
+
+static void worker_of(xstate *x, pk_worker *w, int thread) {
+    memset(w, 0, sizeof *w);
+    w->rank = x->rank;
+    w->nranks = x->nranks;
+    w->thread = thread;
+    w->nthreads = x->nthreads;
+    w->id = x->rank * x->nthreads + thread;
+    w->nworkers = x->nranks * x->nthreads;
+    w->task = -1;
+}
+
+typedef struct thread_arg {
+    xstate *x;
+    int thread;
+} thread_arg;
+
+static void *worker_main(void *arg) {
+    thread_arg *a = arg;
+    xstate *x = a->x;
+    pk_worker w;
+    worker_of(x, &w, a->thread);
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        task *t = take(x, a->thread);
+        if (t == NULL) {
+            if (x->stop)
+                break;
+            pthread_cond_wait(&x->work, &x->mu);
+            continue;
+        }
+        x->running++;
+        if (t->fut != NULL)
+            t->fut->state = F_RUNNING, t->fut->t = NULL;
+        pthread_mutex_unlock(&x->mu);
+        execute(x, t, &w);
+        pthread_mutex_lock(&x->mu);
+    }
+    pthread_mutex_unlock(&x->mu);
+    free(a);
+    return NULL;
+}
+
+static int xstate_init(xstate *x, pk_ctx *ctx) {
+    memset(x, 0, sizeof *x);
+    x->ctx = ctx;
+    x->rank = ctx->rank;
+    x->nranks = ctx->nranks;
+    x->nthreads = pk_ctx_threads(ctx);
+    if (x->nthreads < 1)
+        x->nthreads = 1;
+    x->nested_next = NESTED_BASE(ctx->rank);
+    x->nreg = nregistry;
+    x->reg = malloc(sizeof *x->reg * (size_t)(nregistry > 0 ? nregistry : 1));
+    if (x->reg == NULL)
+        return PK_ENOMEM;
+    memcpy(x->reg, registry, sizeof *x->reg * (size_t)nregistry);
+    qsort(x->reg, (size_t)x->nreg, sizeof *x->reg, by_name);
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->work, NULL);
+    pthread_cond_init(&x->done, NULL);
+    return 0;
+}
+
+static int start_threads(xstate *x) {
+    if (x->nthreads < 2)
+        return 0;
+    x->threads = calloc((size_t)x->nthreads, sizeof *x->threads);
+    if (x->threads == NULL) {
+        x->nthreads = 1;
+        return 0;
+    }
+    for (int i = 1; i < x->nthreads; i++) {
+        thread_arg *a = malloc(sizeof *a);
+        if (a == NULL)
+            break;
+        a->x = x;
+        a->thread = i;
+        if (pthread_create(&x->threads[i], NULL, worker_main, a) != 0) {
+            free(a);
+            break; /* fewer threads serve */
+        }
+        x->nstarted = i;
+    }
+    x->nthreads = x->nstarted + 1;
+    return 0;
+}
+
+/* Lets the worker threads end once the queue is empty, and joins them. */
+static void stop_threads(xstate *x) {
+    pthread_mutex_lock(&x->mu);
+    x->stop = 1;
+    pthread_cond_broadcast(&x->work);
+    pthread_mutex_unlock(&x->mu);
+    for (int i = 1; i <= x->nstarted; i++)
+        pthread_join(x->threads[i], NULL);
+    free(x->threads);
+    x->threads = NULL;
+    x->nstarted = 0;
+}
+
+static void xstate_destroy(xstate *x) {
+    task *t = x->qhead;
+    while (t != NULL) {
+        task *next = t->next;
+        task_free(t);
+        t = next;
+    }
+    free(x->outbox.p);
+    free(x->reg);
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->work);
+    pthread_cond_destroy(&x->done);
+}
+
+static int find_fn(const xstate *x, const char *name) {
+    if (name == NULL)
+        return PK_EINVAL;
+    int lo = 0, hi = x->nreg - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(name, x->reg[mid].name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return PK_ENOENT;
+}
+
+/* ---- messages ---- */
+
+static int remote(const xstate *x) {
+    return x->nranks > 1 && x->ctx->backend->msg_send != NULL;
+}
+
+static int send_buf(pk_exec *ex, int to, int tag, buf *b) {
+    xstate *x = &ex->x;
+    int rc = x->ctx->backend->msg_send(x->ctx, ex->chan, to, tag, b->p, b->len);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return rc;
+}
+
+/* Packs a task for another rank. */
+static int pack_task(buf *b, const task *t) {
+    int32_t head[4] = {t->fn, t->count, t->chunk, t->pin};
+    uint64_t len = t->len, asz = t->arg_size;
+    int rc = buf_put(b, &t->num, sizeof t->num);
+    rc = rc ? rc : buf_put(b, head, sizeof head);
+    rc = rc ? rc : buf_put(b, &asz, sizeof asz);
+    rc = rc ? rc : buf_put(b, &len, sizeof len);
+    rc = rc ? rc : buf_put(b, t->arg, t->len);
+    return rc;
+}
+
+static int unpack_task(rd *r, task **out) {
+    task *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return PK_ENOMEM;
+    int32_t head[4];
+    uint64_t len = 0, asz = 0;
+    int rc = rd_get(r, &t->num, sizeof t->num);
+    rc = rc ? rc : rd_get(r, head, sizeof head);
+    rc = rc ? rc : rd_get(r, &asz, sizeof asz);
+    rc = rc ? rc : rd_get(r, &len, sizeof len);
+    if (rc == 0 && len > r->left)
+        rc = PK_EBACKEND;
+    if (rc == 0 && len > 0) {
+        t->arg = malloc((size_t)len);
+        rc = t->arg == NULL ? PK_ENOMEM : rd_get(r, t->arg, (size_t)len);
+    }
+    t->fn = head[0];
+    t->count = head[1];
+    t->chunk = head[2];
+    t->pin = head[3];
+    t->arg_size = (size_t)asz;
+    t->len = (size_t)len;
+    if (rc != 0) {
+        task_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- the submitter ---- */
+
+static void queue_callbacks(pk_exec *ex, pk_future *f) {
+    if (!f->cb_set || f->cb_queued)
+        return;
+    f->cb_queued = 1;
+    f->refs++;
+    f->cb_next = NULL;
+    if (ex->cb_tail != NULL)
+        ex->cb_tail->cb_next = f;
+    else
+        ex->cb_head = f;
+    ex->cb_tail = f;
+}
+
+/* Runs the callbacks due, one at a time, outside the lock. */
+static void run_callbacks(pk_exec *ex) {
+    xstate *x = &ex->x;
+    if (ex->in_callbacks)
+        return;
+    ex->in_callbacks = 1;
+    pthread_mutex_lock(&x->mu);
+    while (ex->cb_head != NULL) {
+        pk_future *f = ex->cb_head;
+        ex->cb_head = f->cb_next;
+        if (ex->cb_head == NULL)
+            ex->cb_tail = NULL;
+        int freed = f->user_freed;
+        pthread_mutex_unlock(&x->mu);
+        if (!freed) {
+            int ok = f->rc == 0 && f->err.code == 0;
+            pk_future_fn fn = ok ? f->on_done : f->on_error;
+            if (fn != NULL)
+                fn(f, f->cb_arg);
+        }
+        pthread_mutex_lock(&x->mu);
+        future_release(f);
+    }
+    pthread_mutex_unlock(&x->mu);
+    ex->in_callbacks = 0;
+}
+
+/* The rank and thread a top-level task must run on when an armed fault names
+ * one of its numbers (else rank -1, thread -1). */
+static void fault_place(const pk_exec *ex, const task *t, int *rank, int *thread) {
+    const pk__fault *f = &ex->x.ctx->fault;
+    *rank = -1;
+    *thread = -1;
+    if (!f->armed || f->task < t->num || f->task >= t->num + t->count)
+        return;
+    if (f->kernel[0] != '\0' && strcmp(f->kernel, "exec") != 0)
+        return;
+    *rank = f->rank >= 0 && f->rank < ex->x.nranks ? f->rank : -1;
+    if (f->thread >= 0) {
+        int r = *rank >= 0 ? *rank : 0;
+        *rank = r;
+        *thread = f->thread < ex->threads_of[r] ? f->thread : 0;
+    }
+}
+
+/* Local workers of rank 0 that run tasks: its threads but the submitter's; the
+ * submitter itself when nobody else could. */
+static int local_workers(const pk_exec *ex) {
+    const xstate *x = &ex->x;
+    if (x->nthreads > 1)
+        return x->nthreads - 1;
+    int others = 0;
+    for (int r = 1; r < x->nranks && remote(x); r++)
+        others += ex->threads_of[r];
+    return others == 0 ? 1 : 0;
+}
+
+/* Hands out pending tasks (under x->mu); messages built into per-rank buffers. */
+static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
+    xstate *x = &ex->x;
+    int lw = local_workers(ex);
+    int next_rank = 1;
+    while (ex->pend_head != NULL) {
+        pk_future *f = ex->pend_head;
+        task *t = f->t;
+        int frank, fthread;
+        fault_place(ex, t, &frank, &fthread);
+        int target = -1;
+        if (frank >= 0) {
+            target = frank;
+            t->pin = fthread;
+        } else if (lw > 0 && ex->local_out < (int64_t)lw * ex->prefetch) {
+            target = 0;
+        } else if (remote(x)) {
+            for (int k = 0; k < x->nranks - 1 && target < 0; k++) {
+                int r = 1 + (next_rank - 1 + k) % (x->nranks - 1);
+                if (ex->out_at[r] < (int64_t)ex->threads_of[r] * ex->prefetch)
+                    target = r;
+            }
+            if (target > 0)
+                next_rank = target % (x->nranks - 1) + 1;
+        }
+        if (target < 0)
+            break;
+        ex->pend_head = f->pend_next;
+        if (ex->pend_head == NULL)
+            ex->pend_tail = NULL;
+        ex->pending--;
+        f->pend_next = NULL;
+        if (target == 0) {
+            if (x->nthreads == 1 || t->pin >= x->nthreads)
+                t->pin = 0; /* the submitter is rank 0's only thread */
+            ex->local_out++;
+            enqueue(x, t);
+        } else {
+            f->t = NULL;
+            f->state = F_REMOTE;
+            f->rank_out = target;
+            ex->out_at[target]++;
+            if (pack_task(&batches[target], t) != 0)
+                ex->error = PK_ENOMEM;
+            nbatch[target]++;
+            task_free(t);
+        }
+    }
+}
+
+/* Takes in a batch of results from rank `from` (under x->mu). */
+static int take_results(pk_exec *ex, int from, const char *p, size_t len) {
+    xstate *x = &ex->x;
+    rd r = {p, len};
+    while (r.left > 0) {
+        int64_t key, num;
+        int32_t head[4];
+        uint64_t dlen;
+        int rc = rd_get(&r, &key, sizeof key);
+        rc = rc ? rc : rd_get(&r, &num, sizeof num);
+        rc = rc ? rc : rd_get(&r, head, sizeof head);
+        rc = rc ? rc : rd_get(&r, &dlen, sizeof dlen);
+        if (rc != 0 || (size_t)head[3] > r.left || dlen > r.left - (size_t)head[3])
+            return PK_EBACKEND;
+        char msg[sizeof((pk_error_info *)0)->message];
+        size_t ml = (size_t)head[3] < sizeof msg - 1 ? (size_t)head[3] : sizeof msg - 1;
+        memcpy(msg, r.p, ml);
+        msg[ml] = '\0';
+        r.p += head[3];
+        r.left -= (size_t)head[3];
+        const char *data = r.p;
+        r.p += dlen;
+        r.left -= (size_t)dlen;
+        if (from > 0 && from < x->nranks)
+            ex->out_at[from]--;
+        if (key < 0 || key >= ex->cap_byid || ex->byid[key] == NULL)
+            continue;
+        pk_future *f = ex->byid[key];
+        outcome o;
+        memset(&o, 0, sizeof o);
+        o.rc = head[0];
+        o.rank = head[1];
+        o.thread = head[2];
+        o.num = num;
+        o.msg = msg;
+        if (dlen > 0) {
+            o.data.p = malloc((size_t)dlen);
+            if (o.data.p == NULL)
+                return PK_ENOMEM;
+            memcpy(o.data.p, data, (size_t)dlen);
+            o.data.len = o.data.cap = (size_t)dlen;
+        }
+        deliver_local(x, f, &o);
+        free(o.data.p);
+    }
+    return 0;
+}
+
+static void cancel_pending(pk_exec *ex);
+static void tell_all(pk_exec *ex, int tag);
+
+/* Moves messages and tasks along: the submitter's part of every executor
+ * call. May run a task inline when the submitter is the only worker, or one
+ * pinned to it. Runs the callbacks due. */
+static void pump(pk_exec *ex) {
+    xstate *x = &ex->x;
+    int R = remote(x) ? x->nranks : 1;
+    buf batches_local[4];
+    buf *batches = R <= 4 ? batches_local : calloc((size_t)R, sizeof *batches);
+    int nb_local[4];
+    int *nbatch = R <= 4 ? nb_local : calloc((size_t)R, sizeof *nbatch);
+    if (batches == NULL || nbatch == NULL) {
+        ex->error = PK_ENOMEM;
+        if (R > 4) {
+            free(batches);
+            free(nbatch);
+        }
+        return;
+    }
+    memset(batches, 0, sizeof *batches * (size_t)R);
+    memset(nbatch, 0, sizeof *nbatch * (size_t)R);
+    /* messages in */
+    for (int guard = 0; R > 1 && guard < 64; guard++) {
+        int from = -1, tag = 0;
+        void *msg = NULL;
+        size_t len = 0;
+        int got = x->ctx->backend->msg_poll(x->ctx, ex->chan, &from, &tag, &msg, &len);
+        if (got < 0) {
+            ex->error = got;
+            break;
+        }
+        if (got == 0)
+            break;
+        pthread_mutex_lock(&x->mu);
+        if (tag == TAG_RESULTS && take_results(ex, from, msg, len) != 0)
+            ex->error = PK_EBACKEND;
+        pthread_mutex_unlock(&x->mu);
+        free(msg);
+    }
+    pthread_mutex_lock(&x->mu);
+    int tell_cancel = 0;
+    if (ex->failed) {
+        cancel_pending(ex);
+        tell_cancel = !ex->cancel_told;
+        ex->cancel_told = 1;
+    }
+    dispatch(ex, batches, nbatch);
+    /* the submitter runs a task when it is the only worker, or one pinned to it */
+    task *mine = NULL;
+    if (local_workers(ex) > 0 && x->nthreads == 1)
+        mine = take(x, 0);
+    else
+        mine = take_pinned_to(x, 0);
+    if (mine != NULL) {
+        x->running++;
+        if (mine->fut != NULL)
+            mine->fut->state = F_RUNNING, mine->fut->t = NULL;
+    }
+    pthread_mutex_unlock(&x->mu);
+    for (int r = 1; r < R; r++)
+        if (nbatch[r] > 0 && send_buf(ex, r, TAG_TASKS, &batches[r]) != 0)
+            ex->error = PK_EBACKEND;
+    if (tell_cancel)
+        tell_all(ex, TAG_CANCEL);
+    if (R > 4) {
+        free(batches);
+        free(nbatch);
+    }
+    if (mine != NULL) {
+        pk_worker w;
+        worker_of(x, &w, 0);
+        execute(x, mine, &w);
+    }
+    run_callbacks(ex);
+}
+
+/* Cancels every top-level task not started: the pending ones and those in
+ * this process's queue (under x->mu). */
+static void cancel_pending(pk_exec *ex) {
+    xstate *x = &ex->x;
+    while (ex->pend_head != NULL) {
+        pk_future *f = ex->pend_head;
+        ex->pend_head = f->pend_next;
+        task_free(f->t);
+        f->t = NULL;
+        ex->pending--;
+        future_cancel_now(x, f);
+    }
+    ex->pend_tail = NULL;
+    task *prev = NULL, *t = x->qhead;
+    while (t != NULL) {
+        task *next = t->next;
+        if (t->fut != NULL && !t->fut->nested) {
+            unlink_task(x, prev, t);
+            ex->local_out--;
+            future_cancel_now(x, t->fut);
+            task_free(t);
+        } else {
+            prev = t;
+        }
+        t = next;
+    }
+}
+
+static void tell_all(pk_exec *ex, int tag) {
+    xstate *x = &ex->x;
+    for (int r = 1; remote(x) && r < x->nranks; r++) {
+        buf b = {0};
+        if (send_buf(ex, r, tag, &b) != 0)
+            ex->error = PK_EBACKEND;
+    }
+}
+
+/* Waits (the submitter) until done() says so, or the deadline (< 0: none):
+ * 0 or PK_ETIMEDOUT. Pumps all along; between pumps sleeps on the done
+ * condition, briefly when messages may come. */
+static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void *arg,
+                          double seconds) {
+    xstate *x = &ex->x;
+    double deadline = seconds >= 0 ? pk__now() + seconds : -1;
+    double nap = 20e-6;
+    for (;;) {
+        pump(ex);
+        pthread_mutex_lock(&x->mu);
+        int ok = done(ex, arg);
+        if (!ok && ex->error == 0) {
+            double left = deadline >= 0 ? deadline - pk__now() : 1.0;
+            if (left <= 0) {
+                pthread_mutex_unlock(&x->mu);
+                return PK_ETIMEDOUT;
+            }
+            /* a task the submitter must run itself is not waited for */
+            int mine = x->qhead != NULL && (local_workers(ex) > 0 && x->nthreads == 1);
+            if (!mine) {
+                double t = remote(x) ? nap : 0.05;
+                timed_wait(&x->done, &x->mu, t < left ? t : left);
+                nap = nap < 1e-3 ? nap * 2 : 1e-3;
+            }
+            ok = done(ex, arg);
+        }
+        pthread_mutex_unlock(&x->mu);
+        if (ok || ex->error != 0)
+            return 0;
+        if (deadline >= 0 && pk__now() >= deadline)
+            return PK_ETIMEDOUT;
+    }
+}
+
+/* ---- ranks other than 0: serving ---- */
+
+static int serve(xstate *x, void *chan) {
+    pk_ctx *ctx = x->ctx;
+    int stop = 0, rc = 0;
+    pk_worker w;
+    worker_of(x, &w, 0);
+    double nap = 20e-6;
+    for (;;) {
+        /* messages in */
+        for (;;) {
+            int from = -1, tag = 0;
+            void *msg = NULL;
+            size_t len = 0;
+            int got = ctx->backend->msg_poll(ctx, chan, &from, &tag, &msg, &len);
+            if (got < 0) {
+                rc = got;
+                stop = 1;
+                break;
+            }
+            if (got == 0)
+                break;
+            nap = 20e-6;
+            pthread_mutex_lock(&x->mu);
+            if (tag == TAG_TASKS) {
+                rd r = {msg, len};
+                while (r.left > 0) {
+                    task *t = NULL;
+                    int u = unpack_task(&r, &t);
+                    if (u != 0) {
+                        rc = u;
+                        break;
+                    }
+                    if (t->fn < 0 || t->fn >= x->nreg) {
+                        task_free(t);
+                        rc = PK_EBACKEND;
+                        break;
+                    }
+                    if (t->pin >= x->nthreads)
+                        t->pin = 0;
+                    enqueue(x, t);
+                }
+            } else if (tag == TAG_CANCEL) {
+                /* drop rank 0's tasks not started: their results say cancelled */
+                task *prev = NULL, *t = x->qhead;
+                while (t != NULL) {
+                    task *next = t->next;
+                    if (t->fut == NULL) {
+                        unlink_task(x, prev, t);
+                        outcome o;
+                        memset(&o, 0, sizeof o);
+                        o.rc = PK_ECANCELED;
+                        o.rank = x->rank;
+                        o.thread = -1;
+                        o.num = t->num;
+                        o.msg = (char *)"cancelled before it started";
+                        complete(x, t, &o);
+                        task_free(t);
+                    } else {
+                        prev = t;
+                    }
+                    t = next;
+                }
+            } else if (tag == TAG_STOP) {
+                stop = 1;
+            }
+            pthread_mutex_unlock(&x->mu);
+            free(msg);
+        }
+        /* results out */
+        pthread_mutex_lock(&x->mu);
+        buf out = x->outbox;
+        memset(&x->outbox, 0, sizeof x->outbox);
+        x->outbox_count = 0;
+        int idle = x->qhead == NULL && x->running == 0;
+        task *t = x->qhead != NULL ? take(x, 0) : NULL;
+        if (t != NULL) {
+            x->running++;
+            if (t->fut != NULL)
+                t->fut->state = F_RUNNING, t->fut->t = NULL;
+        }
+        pthread_mutex_unlock(&x->mu);
+        if (out.len > 0 && ctx->backend->msg_send(ctx, chan, 0, TAG_RESULTS, out.p, out.len) != 0)
+            rc = PK_EBACKEND;
+        else if (out.len == 0)
+            free(out.p);
+        if (t != NULL) {
+            execute(x, t, &w);
+            continue;
+        }
+        if (stop && idle && out.len == 0)
+            break;
+        pthread_mutex_lock(&x->mu);
+        if (x->outbox.len == 0 && (x->qhead == NULL || x->nthreads > 1))
+            timed_wait(&x->work, &x->mu, nap);
+        pthread_mutex_unlock(&x->mu);
+        nap = nap < 1e-3 ? nap * 2 : 1e-3;
+    }
+    return rc;
+}
+
+/* ---- opening and closing ---- */
+
+/* FNV-1a over the sorted names: equal on every rank that registered the same. */
+static uint64_t names_hash(const xstate *x) {
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < x->nreg; i++) {
+        for (const char *c = x->reg[i].name; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Every rank has the same names: rank 0's hash against each rank's. */
+static int same_names(pk_ctx *ctx, const xstate *x) {
+    uint64_t mine = names_hash(x), root = mine;
+    int rc = ctx->backend->bcast != NULL ? ctx->backend->bcast(ctx, &root, sizeof root) : 0;
+    if (rc == 0 && root != mine)
+        rc = pk__set_error(ctx, PK_EINVAL,
+                           "rank %d registered other task names than rank 0 (%d names here): "
+                           "every process registers the same before pk_exec_open",
+                           ctx->rank, x->nreg);
+    return ctx->backend->agree(ctx, rc);
+}
+
+int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
+    if (out != NULL)
+        *out = NULL;
+    if (ctx == NULL)
+        return PK_EINVAL;
+    int rc = 0;
+    if (out == NULL)
+        rc = pk__set_error(ctx, PK_EINVAL, "pk_exec_open: no output");
+    else if (opts != NULL && opts->prefetch < 0)
+        rc = pk__set_error(ctx, PK_EINVAL, "pk_exec_open: prefetch %d: need 0 or more",
+                           opts->prefetch);
+    rc = ctx->backend->agree(ctx, rc);
+    if (rc != 0)
+        return rc;
+    pk_exec *ex = calloc(1, sizeof *ex);
+    rc = ex == NULL ? pk__set_error(ctx, PK_ENOMEM, "pk_exec_open: no memory") : 0;
+    if (rc == 0)
+        rc = xstate_init(&ex->x, ctx);
+    rc = ctx->backend->agree(ctx, rc);
+    if (rc != 0) {
+        if (ex != NULL && ex->x.reg != NULL)
+            xstate_destroy(&ex->x);
+        free(ex);
+        return rc;
+    }
+    xstate *x = &ex->x;
+    rc = same_names(ctx, x);
+    int ranks = remote(x);
+    if (rc == 0 && ranks)
+        rc = ctx->backend->agree(ctx, ctx->backend->msg_open(ctx, &ex->chan));
+    if (rc != 0) {
+        xstate_destroy(x);
+        free(ex);
+        return rc;
+    }
+    if (x->rank == 0)
+        x->ex = ex;
+    ex->fail_fast = opts != NULL && opts->fail_fast;
+    ex->prefetch = opts != NULL && opts->prefetch > 0 ? opts->prefetch : 2;
+    int R = x->nranks;
+    ex->threads_of = calloc((size_t)R, sizeof *ex->threads_of);
+    ex->out_at = calloc((size_t)R, sizeof *ex->out_at);
+    rc = ex->threads_of == NULL || ex->out_at == NULL ? PK_ENOMEM : 0;
+    start_threads(x); /* fewer threads when some cannot start */
+    /* every other rank tells rank 0 how many threads serve there, and serves
+     * whatever happened here, so that rank 0's close finds it */
+    if (ranks && x->rank != 0) {
+        int32_t n = x->nthreads;
+        void *b = malloc(sizeof n);
+        if (b != NULL) {
+            memcpy(b, &n, sizeof n);
+            rc = ctx->backend->msg_send(ctx, ex->chan, 0, TAG_HELLO, b, sizeof n);
+        } else {
+            rc = PK_ENOMEM;
+        }
+    }
+    if (rc == 0 && x->rank == 0) {
+        ex->threads_of[0] = x->nthreads;
+        for (int heard = 1; ranks && heard < R && rc == 0;) {
+            int from = -1, tag = 0;
+            void *msg = NULL;
+            size_t len = 0;
+            int got = ctx->backend->msg_poll(ctx, ex->chan, &from, &tag, &msg, &len);
+            if (got < 0)
+                rc = got;
+            if (got > 0 && tag == TAG_HELLO && len == sizeof(int32_t) && from > 0 && from < R) {
+                int32_t n;
+                memcpy(&n, msg, sizeof n);
+                ex->threads_of[from] = n > 0 ? n : 1;
+                heard++;
+            }
+            free(msg);
+        }
+    }
+    if (rc != 0)
+        pk__set_error(ctx, rc, "pk_exec_open: %s", pk_strerror(rc));
+    if (x->rank == 0) {
+        x->ex = ex;
+        if (rc == 0) {
+            *out = ex;
+            return 0;
+        }
+        /* the others serve until told to stop */
+        tell_all(ex, TAG_STOP);
+        stop_threads(x);
+        if (ranks)
+            ctx->backend->msg_close(ctx, ex->chan);
+        rc = ctx->backend->agree(ctx, rc);
+        xstate_destroy(x);
+        free(ex->threads_of);
+        free(ex->out_at);
+        free(ex);
+        return rc;
+    }
+    int served = serve(x, ex->chan);
+    rc = rc != 0 ? rc : served;
+    stop_threads(x);
+    /* nested tasks the threads left: none, they drain before stopping */
+    if (ranks)
+        ctx->backend->msg_close(ctx, ex->chan);
+    if (rc != 0)
+        pk__set_error(ctx, rc, "executor on rank %d: %s", ctx->rank, pk_strerror(rc));
+    rc = ctx->backend->agree(ctx, rc);
+    xstate_destroy(x);
+    free(ex->threads_of);
+    free(ex->out_at);
+    free(ex);
+    return rc;
+}
+
+static int all_done(pk_exec *ex, void *arg) {
+    (void)arg;
+    return ex->completed == ex->submitted;
+}
+
+static int quiet(pk_exec *ex, void *arg) {
+    (void)arg;
+    return ex->x.qhead == NULL && ex->x.running == 0;
+}
+
+int pk_exec_close(pk_exec *ex, int how) {
+    if (ex == NULL)
+        return 0;
+    xstate *x = &ex->x;
+    pk_ctx *ctx = x->ctx;
+    if (how == PK_EXEC_CANCEL) {
+        pthread_mutex_lock(&x->mu);
+        cancel_pending(ex);
+        pthread_mutex_unlock(&x->mu);
+        tell_all(ex, TAG_CANCEL);
+    }
+    submitter_wait(ex, all_done, NULL, -1);
+    tell_all(ex, TAG_STOP);
+    /* nested tasks still queued here run before the threads stop */
+    submitter_wait(ex, quiet, NULL, -1);
+    stop_threads(x);
+    run_callbacks(ex);
+    if (remote(x))
+        ctx->backend->msg_close(ctx, ex->chan);
+    int rc = ex->error;
+    if (rc != 0)
+        pk__set_error(ctx, rc, "executor: %s", pk_strerror(rc));
+    rc = ctx->backend->agree(ctx, rc);
+    /* futures outlive the executor: they no longer point into it */
+    pthread_mutex_lock(&x->mu);
+    for (pk_future *f = ex->live; f != NULL; f = f->live_next)
+        f->x = NULL;
+    pthread_mutex_unlock(&x->mu);
+    free(ex->byid);
+    xstate_destroy(x);
+    free(ex->threads_of);
+    free(ex->out_at);
+    free(ex);
+    return rc;
+}
+
+int64_t pk_exec_submitted(const pk_exec *ex) {
+    return ex == NULL ? 0 : ex->submitted;
+}
+
+int64_t pk_exec_completed(const pk_exec *ex) {
+    if (ex == NULL)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&ex->x.mu);
+    int64_t c = ex->completed;
+    pthread_mutex_unlock((pthread_mutex_t *)&ex->x.mu);
+    return c;
+}
+
+/* ---- submitting ---- */
+
+static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_size, const void *arg,
+                       size_t len, pk_future **out) {
+    xstate *x = &ex->x;
+    if (ex->failed)
+        return pk__ctx_note(x->ctx, PK_ECLOSED,
+                            "the executor stopped at a task's failure "
+                            "(fail-fast): no more submissions");
+    task *t = calloc(1, sizeof *t);
+    char *copy = len > 0 ? malloc(len) : NULL;
+    if (t == NULL || (len > 0 && copy == NULL)) {
+        free(t);
+        free(copy);
+        return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
+    }
+    if (len > 0)
+        memcpy(copy, arg, len);
+    pthread_mutex_lock(&x->mu);
+    int64_t num = ex->next_num;
+    if (num + count > ex->cap_byid) {
+        int64_t cap = ex->cap_byid ? ex->cap_byid : 1024;
+        while (cap < num + count)
+            cap *= 2;
+        pk_future **b = realloc(ex->byid, (size_t)cap * sizeof *b);
+        if (b == NULL) {
+            pthread_mutex_unlock(&x->mu);
+            free(t);
+            free(copy);
+            return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
+        }
+        memset(b + ex->cap_byid, 0, (size_t)(cap - ex->cap_byid) * sizeof *b);
+        ex->byid = b;
+        ex->cap_byid = cap;
+    }
+    pk_future *f = future_new(x, num, 0);
+    if (f == NULL) {
+        pthread_mutex_unlock(&x->mu);
+        free(t);
+        free(copy);
+        return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
+    }
+    f->refs = 2; /* the owner's and the task's */
+    f->count = count;
+    f->chunk = chunk;
+    t->num = num;
+    t->fn = fn;
+    t->count = count;
+    t->chunk = chunk;
+    t->pin = -1;
+    t->arg_size = arg_size;
+    t->arg = copy;
+    t->len = len;
+    t->fut = f;
+    f->t = t;
+    ex->byid[num] = f;
+    f->live_next = ex->live;
+    if (ex->live != NULL)
+        ex->live->live_prev = f;
+    ex->live = f;
+    ex->next_num += count;
+    ex->submitted++;
+    if (ex->pend_tail != NULL)
+        ex->pend_tail->pend_next = f;
+    else
+        ex->pend_head = f;
+    ex->pend_tail = f;
+    ex->pending++;
+    pthread_mutex_unlock(&x->mu);
+    *out = f;
+    return 0;
+}
+
+int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, pk_future **future) {
+    if (future != NULL)
+        *future = NULL;
+    if (ex == NULL || future == NULL || (arg == NULL && len > 0))
+        return PK_EINVAL;
+    if (current_call != NULL)
+        return pk__ctx_note(ex->x.ctx, PK_EPERM, "pk_exec_submit from a task: use pk_call_submit");
+    int fn = find_fn(&ex->x, name);
+    if (fn < 0)
+        return pk__ctx_note(ex->x.ctx, fn, "no task registered as \"%s\"",
+                            name != NULL ? name : "(null)");
+    int rc = submit_task(ex, fn, 1, 0, len, arg, len, future);
+    if (rc == 0)
+        pump(ex);
+    return rc;
+}
+
+int pk_call_submit(pk_call *call, const char *name, const void *arg, size_t len,
+                   pk_future **future) {
+    if (future != NULL)
+        *future = NULL;
+    if (call == NULL || future == NULL || (arg == NULL && len > 0))
+        return PK_EINVAL;
+    xstate *x = call->x;
+    int fn = find_fn(x, name);
+    if (fn < 0)
+        return pk__ctx_note(x->ctx, fn, "no task registered as \"%s\"",
+                            name != NULL ? name : "(null)");
+    task *t = calloc(1, sizeof *t);
+    char *copy = len > 0 ? malloc(len) : NULL;
+    if (t == NULL || (len > 0 && copy == NULL)) {
+        free(t);
+        free(copy);
+        return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_call_submit: no memory");
+    }
+    if (len > 0)
+        memcpy(copy, arg, len);
+    pthread_mutex_lock(&x->mu);
+    pk_future *f = future_new(x, x->nested_next++, 1);
+    if (f == NULL) {
+        pthread_mutex_unlock(&x->mu);
+        free(t);
+        free(copy);
+        return PK_ENOMEM;
+    }
+    f->refs = 2;
+    t->num = f->num;
+    t->fn = fn;
+    t->count = 1;
+    t->pin = -1;
+    t->arg = copy;
+    t->len = len;
+    t->arg_size = len;
+    t->fut = f;
+    enqueue(x, t);
+    pthread_mutex_unlock(&x->mu);
+    *future = f;
+    return 0;
+}
+
+/* ---- futures ---- */
+
+/* May the calling thread wait on f? The submitter on its futures, a task on
+ * nested ones. */
+static int check_waiter(const pk_future *f) {
+    if (f->x == NULL)
+        return 0; /* the executor is closed: f is done */
+    if (!f->nested && current_call != NULL)
+        return pk__ctx_note(f->x->ctx, PK_EPERM,
+                            "a task waits on a future of the submitter's: it may wait only on "
+                            "the futures of tasks it submitted (pk_call_submit)");
+    return 0;
+}
+
+static int is_done(pk_exec *ex, void *arg) {
+    (void)ex;
+    return ((pk_future *)arg)->state == F_DONE;
+}
+
+/* Waits for a nested future from a task: runs it inline if it has not started. */
+static int nested_wait(pk_future *f, double seconds) {
+    xstate *x = f->x;
+    double deadline = seconds >= 0 ? pk__now() + seconds : -1;
+    pthread_mutex_lock(&x->mu);
+    while (f->state != F_DONE) {
+        if (f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
+            task *t = f->t;
+            f->state = F_RUNNING;
+            f->t = NULL;
+            x->running++;
+            pthread_mutex_unlock(&x->mu);
+            execute(x, t, current_call->w);
+            pthread_mutex_lock(&x->mu);
+            continue;
+        }
+        double left = deadline >= 0 ? deadline - pk__now() : 0.05;
+        if (left <= 0) {
+            pthread_mutex_unlock(&x->mu);
+            return PK_ETIMEDOUT;
+        }
+        timed_wait(&x->done, &x->mu, left < 0.05 ? left : 0.05);
+    }
+    pthread_mutex_unlock(&x->mu);
+    return 0;
+}
+
+int pk_future_wait(pk_future *f, double seconds) {
+    if (f == NULL)
+        return PK_EINVAL;
+    int rc = check_waiter(f);
+    if (rc != 0 || f->x == NULL)
+        return rc;
+    if (f->nested) {
+        if (current_call != NULL)
+            return nested_wait(f, seconds);
+        /* a nested future outside its task: plain waiting */
+        xstate *x = f->x;
+        double deadline = seconds >= 0 ? pk__now() + seconds : -1;
+        pthread_mutex_lock(&x->mu);
+        while (f->state != F_DONE) {
+            double left = deadline >= 0 ? deadline - pk__now() : 0.05;
+            if (left <= 0) {
+                pthread_mutex_unlock(&x->mu);
+                return PK_ETIMEDOUT;
+            }
+            timed_wait(&x->done, &x->mu, left < 0.05 ? left : 0.05);
+        }
+        pthread_mutex_unlock(&x->mu);
+        return 0;
+    }
+    return submitter_wait(f->x->ex, is_done, f, seconds);
+}
+
+int pk_future_done(pk_future *f) {
+    if (f == NULL)
+        return 0;
+    if (f->x != NULL && !f->nested && current_call == NULL)
+        pump(f->x->ex);
+    if (f->x == NULL)
+        return 1;
+    pthread_mutex_lock(&f->x->mu);
+    int d = f->state == F_DONE;
+    pthread_mutex_unlock(&f->x->mu);
+    return d;
+}
+
+int pk_future_result(pk_future *f, const void **data, size_t *len) {
+    if (data != NULL)
+        *data = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (f == NULL)
+        return PK_EINVAL;
+    int rc = pk_future_wait(f, -1);
+    if (rc != 0)
+        return rc;
+    if (f->rc != 0)
+        return f->rc;
+    if (data != NULL)
+        *data = f->len > 0 ? f->data : NULL;
+    if (len != NULL)
+        *len = f->len;
+    return 0;
+}
+
+const pk_error_info *pk_future_error(const pk_future *f) {
+    if (f == NULL || f->state != F_DONE || f->rc == 0)
+        return NULL;
+    return &f->err;
+}
+
+int pk_future_cancel(pk_future *f) {
+    if (f == NULL)
+        return PK_EINVAL;
+    xstate *x = f->x;
+    if (x == NULL)
+        return PK_EBUSY;
+    pthread_mutex_lock(&x->mu);
+    int rc = PK_EBUSY;
+    if (f->state == F_PENDING && !f->nested && x->ex != NULL) {
+        pk_exec *ex = x->ex;
+        pk_future *prev = NULL;
+        for (pk_future *p = ex->pend_head; p != NULL; prev = p, p = p->pend_next) {
+            if (p != f)
+                continue;
+            if (prev != NULL)
+                prev->pend_next = p->pend_next;
+            else
+                ex->pend_head = p->pend_next;
+            if (ex->pend_tail == p)
+                ex->pend_tail = prev;
+            ex->pending--;
+            task_free(f->t);
+            f->t = NULL;
+            future_cancel_now(x, f);
+            rc = 0;
+            break;
+        }
+    } else if (f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
+        task *t = f->t;
+        if (!f->nested && x->ex != NULL)
+            x->ex->local_out--;
+        future_cancel_now(x, f);
+        task_free(t);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&x->mu);
+    return rc;
+}
+
+int64_t pk_future_task(const pk_future *f) {
+    return f == NULL ? -1 : f->num;
+}
+
+void pk_future_free(pk_future *f) {
+    if (f == NULL)
+        return;
+    xstate *x = f->x;
+    if (x == NULL) {
+        future_release(f);
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    f->user_freed = 1;
+    if (!f->nested && x->ex != NULL) {
+        pk_exec *ex = x->ex;
+        if (f->num < ex->cap_byid && f->state == F_DONE)
+            ex->byid[f->num] = NULL;
+        if (f->live_prev != NULL)
+            f->live_prev->live_next = f->live_next;
+        else if (ex->live == f)
+            ex->live = f->live_next;
+        if (f->live_next != NULL)
+            f->live_next->live_prev = f->live_prev;
+        f->live_prev = f->live_next = NULL;
+    }
+    future_release(f);
+    pthread_mutex_unlock(&x->mu);
+}
+
+typedef struct any_arg {
+    pk_future **fs;
+    int n, index;
+} any_arg;
+
+static int any_done(pk_exec *ex, void *arg) {
+    (void)ex;
+    any_arg *a = arg;
+    for (int i = 0; i < a->n; i++) {
+        if (a->fs[i] != NULL && (a->fs[i]->x == NULL || a->fs[i]->state == F_DONE)) {
+            a->index = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int pk_future_wait_any(pk_future **fs, int n, double seconds, int *index) {
+    if (index != NULL)
+        *index = -1;
+    if (fs == NULL || n <= 0 || index == NULL)
+        return PK_EINVAL;
+    pk_future *first = NULL;
+    for (int i = 0; i < n && first == NULL; i++)
+        first = fs[i];
+    if (first == NULL)
+        return PK_EINVAL;
+    any_arg a = {fs, n, -1};
+    if (first->x == NULL || first->nested) {
+        /* closed executor, or nested futures: poll them */
+        double deadline = seconds >= 0 ? pk__now() + seconds : -1;
+        for (;;) {
+            xstate *x = first->x;
+            if (x != NULL)
+                pthread_mutex_lock(&x->mu);
+            int ok = any_done(NULL, &a);
+            if (x != NULL)
+                pthread_mutex_unlock(&x->mu);
+            if (ok) {
+                *index = a.index;
+                return 0;
+            }
+            if (deadline >= 0 && pk__now() >= deadline)
+                return PK_ETIMEDOUT;
+            if (current_call != NULL) /* run a nested one inline meanwhile */
+                for (int i = 0; i < n; i++)
+                    if (fs[i] != NULL && fs[i]->state == F_QUEUED) {
+                        nested_wait(fs[i], 0);
+                        break;
+                    }
+            struct timespec nap = {0, 100000};
+            nanosleep(&nap, NULL);
+        }
+    }
+    int rc = check_waiter(first);
+    if (rc != 0)
+        return rc;
+    rc = submitter_wait(first->x->ex, any_done, &a, seconds);
+    if (rc == 0)
+        *index = a.index;
+    return rc;
+}
+
+int pk_future_on_done(pk_future *f, pk_future_fn on_done, pk_future_fn on_error, void *arg) {
+    if (f == NULL || f->nested)
+        return PK_EINVAL;
+    xstate *x = f->x;
+    if (x == NULL)
+        return PK_EINVAL;
+    pthread_mutex_lock(&x->mu);
+    f->on_done = on_done;
+    f->on_error = on_error;
+    f->cb_arg = arg;
+    f->cb_set = 1;
+    if (f->state == F_DONE)
+        queue_callbacks(x->ex, f);
+    pthread_mutex_unlock(&x->mu);
+    return 0;
+}
+
+/* ---- map ---- */
+
+int pk_exec_map(pk_exec *ex, const char *name, const void *args, size_t arg_size, int64_t n,
+                int max_in_flight, int chunk, pk_map_iter **it) {
+    if (it != NULL)
+        *it = NULL;
+    if (ex == NULL || it == NULL || n < 0 || max_in_flight < 0 || chunk < 0 ||
+        (args == NULL && n > 0 && arg_size > 0))
+        return PK_EINVAL;
+    int fn = find_fn(&ex->x, name);
+    if (fn < 0)
+        return pk__ctx_note(ex->x.ctx, fn, "no task registered as \"%s\"",
+                            name != NULL ? name : "(null)");
+    pk_map_iter *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return PK_ENOMEM;
+    int workers = 0;
+    for (int r = 0; r < ex->x.nranks; r++)
+        workers += ex->threads_of[r];
+    m->ex = ex;
+    m->name = ex->x.reg[fn].name;
+    m->args = args;
+    m->arg_size = arg_size;
+    m->n = n;
+    m->chunk = chunk > 0 ? chunk : 1;
+    m->max_flight = max_in_flight > 0 ? max_in_flight : 2 * (workers > 0 ? workers : 1);
+    m->ring = calloc((size_t)m->max_flight, sizeof *m->ring);
+    if (m->ring == NULL) {
+        free(m);
+        return PK_ENOMEM;
+    }
+    *it = m;
+    return 0;
+}
+
+/* Submits chunks while fewer than max_flight are out. */
+static int map_fill(pk_map_iter *m) {
+    pk_exec *ex = m->ex;
+    int fn = find_fn(&ex->x, m->name);
+    while (m->rcount < m->max_flight && m->next_submit < m->n) {
+        int64_t k = m->n - m->next_submit < m->chunk ? m->n - m->next_submit : m->chunk;
+        pk_future *f = NULL;
+        int rc = submit_task(ex, fn, (int)k, 1, m->arg_size,
+                             m->args + (size_t)m->next_submit * m->arg_size,
+                             (size_t)k * m->arg_size, &f);
+        if (rc != 0)
+            return rc;
+        m->ring[(m->rhead + m->rcount) % m->max_flight] = f;
+        m->rcount++;
+        m->next_submit += k;
+    }
+    pump(ex);
+    return 0;
+}
+
+int pk_map_next(pk_map_iter *m, const void **data, size_t *len, int *task_rc) {
+    if (data != NULL)
+        *data = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (task_rc != NULL)
+        *task_rc = 0;
+    if (m == NULL)
+        return PK_EINVAL;
+    if (m->next_yield >= m->n)
+        return PK_ECLOSED;
+    if (m->cur == NULL || m->cur_left == 0) {
+        if (m->cur != NULL) {
+            pk_future_free(m->cur);
+            m->cur = NULL;
+        }
+        int rc = map_fill(m);
+        if (rc != 0)
+            return rc;
+        pk_future *f = m->ring[m->rhead];
+        m->rhead = (m->rhead + 1) % m->max_flight;
+        m->rcount--;
+        rc = pk_future_wait(f, -1);
+        if (rc != 0) {
+            pk_future_free(f);
+            return rc;
+        }
+        m->cur = f;
+        m->cur_left = f->count;
+        m->cur_rd = (rd){f->data, f->len};
+        map_fill(m); /* keep the workers busy while this chunk is read */
+    }
+    pk_future *f = m->cur;
+    m->cur_left--;
+    m->next_yield++;
+    if (f->rc != 0) { /* the chunk did not run: every part has its code */
+        if (task_rc != NULL)
+            *task_rc = f->rc;
+        return 0;
+    }
+    int32_t rc32 = 0;
+    uint64_t l = 0;
+    if (rd_get(&m->cur_rd, &rc32, sizeof rc32) != 0 || rd_get(&m->cur_rd, &l, sizeof l) != 0 ||
+        l > m->cur_rd.left)
+        return PK_EBACKEND;
+    if (task_rc != NULL)
+        *task_rc = rc32;
+    if (data != NULL)
+        *data = l > 0 ? m->cur_rd.p : NULL;
+    if (len != NULL)
+        *len = (size_t)l;
+    m->cur_rd.p += l;
+    m->cur_rd.left -= (size_t)l;
+    return 0;
+}
+
+void pk_map_free(pk_map_iter *m) {
+    if (m == NULL)
+        return;
+    for (int i = 0; i < m->rcount; i++) {
+        pk_future *f = m->ring[(m->rhead + i) % m->max_flight];
+        pk_future_cancel(f);
+        pk_future_free(f);
+    }
+    pk_future_free(m->cur);
+    free(m->ring);
+    free(m);
+}
+
+/* ---- inside a task ---- */
+
+pk_worker *pk_call_worker(pk_call *call) {
+    return call == NULL ? NULL : call->w;
+}
+
+int64_t pk_call_task(const pk_call *call) {
+    return call == NULL ? -1 : call->num;
+}
+
+int pk_call_return(pk_call *call, const void *data, size_t len) {
+    if (call == NULL || (data == NULL && len > 0))
+        return PK_EINVAL;
+    call->result.len = 0;
+    int rc = buf_put(&call->result, data, len);
+    call->has_result = rc == 0;
+    return rc;
+}
+
+int pk_call_fail(pk_call *call, int code, const char *fmt, ...) {
+    if (call == NULL)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->message, sizeof call->message, fmt != NULL ? fmt : "", ap);
+    va_end(ap);
+    return code;
+}
