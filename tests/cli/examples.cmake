@@ -67,3 +67,43 @@ foreach(threads IN LISTS sync_threads)
       NOT_STDERR ".")
   endforeach()
 endforeach()
+# The executor (parkit/exec.h): the tutorial's apply_async, submit/as_completed
+# and a farm of tasks that submit tasks, one exact last line on 1 and 2 threads
+# and on the serial backend (also under mpirun: mpirun.cmake).
+foreach(threads IN LISTS sync_threads ITEMS serial)
+  if(threads STREQUAL "serial")
+    set(env PARKIT_BACKEND=serial)
+    set(suffix serial)
+  else()
+    set(env OMP_NUM_THREADS=${threads})
+    set(suffix ${threads}_threads)
+  endif()
+  parkit_cli_test(NAME examples.apply_async_${suffix} COMMAND example_apply_async
+    EXIT 0 ENV ${env}
+    STDOUT "\nerrors reported = 3 \\(expected 3\\)\n$"
+    STDOUT_LINES "3:^error callback: square" "7:^square\\([0-9]+\\) = [0-9]+$"
+                 "1:^error callback: square\\(3\\): PK_EINVAL: 3 is a multiple of 3$"
+                 "1:^error callback: square\\(6\\): PK_EINVAL: 6 is a multiple of 3$"
+                 "1:^error callback: square\\(9\\): PK_EINVAL: 9 is a multiple of 3$"
+                 "1:^square\\(10\\) = 100$"
+    NOT_STDERR ".")
+  parkit_cli_test(NAME examples.executor_factorials_${suffix}
+    COMMAND example_executor_factorials EXIT 0 ENV ${env}
+    STDOUT "^Factorial of 1 is 1\n" "\nFactorial of 10 is 3628800\n$"
+    STDOUT_LINES "10:^Factorial of [0-9]+ is [0-9]+$" "1:^Factorial of 7 is 5040$"
+    NOT_STDERR ".")
+  parkit_cli_test(NAME examples.task_farm_${suffix} COMMAND example_task_farm
+    EXIT 0 ENV ${env}
+    STDOUT "\ntasks run = 240\n" "\ntotal = 22938602 \\(expected 22938602\\)\n$"
+    NOT_STDERR ".")
+endforeach()
+# A fault injected into one task (number 3, k = 4) on thread 1: that future
+# alone fails, the other nine factorials are printed, and the program exits 1.
+if(PARKIT_WITH_OPENMP)
+  parkit_cli_test(NAME examples.executor_factorials_fault COMMAND example_executor_factorials
+    EXIT 1 ENV OMP_NUM_THREADS=2 PARKIT_INJECT=kernel=exec,thread=1,task=3
+    STDOUT "\nFactorial of 10 is 3628800\n$"
+    STDOUT_LINES "9:^Factorial of [0-9]+ is [0-9]+$"
+                 "1:^Factorial of 4 failed: PK_EINJECTED on rank 0, thread 1, task 3: injected fault$"
+    STDERR_LINES "1:executor_factorials: 1 of 10 factorials failed$")
+endif()

@@ -114,3 +114,41 @@ if(PARKIT_BUILD_EXAMPLES)
     endforeach()
   endforeach()
 endif()
+
+# The executor's examples under the launcher: 3 ranks of one thread, and
+# hybrid, 2 ranks of 2 threads. Rank 0 submits; every other worker runs tasks.
+if(PARKIT_BUILD_EXAMPLES)
+  foreach(layout "3;1" "2;2")
+    list(GET layout 0 ranks)
+    list(GET layout 1 threads)
+    if(threads EQUAL 1)
+      set(suffix "")
+    else()
+      set(suffix "_hybrid")
+    endif()
+    parkit_cli_test(NAME mpirun.example_apply_async${suffix} RANKS ${ranks} TIMEOUT ${once}
+      COMMAND example_apply_async EXIT 0 ENV OMP_NUM_THREADS=${threads}
+      STDOUT "\nerrors reported = 3 .expected 3.\n$"
+      STDOUT_LINES "3:^error callback: square" "7:^square.[0-9]+. = [0-9]+$"
+                   "1:^error callback: square.6.: PK_EINVAL: 6 is a multiple of 3$"
+      STDERR_LINES "0:.")
+    parkit_cli_test(NAME mpirun.example_executor_factorials${suffix} RANKS ${ranks}
+      TIMEOUT ${once} COMMAND example_executor_factorials EXIT 0 ENV OMP_NUM_THREADS=${threads}
+      STDOUT "^Factorial of 1 is 1\n" "\nFactorial of 10 is 3628800\n$"
+      STDOUT_LINES "10:^Factorial of [0-9]+ is [0-9]+$"
+      STDERR_LINES "0:.")
+    parkit_cli_test(NAME mpirun.example_task_farm${suffix} RANKS ${ranks} TIMEOUT ${once}
+      COMMAND example_task_farm EXIT 0 ENV OMP_NUM_THREADS=${threads}
+      STDOUT "\ntasks run = 240\n" "\ntotal = 22938602 .expected 22938602.\n$"
+      STDERR_LINES "0:.")
+  endforeach()
+  # A fault injected into task 3 (k = 4) on rank 2: exactly that future fails,
+  # with its origin, rank 0 reports it once and every rank exits 1.
+  parkit_cli_test(NAME mpirun.example_executor_factorials_fault_on_rank_2 RANKS 3
+    TIMEOUT ${once} COMMAND example_executor_factorials EXIT 1
+    ENV PARKIT_INJECT=rank=2,task=3
+    STDOUT "\nFactorial of 10 is 3628800\n$"
+    STDOUT_LINES "9:^Factorial of [0-9]+ is [0-9]+$"
+                 "1:^Factorial of 4 failed: PK_EINJECTED on rank 2, thread 0, task 3: injected fault$"
+    STDERR_LINES "1:executor_factorials: 1 of 10 factorials failed$")
+endif()
