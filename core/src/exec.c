@@ -18,9 +18,10 @@
  * Messages (ranks only): TASKS and STOP/CANCEL from rank 0, RESULTS and HELLO
  * to it. A rank other than 0 leaves when it has seen STOP and its queue (nested
  * tasks included) is empty and nothing runs. */
-#define _DEFAULT_SOURCE /* pthread_cond_timedwait's clock */
+#define _GNU_SOURCE /* sched_yield */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -154,6 +155,7 @@ struct xstate {
     pthread_cond_t done; /* a future is done */
     task *qhead, *qtail;
     int64_t queued;
+    int64_t npinned; /* queued tasks pinned to a thread */
     int running;
     int rank, nranks, nthreads;
     pthread_t *threads;
@@ -234,6 +236,29 @@ static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, double seconds) {
     pthread_cond_timedwait(c, m, &ts);
 }
 
+/* Waiting for messages: polling while something happened lately (a round trip
+ * between ranks takes microseconds), then naps that grow to 1 ms. */
+enum { BUSY_US = 2000 };
+
+typedef struct poller {
+    double last; /* when something last happened */
+    double nap;
+} poller;
+
+static void poller_reset(poller *p) {
+    p->last = pk__now();
+    p->nap = 20e-6;
+}
+
+/* How long to sleep on a condition now: 0 for a yield. */
+static double poller_nap(poller *p) {
+    if (pk__now() - p->last < BUSY_US * 1e-6)
+        return 0;
+    double t = p->nap;
+    p->nap = p->nap < 1e-3 ? p->nap * 2 : 1e-3;
+    return t;
+}
+
 /* ---- futures (under x->mu) ---- */
 
 static pk_future *future_new(xstate *x, int64_t num, int nested) {
@@ -305,11 +330,17 @@ static void enqueue(xstate *x, task *t) {
         x->qhead = t;
     x->qtail = t;
     x->queued++;
+    if (t->pin >= 0)
+        x->npinned++;
     if (t->fut != NULL) {
         t->fut->state = F_QUEUED;
         t->fut->t = t;
     }
-    pthread_cond_broadcast(&x->work);
+    /* any worker may take it, so one wakes; a pinned task wakes them all */
+    if (t->pin < 0)
+        pthread_cond_signal(&x->work);
+    else
+        pthread_cond_broadcast(&x->work);
 }
 
 static void unlink_task(xstate *x, task *prev, task *t) {
@@ -320,6 +351,8 @@ static void unlink_task(xstate *x, task *prev, task *t) {
     if (x->qtail == t)
         x->qtail = prev;
     x->queued--;
+    if (t->pin >= 0)
+        x->npinned--;
     t->next = NULL;
 }
 
@@ -337,6 +370,8 @@ static task *take(xstate *x, int thread) {
 
 /* The first task pinned to this very thread. */
 static task *take_pinned_to(xstate *x, int thread) {
+    if (x->npinned == 0)
+        return NULL;
     task *prev = NULL;
     for (task *t = x->qhead; t != NULL; prev = t, t = t->next) {
         if (t->pin == thread) {
@@ -794,7 +829,7 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
         if (frank >= 0) {
             target = frank;
             t->pin = fthread;
-        } else if (lw > 0 && ex->local_out < (int64_t)lw * ex->prefetch) {
+        } else if (lw > 0 && (!remote(x) || ex->local_out < (int64_t)lw * ex->prefetch)) {
             target = 0;
         } else if (remote(x)) {
             for (int k = 0; k < x->nranks - 1 && target < 0; k++) {
@@ -1000,7 +1035,8 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
                           double seconds) {
     xstate *x = &ex->x;
     double deadline = seconds >= 0 ? pk__now() + seconds : -1;
-    double nap = 20e-6;
+    poller pl;
+    poller_reset(&pl);
     for (;;) {
         pump(ex);
         pthread_mutex_lock(&x->mu);
@@ -1014,9 +1050,14 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
             /* a task the submitter must run itself is not waited for */
             int mine = x->qhead != NULL && (local_workers(ex) > 0 && x->nthreads == 1);
             if (!mine) {
-                double t = remote(x) ? nap : 0.05;
-                timed_wait(&x->done, &x->mu, t < left ? t : left);
-                nap = nap < 1e-3 ? nap * 2 : 1e-3;
+                double t = remote(x) ? poller_nap(&pl) : 0.05;
+                if (t > 0) {
+                    timed_wait(&x->done, &x->mu, t < left ? t : left);
+                } else {
+                    pthread_mutex_unlock(&x->mu);
+                    sched_yield();
+                    pthread_mutex_lock(&x->mu);
+                }
             }
             ok = done(ex, arg);
         }
@@ -1035,7 +1076,8 @@ static int serve(xstate *x, void *chan) {
     int stop = 0, rc = 0;
     pk_worker w;
     worker_of(x, &w, 0);
-    double nap = 20e-6;
+    poller pl;
+    poller_reset(&pl);
     for (;;) {
         /* messages in */
         for (;;) {
@@ -1050,7 +1092,7 @@ static int serve(xstate *x, void *chan) {
             }
             if (got == 0)
                 break;
-            nap = 20e-6;
+            poller_reset(&pl);
             pthread_mutex_lock(&x->mu);
             if (tag == TAG_TASKS) {
                 rd r = {msg, len};
@@ -1116,15 +1158,25 @@ static int serve(xstate *x, void *chan) {
             free(out.p);
         if (t != NULL) {
             execute(x, t, &w);
+            poller_reset(&pl);
             continue;
         }
+        if (out.len > 0)
+            poller_reset(&pl);
         if (stop && idle && out.len == 0)
             break;
+        double nap = poller_nap(&pl);
         pthread_mutex_lock(&x->mu);
-        if (x->outbox.len == 0 && (x->qhead == NULL || x->nthreads > 1))
-            timed_wait(&x->work, &x->mu, nap);
+        if (x->outbox.len == 0 && (x->qhead == NULL || x->nthreads > 1)) {
+            if (nap > 0) {
+                timed_wait(&x->work, &x->mu, nap);
+            } else {
+                pthread_mutex_unlock(&x->mu);
+                sched_yield();
+                pthread_mutex_lock(&x->mu);
+            }
+        }
         pthread_mutex_unlock(&x->mu);
-        nap = nap < 1e-3 ? nap * 2 : 1e-3;
     }
     return rc;
 }
