@@ -296,6 +296,7 @@ static void set_error(pk_future *f, int rc, int rank, int thread, int64_t tasknu
 }
 
 static void queue_callbacks(pk_exec *ex, pk_future *f);
+static void cancel_pending(pk_exec *ex);
 
 /* The task behind f is over: its outcome is in f. Wakes the waiters. */
 static void future_finish(xstate *x, pk_future *f) {
@@ -304,8 +305,10 @@ static void future_finish(xstate *x, pk_future *f) {
     if (!f->nested && x->ex != NULL) {
         pk_exec *ex = x->ex;
         ex->completed++;
-        if (f->rc != 0 && f->rc != PK_ECANCELED && ex->fail_fast)
+        if (f->rc != 0 && f->rc != PK_ECANCELED && ex->fail_fast && !ex->failed) {
             ex->failed = 1;
+            cancel_pending(ex); /* here, before a worker takes the next one */
+        }
         if (!f->user_freed)
             queue_callbacks(ex, f);
         if (f->num < ex->cap_byid)
@@ -917,9 +920,9 @@ static void cancel_pending(pk_exec *ex);
 static void tell_all(pk_exec *ex, int tag);
 
 /* Moves messages and tasks along: the submitter's part of every executor
- * call. May run a task inline when the submitter is the only worker, or one
- * pinned to it. Runs the callbacks due. */
-static void pump(pk_exec *ex) {
+ * call. In its waits (may_run) it runs a task when the submitter is the only
+ * worker, or one pinned to it. Runs the callbacks due. */
+static void pump(pk_exec *ex, int may_run) {
     xstate *x = &ex->x;
     int R = remote(x) ? x->nranks : 1;
     buf batches_local[4];
@@ -964,9 +967,9 @@ static void pump(pk_exec *ex) {
     dispatch(ex, batches, nbatch);
     /* the submitter runs a task when it is the only worker, or one pinned to it */
     task *mine = NULL;
-    if (local_workers(ex) > 0 && x->nthreads == 1)
+    if (may_run && local_workers(ex) > 0 && x->nthreads == 1)
         mine = take(x, 0);
-    else
+    else if (may_run)
         mine = take_pinned_to(x, 0);
     if (mine != NULL) {
         x->running++;
@@ -1038,7 +1041,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
     poller pl;
     poller_reset(&pl);
     for (;;) {
-        pump(ex);
+        pump(ex, 1);
         pthread_mutex_lock(&x->mu);
         int ok = done(ex, arg);
         if (!ok && ex->error == 0) {
@@ -1461,7 +1464,7 @@ int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, p
                             name != NULL ? name : "(null)");
     int rc = submit_task(ex, fn, 1, 0, len, arg, len, future);
     if (rc == 0)
-        pump(ex);
+        pump(ex, 0);
     return rc;
 }
 
@@ -1585,7 +1588,7 @@ int pk_future_done(pk_future *f) {
     if (f == NULL)
         return 0;
     if (f->x != NULL && !f->nested && current_call == NULL)
-        pump(f->x->ex);
+        pump(f->x->ex, 0);
     if (f->x == NULL)
         return 1;
     pthread_mutex_lock(&f->x->mu);
@@ -1819,7 +1822,7 @@ static int map_fill(pk_map_iter *m) {
         m->rcount++;
         m->next_submit += k;
     }
-    pump(ex);
+    pump(ex, 0);
     return 0;
 }
 
