@@ -26,8 +26,8 @@ cmake --preset asan-ubsan >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900)
 
-echo "== ThreadSanitizer build: the pool, channels and sharing primitives on threads"
+echo "== ThreadSanitizer build: the pool, channels, sharing primitives and executor on threads"
 cmake --preset tsan >/dev/null
-cmake --build build-tsan -j"$jobs" --target test_pool test_sync
+cmake --build build-tsan -j"$jobs" --target test_pool test_sync test_exec
 (cd build-tsan && TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
     ctest -j"$jobs" --output-on-failure --timeout 900 -R "^(Pools|Backends|Random)[./]")

@@ -580,8 +580,8 @@ static void *worker_main(void *arg) {
     thread_arg *a = arg;
     xstate *x = a->x;
     pk_worker w;
-    worker_of(x, &w, a->thread);
     pthread_mutex_lock(&x->mu);
+    worker_of(x, &w, a->thread);
     for (;;) {
         task *t = take(x, a->thread);
         if (t == NULL) {
@@ -643,7 +643,11 @@ static int start_threads(xstate *x) {
         }
         x->nstarted = i;
     }
-    x->nthreads = x->nstarted + 1;
+    if (x->nthreads != x->nstarted + 1) { /* the started ones read it */
+        pthread_mutex_lock(&x->mu);
+        x->nthreads = x->nstarted + 1;
+        pthread_mutex_unlock(&x->mu);
+    }
     return 0;
 }
 
@@ -1917,9 +1921,13 @@ int pk_call_return(pk_call *call, const void *data, size_t len) {
 int pk_call_fail(pk_call *call, int code, const char *fmt, ...) {
     if (call == NULL)
         return code;
+    if (fmt == NULL) {
+        call->message[0] = '\0';
+        return code;
+    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(call->message, sizeof call->message, fmt != NULL ? fmt : "", ap);
+    vsnprintf(call->message, sizeof call->message, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -158,12 +158,6 @@ HOT uint64_t fadd(pk__sync *s, size_t off, uint64_t delta) {
     return atomic_fetch_add(at(s, off), delta);
 }
 
-HOT uint64_t xchg(pk__sync *s, size_t off, uint64_t v, memory_order mo) {
-    if (FAR(s))
-        return far_op(s, PK__SEG_SWAP, off, v, 0);
-    return atomic_exchange_explicit(at(s, off), v, mo);
-}
-
 /* Compare and swap: 1 when the word held *expected (now desired), else 0 with
  * *expected the word's value. */
 HOT int cas(pk__sync *s, size_t off, uint64_t *expected, uint64_t desired, memory_order mo) {
