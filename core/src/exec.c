@@ -32,7 +32,13 @@
 #include "core_internal.h"
 #include "parkit/exec.h"
 
-enum { NAME_MAX_LEN = 63, MAX_TASKS = 256 };
+enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 4000 };
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 enum { TAG_HELLO = 1, TAG_TASKS, TAG_RESULTS, TAG_STOP, TAG_CANCEL };
 enum { F_PENDING = 0, F_QUEUED, F_RUNNING, F_REMOTE, F_DONE };
 
@@ -120,12 +126,32 @@ typedef struct task {
     char *arg;
     size_t len;
     struct pk_future *fut; /* NULL: a task of rank 0's, whose result goes back */
+    int embedded;          /* lives inside its future (freed with it) */
+    char small[32];        /* a short argument, held here */
 } task;
+
+/* The argument's storage: the task's own bytes when short. */
+static char *arg_room(task *t, size_t len) {
+    return len <= sizeof t->small ? t->small : malloc(len);
+}
+
+/* Frees the task's argument, and the task unless its future holds it: after
+ * this, an embedded task is touched only through its future. */
+static void task_free(task *t) {
+    if (t == NULL)
+        return;
+    if (t->arg != t->small)
+        free(t->arg);
+    t->arg = NULL;
+    if (!t->embedded)
+        free(t);
+}
 
 typedef struct xstate xstate;
 
 struct pk_future {
     xstate *x;
+    task own; /* its task, while it runs on this process */
     int64_t num;
     int nested; /* made by a task (pk_call_submit) */
     int state;  /* F_* */
@@ -154,8 +180,9 @@ struct xstate {
     pthread_cond_t work; /* a task was queued, or stop */
     pthread_cond_t done; /* a future is done */
     task *qhead, *qtail;
-    int64_t queued;
-    int64_t npinned; /* queued tasks pinned to a thread */
+    _Atomic int64_t queued; /* read unlocked by workers about to sleep */
+    int waiters;            /* threads asleep on `done` */
+    int64_t npinned;        /* queued tasks pinned to a thread */
     int running;
     int rank, nranks, nthreads;
     pthread_t *threads;
@@ -295,6 +322,18 @@ static void set_error(pk_future *f, int rc, int rank, int thread, int64_t tasknu
     snprintf(e->message, sizeof e->message, "%s", msg != NULL && msg[0] ? msg : pk_strerror(rc));
 }
 
+/* Sleeps on x->done (x->mu held), counted so that wakers know to wake. */
+static void wait_done(xstate *x, double seconds) {
+    x->waiters++;
+    timed_wait(&x->done, &x->mu, seconds);
+    x->waiters--;
+}
+
+static void wake_waiters(xstate *x) {
+    if (x->waiters > 0)
+        pthread_cond_broadcast(&x->done);
+}
+
 static void queue_callbacks(pk_exec *ex, pk_future *f);
 static void cancel_pending(pk_exec *ex);
 
@@ -314,7 +353,7 @@ static void future_finish(xstate *x, pk_future *f) {
         if (f->num < ex->cap_byid)
             ex->byid[f->num] = NULL;
     }
-    pthread_cond_broadcast(&x->done);
+    wake_waiters(x);
     future_release(f); /* the task's reference */
 }
 
@@ -395,13 +434,6 @@ static int unqueue(xstate *x, task *t) {
         }
     }
     return 0;
-}
-
-static void task_free(task *t) {
-    if (t == NULL)
-        return;
-    free(t->arg);
-    free(t);
 }
 
 /* ---- running a task ---- */
@@ -551,13 +583,18 @@ static void complete(xstate *x, task *t, outcome *o) {
 static void execute(xstate *x, task *t, pk_worker *w) {
     outcome o;
     run_task(x, t, w, &o);
+    int embedded = t->embedded;
+    if (embedded)
+        task_free(t); /* its argument; the task goes with its future */
     pthread_mutex_lock(&x->mu);
-    complete(x, t, &o);
+    complete(x, t, &o); /* may free the future, and an embedded t with it */
     x->running--;
-    pthread_cond_broadcast(&x->done);
+    if (x->running == 0)
+        wake_waiters(x);
     pthread_mutex_unlock(&x->mu);
     outcome_free(&o);
-    task_free(t);
+    if (!embedded)
+        task_free(t);
 }
 
 static void worker_of(xstate *x, pk_worker *w, int thread) {
@@ -587,6 +624,14 @@ static void *worker_main(void *arg) {
         if (t == NULL) {
             if (x->stop)
                 break;
+            /* the next task is often a moment away: watch before sleeping */
+            pthread_mutex_unlock(&x->mu);
+            for (int i = 0; i < SPIN && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0;
+                 i++)
+                cpu_relax();
+            pthread_mutex_lock(&x->mu);
+            if (x->queued > 0 || x->stop)
+                continue;
             pthread_cond_wait(&x->work, &x->mu);
             continue;
         }
@@ -733,7 +778,7 @@ static int unpack_task(rd *r, task **out) {
     if (rc == 0 && len > r->left)
         rc = PK_EBACKEND;
     if (rc == 0 && len > 0) {
-        t->arg = malloc((size_t)len);
+        t->arg = arg_room(t, (size_t)len);
         rc = t->arg == NULL ? PK_ENOMEM : rd_get(r, t->arg, (size_t)len);
     }
     t->fn = head[0];
@@ -864,9 +909,10 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
             f->state = F_REMOTE;
             f->rank_out = target;
             ex->out_at[target]++;
-            if (pack_task(&batches[target], t) != 0)
+            if (batches == NULL || pack_task(&batches[target], t) != 0)
                 ex->error = PK_ENOMEM;
-            nbatch[target]++;
+            else
+                nbatch[target]++;
             task_free(t);
         }
     }
@@ -925,8 +971,9 @@ static void tell_all(pk_exec *ex, int tag);
 
 /* Moves messages and tasks along: the submitter's part of every executor
  * call. In its waits (may_run) it runs a task when the submitter is the only
- * worker, or one pinned to it. Runs the callbacks due. */
-static void pump(pk_exec *ex, int may_run) {
+ * worker, or one pinned to it. Runs the callbacks due. Returns how much moved
+ * (messages in, tasks out or run). */
+static int pump(pk_exec *ex, int may_run) {
     xstate *x = &ex->x;
     int R = remote(x) ? x->nranks : 1;
     buf batches_local[4];
@@ -939,10 +986,11 @@ static void pump(pk_exec *ex, int may_run) {
             free(batches);
             free(nbatch);
         }
-        return;
+        return 0;
     }
     memset(batches, 0, sizeof *batches * (size_t)R);
     memset(nbatch, 0, sizeof *nbatch * (size_t)R);
+    int activity = 0;
     /* messages in */
     for (int guard = 0; R > 1 && guard < 64; guard++) {
         int from = -1, tag = 0;
@@ -955,6 +1003,7 @@ static void pump(pk_exec *ex, int may_run) {
         }
         if (got == 0)
             break;
+        activity++;
         pthread_mutex_lock(&x->mu);
         if (tag == TAG_RESULTS && take_results(ex, from, msg, len) != 0)
             ex->error = PK_EBACKEND;
@@ -981,9 +1030,11 @@ static void pump(pk_exec *ex, int may_run) {
             mine->fut->state = F_RUNNING, mine->fut->t = NULL;
     }
     pthread_mutex_unlock(&x->mu);
-    for (int r = 1; r < R; r++)
+    for (int r = 1; r < R; r++) {
+        activity += nbatch[r];
         if (nbatch[r] > 0 && send_buf(ex, r, TAG_TASKS, &batches[r]) != 0)
             ex->error = PK_EBACKEND;
+    }
     if (tell_cancel)
         tell_all(ex, TAG_CANCEL);
     if (R > 4) {
@@ -994,8 +1045,10 @@ static void pump(pk_exec *ex, int may_run) {
         pk_worker w;
         worker_of(x, &w, 0);
         execute(x, mine, &w);
+        activity++;
     }
     run_callbacks(ex);
+    return activity;
 }
 
 /* Cancels every top-level task not started: the pending ones and those in
@@ -1017,8 +1070,9 @@ static void cancel_pending(pk_exec *ex) {
         if (t->fut != NULL && !t->fut->nested) {
             unlink_task(x, prev, t);
             ex->local_out--;
-            future_cancel_now(x, t->fut);
+            pk_future *f = t->fut;
             task_free(t);
+            future_cancel_now(x, f);
         } else {
             prev = t;
         }
@@ -1045,7 +1099,8 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
     poller pl;
     poller_reset(&pl);
     for (;;) {
-        pump(ex, 1);
+        if (pump(ex, 1) > 0)
+            poller_reset(&pl); /* results came or tasks went: more will */
         pthread_mutex_lock(&x->mu);
         int ok = done(ex, arg);
         if (!ok && ex->error == 0) {
@@ -1059,7 +1114,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
             if (!mine) {
                 double t = remote(x) ? poller_nap(&pl) : 0.05;
                 if (t > 0) {
-                    timed_wait(&x->done, &x->mu, t < left ? t : left);
+                    wait_done(x, t < left ? t : left);
                 } else {
                     pthread_mutex_unlock(&x->mu);
                     sched_yield();
@@ -1384,22 +1439,49 @@ int64_t pk_exec_completed(const pk_exec *ex) {
 
 /* ---- submitting ---- */
 
+/* Makes a future with its task embedded and the argument copied (outside the
+ * lock); NULL when out of memory. */
+static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size_t arg_size,
+                                   const void *arg, size_t len, int nested) {
+    pk_future *f = future_new(x, 0, nested);
+    if (f == NULL)
+        return NULL;
+    task *t = &f->own;
+    t->embedded = 1;
+    t->arg = len > 0 ? arg_room(t, len) : NULL;
+    if (len > 0 && t->arg == NULL) {
+        free(f);
+        return NULL;
+    }
+    if (len > 0)
+        memcpy(t->arg, arg, len);
+    f->refs = 2; /* the owner's and the task's */
+    f->count = count;
+    f->chunk = chunk;
+    t->fn = fn;
+    t->count = count;
+    t->chunk = chunk;
+    t->pin = -1;
+    t->arg_size = arg_size;
+    t->len = len;
+    t->fut = f;
+    f->t = t;
+    return f;
+}
+
+/* A top-level task. Without other ranks it goes straight to this process's
+ * queue; with them, to the pending list for the next pump. *callbacks: some
+ * are due. */
 static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_size, const void *arg,
-                       size_t len, pk_future **out) {
+                       size_t len, pk_future **out, int *callbacks) {
     xstate *x = &ex->x;
     if (ex->failed)
         return pk__ctx_note(x->ctx, PK_ECLOSED,
                             "the executor stopped at a task's failure "
                             "(fail-fast): no more submissions");
-    task *t = calloc(1, sizeof *t);
-    char *copy = len > 0 ? malloc(len) : NULL;
-    if (t == NULL || (len > 0 && copy == NULL)) {
-        free(t);
-        free(copy);
+    pk_future *f = future_with_task(x, fn, count, chunk, arg_size, arg, len, 0);
+    if (f == NULL)
         return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
-    }
-    if (len > 0)
-        memcpy(copy, arg, len);
     pthread_mutex_lock(&x->mu);
     int64_t num = ex->next_num;
     if (num + count > ex->cap_byid) {
@@ -1409,34 +1491,16 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         pk_future **b = realloc(ex->byid, (size_t)cap * sizeof *b);
         if (b == NULL) {
             pthread_mutex_unlock(&x->mu);
-            free(t);
-            free(copy);
+            task_free(f->t);
+            free(f);
             return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
         }
         memset(b + ex->cap_byid, 0, (size_t)(cap - ex->cap_byid) * sizeof *b);
         ex->byid = b;
         ex->cap_byid = cap;
     }
-    pk_future *f = future_new(x, num, 0);
-    if (f == NULL) {
-        pthread_mutex_unlock(&x->mu);
-        free(t);
-        free(copy);
-        return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
-    }
-    f->refs = 2; /* the owner's and the task's */
-    f->count = count;
-    f->chunk = chunk;
-    t->num = num;
-    t->fn = fn;
-    t->count = count;
-    t->chunk = chunk;
-    t->pin = -1;
-    t->arg_size = arg_size;
-    t->arg = copy;
-    t->len = len;
-    t->fut = f;
-    f->t = t;
+    f->num = num;
+    f->own.num = num;
     ex->byid[num] = f;
     f->live_next = ex->live;
     if (ex->live != NULL)
@@ -1450,6 +1514,10 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         ex->pend_head = f;
     ex->pend_tail = f;
     ex->pending++;
+    if (!remote(x))
+        dispatch(ex, NULL, NULL); /* only this process's queue: no messages */
+    if (callbacks != NULL)
+        *callbacks = ex->cb_head != NULL;
     pthread_mutex_unlock(&x->mu);
     *out = f;
     return 0;
@@ -1466,9 +1534,12 @@ int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, p
     if (fn < 0)
         return pk__ctx_note(ex->x.ctx, fn, "no task registered as \"%s\"",
                             name != NULL ? name : "(null)");
-    int rc = submit_task(ex, fn, 1, 0, len, arg, len, future);
-    if (rc == 0)
+    int callbacks = 0;
+    int rc = submit_task(ex, fn, 1, 0, len, arg, len, future, &callbacks);
+    if (rc == 0 && remote(&ex->x))
         pump(ex, 0);
+    else if (callbacks)
+        run_callbacks(ex);
     return rc;
 }
 
@@ -1483,33 +1554,13 @@ int pk_call_submit(pk_call *call, const char *name, const void *arg, size_t len,
     if (fn < 0)
         return pk__ctx_note(x->ctx, fn, "no task registered as \"%s\"",
                             name != NULL ? name : "(null)");
-    task *t = calloc(1, sizeof *t);
-    char *copy = len > 0 ? malloc(len) : NULL;
-    if (t == NULL || (len > 0 && copy == NULL)) {
-        free(t);
-        free(copy);
+    pk_future *f = future_with_task(x, fn, 1, 0, len, arg, len, 1);
+    if (f == NULL)
         return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_call_submit: no memory");
-    }
-    if (len > 0)
-        memcpy(copy, arg, len);
     pthread_mutex_lock(&x->mu);
-    pk_future *f = future_new(x, x->nested_next++, 1);
-    if (f == NULL) {
-        pthread_mutex_unlock(&x->mu);
-        free(t);
-        free(copy);
-        return PK_ENOMEM;
-    }
-    f->refs = 2;
-    t->num = f->num;
-    t->fn = fn;
-    t->count = 1;
-    t->pin = -1;
-    t->arg = copy;
-    t->len = len;
-    t->arg_size = len;
-    t->fut = f;
-    enqueue(x, t);
+    f->num = x->nested_next++;
+    f->own.num = f->num;
+    enqueue(x, &f->own);
     pthread_mutex_unlock(&x->mu);
     *future = f;
     return 0;
@@ -1555,7 +1606,7 @@ static int nested_wait(pk_future *f, double seconds) {
             pthread_mutex_unlock(&x->mu);
             return PK_ETIMEDOUT;
         }
-        timed_wait(&x->done, &x->mu, left < 0.05 ? left : 0.05);
+        wait_done(x, left < 0.05 ? left : 0.05);
     }
     pthread_mutex_unlock(&x->mu);
     return 0;
@@ -1567,6 +1618,14 @@ int pk_future_wait(pk_future *f, double seconds) {
     int rc = check_waiter(f);
     if (rc != 0 || f->x == NULL)
         return rc;
+    if (!f->nested && !remote(f->x)) { /* done, and no callback due: no pump */
+        xstate *x = f->x;
+        pthread_mutex_lock(&x->mu);
+        int quick = f->state == F_DONE && x->ex->cb_head == NULL;
+        pthread_mutex_unlock(&x->mu);
+        if (quick)
+            return 0;
+    }
     if (f->nested) {
         if (current_call != NULL)
             return nested_wait(f, seconds);
@@ -1580,7 +1639,7 @@ int pk_future_wait(pk_future *f, double seconds) {
                 pthread_mutex_unlock(&x->mu);
                 return PK_ETIMEDOUT;
             }
-            timed_wait(&x->done, &x->mu, left < 0.05 ? left : 0.05);
+            wait_done(x, left < 0.05 ? left : 0.05);
         }
         pthread_mutex_unlock(&x->mu);
         return 0;
@@ -1657,8 +1716,8 @@ int pk_future_cancel(pk_future *f) {
         task *t = f->t;
         if (!f->nested && x->ex != NULL)
             x->ex->local_out--;
-        future_cancel_now(x, f);
         task_free(t);
+        future_cancel_now(x, f);
         rc = 0;
     }
     pthread_mutex_unlock(&x->mu);
@@ -1819,7 +1878,7 @@ static int map_fill(pk_map_iter *m) {
         pk_future *f = NULL;
         int rc = submit_task(ex, fn, (int)k, 1, m->arg_size,
                              m->args + (size_t)m->next_submit * m->arg_size,
-                             (size_t)k * m->arg_size, &f);
+                             (size_t)k * m->arg_size, &f, NULL);
         if (rc != 0)
             return rc;
         m->ring[(m->rhead + m->rcount) % m->max_flight] = f;
