@@ -186,7 +186,7 @@ struct xstate {
     int running;
     int rank, nranks, nthreads;
     pthread_t *threads;
-    int nstarted;
+    int first, nstarted; /* threads first..first+nstarted-1 run */
     int stop;
     int64_t nested_next;
     int fault_fired;
@@ -194,6 +194,7 @@ struct xstate {
     buf outbox;
     int64_t outbox_count;
     int cancel_all; /* fail-fast or CANCEL from rank 0: drop queued top-level tasks */
+    int serving;    /* a rank other than 0: its main thread waits on `work` too */
     pk_exec *ex;    /* rank 0 */
 };
 
@@ -378,8 +379,11 @@ static void enqueue(xstate *x, task *t) {
         t->fut->state = F_QUEUED;
         t->fut->t = t;
     }
-    /* any worker may take it, so one wakes; a pinned task wakes them all */
-    if (t->pin < 0)
+    /* any worker may take it, so one wakes; a pinned task wakes them all, and
+     * so does any task where the serving main thread sleeps on the same
+     * condition (a signal could wake only it, and it may be about to block in
+     * a task of its own) */
+    if (t->pin < 0 && !x->serving)
         pthread_cond_signal(&x->work);
     else
         pthread_cond_broadcast(&x->work);
@@ -668,15 +672,18 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
     return 0;
 }
 
-static int start_threads(xstate *x) {
-    if (x->nthreads < 2)
+/* Starts the worker threads first..nthreads-1 (first: 1 on rank 0, whose
+ * thread 0 is the submitter; 0 elsewhere, where the main thread only moves
+ * messages). Fewer start when the system refuses: nthreads then says how many
+ * serve. */
+static int start_threads(xstate *x, int first) {
+    x->first = first;
+    x->nstarted = 0;
+    if (x->nthreads <= first)
         return 0;
     x->threads = calloc((size_t)x->nthreads, sizeof *x->threads);
-    if (x->threads == NULL) {
-        x->nthreads = 1;
-        return 0;
-    }
-    for (int i = 1; i < x->nthreads; i++) {
+    int n = first;
+    for (int i = first; x->threads != NULL && i < x->nthreads; i++) {
         thread_arg *a = malloc(sizeof *a);
         if (a == NULL)
             break;
@@ -686,11 +693,13 @@ static int start_threads(xstate *x) {
             free(a);
             break; /* fewer threads serve */
         }
-        x->nstarted = i;
+        n = i + 1;
+        x->nstarted++;
     }
-    if (x->nthreads != x->nstarted + 1) { /* the started ones read it */
+    n = n > 1 ? n : 1;
+    if (x->nthreads != n) { /* the started ones read it */
         pthread_mutex_lock(&x->mu);
-        x->nthreads = x->nstarted + 1;
+        x->nthreads = n;
         pthread_mutex_unlock(&x->mu);
     }
     return 0;
@@ -702,7 +711,7 @@ static void stop_threads(xstate *x) {
     x->stop = 1;
     pthread_cond_broadcast(&x->work);
     pthread_mutex_unlock(&x->mu);
-    for (int i = 1; i <= x->nstarted; i++)
+    for (int i = x->first; i < x->first + x->nstarted; i++)
         pthread_join(x->threads[i], NULL);
     free(x->threads);
     x->threads = NULL;
@@ -1135,6 +1144,9 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
 
 static int serve(xstate *x, void *chan) {
     pk_ctx *ctx = x->ctx;
+    pthread_mutex_lock(&x->mu);
+    x->serving = 1;
+    pthread_mutex_unlock(&x->mu);
     int stop = 0, rc = 0;
     pk_worker w;
     worker_of(x, &w, 0);
@@ -1207,7 +1219,9 @@ static int serve(xstate *x, void *chan) {
         memset(&x->outbox, 0, sizeof x->outbox);
         x->outbox_count = 0;
         int idle = x->qhead == NULL && x->running == 0;
-        task *t = x->qhead != NULL ? take(x, 0) : NULL;
+        /* the main thread runs no task: it would not hear messages meanwhile;
+         * it does when no thread could start */
+        task *t = x->nstarted == 0 && x->qhead != NULL ? take(x, 0) : NULL;
         if (t != NULL) {
             x->running++;
             if (t->fut != NULL)
@@ -1229,7 +1243,7 @@ static int serve(xstate *x, void *chan) {
             break;
         double nap = poller_nap(&pl);
         pthread_mutex_lock(&x->mu);
-        if (x->outbox.len == 0 && (x->qhead == NULL || x->nthreads > 1)) {
+        if (x->outbox.len == 0 && (x->qhead == NULL || x->nstarted > 0)) {
             if (nap > 0) {
                 timed_wait(&x->work, &x->mu, nap);
             } else {
@@ -1311,7 +1325,9 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     ex->threads_of = calloc((size_t)R, sizeof *ex->threads_of);
     ex->out_at = calloc((size_t)R, sizeof *ex->out_at);
     rc = ex->threads_of == NULL || ex->out_at == NULL ? PK_ENOMEM : 0;
-    start_threads(x); /* fewer threads when some cannot start */
+    /* rank 0: threads 1.. (0 submits); others: every thread, the main one
+     * moves messages; fewer when some cannot start */
+    start_threads(x, x->rank == 0 || !ranks ? 1 : 0);
     /* every other rank tells rank 0 how many threads serve there, and serves
      * whatever happened here, so that rank 0's close finds it */
     if (ranks && x->rank != 0) {
