@@ -832,6 +832,7 @@ static void run_callbacks(pk_exec *ex) {
         if (ex->cb_head == NULL)
             ex->cb_tail = NULL;
         int freed = f->user_freed;
+        f->cb_queued = 0; /* callbacks set again later run again */
         pthread_mutex_unlock(&x->mu);
         if (!freed) {
             int ok = f->rc == 0 && f->err.code == 0;

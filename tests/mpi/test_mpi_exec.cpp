@@ -900,6 +900,8 @@ TEST(MpiExec, FailuresStayWithTheirOwnFuturesAndNameTheirOrigin) {
 TEST(MpiExec, FailFastCancelsEveryTaskNotStarted) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
+    if (Workers(ctx.get()) == 0) // one rank of one thread: tasks run in the submitter's
+        GTEST_SKIP() << "waits, which tests/test_exec.cpp covers (serial_1, omp_1)";
     constexpr int64_t kQueued = 10;
     Board board(ctx.get(), kQueued);
     RegisterTasks();
@@ -949,6 +951,8 @@ TEST(MpiExec, FailFastCancelsEveryTaskNotStarted) {
 TEST(MpiExec, CancelOnlyWhatHasNotStarted) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
+    if (Workers(ctx.get()) == 0) // one rank of one thread: tasks run in the submitter's
+        GTEST_SKIP() << "waits, which tests/test_exec.cpp covers (serial_1, omp_1)";
     Board board(ctx.get(), 5);
     RegisterTasks();
     pk_exec_opts o = Opts(0, 1);
@@ -998,6 +1002,8 @@ TEST(MpiExec, CancelOnlyWhatHasNotStarted) {
 TEST(MpiExec, WaitTimesOutOnATaskThatCannotFinishYet) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
+    if (Workers(ctx.get()) == 0) // one rank of one thread: tasks run in the submitter's
+        GTEST_SKIP() << "waits, which tests/test_exec.cpp covers (serial_1, omp_1)";
     Board board(ctx.get(), 0);
     RegisterTasks();
     int rc = OnExecutor(ctx.get(), nullptr, [&](pk_exec *ex) {

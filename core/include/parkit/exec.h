@@ -114,8 +114,9 @@ typedef struct pk_exec_opts {
     /* 1: the first failing task cancels every task not yet started (their
      * futures fail with PK_ECANCELED). 0: failures are each task's own. */
     int fail_fast;
-    /* Tasks handed to a rank beyond its free workers, per worker, so that a
-     * worker finds its next task at hand (0: 2). */
+    /* Tasks a rank holds at most, per worker, running ones included, so that
+     * a worker finds its next task at hand (0: 2). The rest wait on the
+     * submitter, where they can still be cancelled. */
     int prefetch;
 } pk_exec_opts;
 
