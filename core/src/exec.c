@@ -1326,9 +1326,10 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     ex->threads_of = calloc((size_t)R, sizeof *ex->threads_of);
     ex->out_at = calloc((size_t)R, sizeof *ex->out_at);
     rc = ex->threads_of == NULL || ex->out_at == NULL ? PK_ENOMEM : 0;
-    /* rank 0: threads 1.. (0 submits); others: every thread, the main one
-     * moves messages; fewer when some cannot start */
-    start_threads(x, x->rank == 0 || !ranks ? 1 : 0);
+    /* rank 0: threads 1.. (0 submits); others of one thread: the main thread
+     * runs the tasks between its polls; others: every thread, and the main one
+     * only moves messages; fewer when some cannot start */
+    start_threads(x, x->rank == 0 || !ranks || x->nthreads == 1 ? 1 : 0);
     /* every other rank tells rank 0 how many threads serve there, and serves
      * whatever happened here, so that rank 0's close finds it */
     if (ranks && x->rank != 0) {
