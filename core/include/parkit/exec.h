@@ -130,8 +130,7 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **ex, const pk_exec_opts *opts);
 /* Submits task `name` with len bytes of argument (copied); never waits for a
  * worker. *future is the submitter's. PK_ENOENT for a name not registered,
  * PK_ECLOSED after a fail-fast failure. */
-int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len,
-                   pk_future **future);
+int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, pk_future **future);
 
 enum pk_exec_close_how {
     PK_EXEC_WAIT = 0,   /* run every task submitted, then stop */
