@@ -1603,13 +1603,14 @@ static int is_done(pk_exec *ex, void *arg) {
     return ((pk_future *)arg)->state == F_DONE;
 }
 
-/* Waits for a nested future from a task: runs it inline if it has not started. */
+/* Waits for a nested future; from a task (current_call), runs it inline if it
+ * has not started. */
 static int nested_wait(pk_future *f, double seconds) {
     xstate *x = f->x;
     double deadline = seconds >= 0 ? pk__now() + seconds : -1;
     pthread_mutex_lock(&x->mu);
     while (f->state != F_DONE) {
-        if (f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
+        if (current_call != NULL && f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
             task *t = f->t;
             f->state = F_RUNNING;
             f->t = NULL;
@@ -1644,24 +1645,8 @@ int pk_future_wait(pk_future *f, double seconds) {
         if (quick)
             return 0;
     }
-    if (f->nested) {
-        if (current_call != NULL)
-            return nested_wait(f, seconds);
-        /* a nested future outside its task: plain waiting */
-        xstate *x = f->x;
-        double deadline = seconds >= 0 ? pk__now() + seconds : -1;
-        pthread_mutex_lock(&x->mu);
-        while (f->state != F_DONE) {
-            double left = deadline >= 0 ? deadline - pk__now() : 0.05;
-            if (left <= 0) {
-                pthread_mutex_unlock(&x->mu);
-                return PK_ETIMEDOUT;
-            }
-            wait_done(x, left < 0.05 ? left : 0.05);
-        }
-        pthread_mutex_unlock(&x->mu);
-        return 0;
-    }
+    if (f->nested)
+        return nested_wait(f, seconds);
     return submitter_wait(f->x->ex, is_done, f, seconds);
 }
 
