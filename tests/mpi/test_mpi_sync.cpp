@@ -672,6 +672,8 @@ TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsBelowMultiple) {
     // outside pool calls the main thread may use it
     ASSERT_EQ(pk_lock_acquire(lock.get(), nullptr), 0) << ErrorText(ctx.get());
     ASSERT_EQ(pk_lock_release(lock.get(), nullptr), 0) << ErrorText(ctx.get());
+    // every rank is done with it before any rank's pool call fails and breaks it
+    ASSERT_EQ(pk_rank_barrier(ctx.get()), 0);
     std::atomic<int> refused{0};
     auto use = [&](int64_t, pk_worker *w) {
         int rc = pk_lock_acquire(lock.get(), w);
