@@ -153,14 +153,14 @@ struct pk_future {
     xstate *x;
     task own; /* its task, while it runs on this process */
     int64_t num;
-    int nested; /* made by a task (pk_call_submit) */
-    int state;  /* F_* */
-    int refs;   /* the owner's, and the task's while it is out */
+    int nested;        /* made by a task (pk_call_submit) */
+    _Atomic int state; /* F_*: written under x->mu, F_DONE read unlocked */
+    int refs;          /* the owner's, and the task's while it is out */
     int user_freed;
     task *t;      /* while in a queue or the pending list */
     int rank_out; /* F_REMOTE: the rank holding it */
     int rc;
-    pk_error_info err;
+    pk_error_info *err; /* set with a failure: its details (kept small otherwise) */
     char *data;
     size_t len;
     int count, chunk; /* map chunk */
@@ -181,7 +181,10 @@ struct xstate {
     pthread_cond_t done; /* a future is done */
     task *qhead, *qtail;
     _Atomic int64_t queued; /* read unlocked by workers about to sleep */
-    int waiters;            /* threads asleep on `done` */
+    int waiters;            /* threads asleep on `done` for any event */
+    int sub_waiting;        /* the submitter is asleep on `done`... */
+    pk_future *sub_for;     /* ...for this future's end (NULL: any event) */
+    int sleepers;           /* threads asleep on `work` */
     int64_t npinned;        /* queued tasks pinned to a thread */
     int running;
     int rank, nranks, nthreads;
@@ -212,7 +215,8 @@ struct pk_exec {
     int *threads_of;   /* per rank */
     int64_t *out_at;   /* per rank: tasks handed out, not yet back */
     pk_future *cb_head, *cb_tail;
-    pk_future *live; /* futures the submitter holds, cut loose at close */
+    _Atomic int64_t cb_due; /* callbacks queued and not yet run */
+    pk_future *live;        /* futures the submitter holds, cut loose at close */
     int in_callbacks;
     int cancel_told;
     int error; /* the executor's own failure */
@@ -301,10 +305,25 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
     return f;
 }
 
+/* A failure's details when there is no memory for them. */
+static const pk_error_info no_memory_info = {.code = PK_ENOMEM,
+                                             .kernel = "exec",
+                                             .rank = -1,
+                                             .thread = -1,
+                                             .task = -1,
+                                             .message = "no memory for the failure's details"};
+
+static void free_err(pk_future *f) {
+    if (f->err != &no_memory_info)
+        free(f->err);
+    f->err = NULL;
+}
+
 static void future_release(pk_future *f) {
     if (--f->refs > 0)
         return;
     free(f->data);
+    free_err(f);
     free(f);
 }
 
@@ -313,8 +332,13 @@ static void set_error(pk_future *f, int rc, int rank, int thread, int64_t tasknu
     f->rc = rc;
     if (rc == 0)
         return;
-    pk_error_info *e = &f->err;
-    memset(e, 0, sizeof *e);
+    free_err(f);
+    pk_error_info *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        f->err = (pk_error_info *)&no_memory_info;
+        return;
+    }
+    f->err = e;
     e->code = rc;
     snprintf(e->kernel, sizeof e->kernel, "exec");
     e->rank = rank;
@@ -330,9 +354,32 @@ static void wait_done(xstate *x, double seconds) {
     x->waiters--;
 }
 
-static void wake_waiters(xstate *x) {
-    if (x->waiters > 0)
+/* The submitter sleeps on x->done until f ends (NULL: until anything happens). */
+static void submitter_sleep(xstate *x, pk_future *f, double seconds) {
+    x->sub_waiting = 1;
+    x->sub_for = f;
+    timed_wait(&x->done, &x->mu, seconds);
+    x->sub_waiting = 0;
+    x->sub_for = NULL;
+}
+
+/* Something happened: f ended (NULL: another event). Wakes those it concerns,
+ * so that a submitter waiting for one future is not woken by every other. */
+static void wake_waiters(xstate *x, const pk_future *f) {
+    int sub =
+        x->sub_waiting && (x->sub_for == NULL || x->sub_for == f || (f != NULL && f->cb_queued));
+    if (x->waiters > 0 || sub)
         pthread_cond_broadcast(&x->done);
+}
+
+/* Sleeps on x->work (x->mu held), counted so that queuers know to wake. */
+static void wait_work(xstate *x, double seconds) {
+    x->sleepers++;
+    if (seconds < 0)
+        pthread_cond_wait(&x->work, &x->mu);
+    else
+        timed_wait(&x->work, &x->mu, seconds);
+    x->sleepers--;
 }
 
 static void queue_callbacks(pk_exec *ex, pk_future *f);
@@ -354,7 +401,7 @@ static void future_finish(xstate *x, pk_future *f) {
         if (f->num < ex->cap_byid)
             ex->byid[f->num] = NULL;
     }
-    wake_waiters(x);
+    wake_waiters(x, f);
     future_release(f); /* the task's reference */
 }
 
@@ -383,6 +430,8 @@ static void enqueue(xstate *x, task *t) {
      * so does any task where the serving main thread sleeps on the same
      * condition (a signal could wake only it, and it may be about to block in
      * a task of its own) */
+    if (x->sleepers == 0)
+        return;
     if (t->pin < 0 && !x->serving)
         pthread_cond_signal(&x->work);
     else
@@ -580,11 +629,13 @@ static void complete(xstate *x, task *t, outcome *o) {
     rc = rc ? rc : pack_result(&x->outbox, o);
     if (rc == 0)
         x->outbox_count++;
-    pthread_cond_broadcast(&x->work); /* the main thread sends it */
+    if (x->sleepers > 0)
+        pthread_cond_broadcast(&x->work); /* the main thread sends it */
 }
 
-/* Runs t (taken off the queue) on worker w: the caller does not hold x->mu. */
-static void execute(xstate *x, task *t, pk_worker *w) {
+/* Runs t (taken off the queue) on worker w: called without x->mu, returns
+ * holding it (a worker takes its next task in the same hold). */
+static void execute_hold(xstate *x, task *t, pk_worker *w) {
     outcome o;
     run_task(x, t, w, &o);
     int embedded = t->embedded;
@@ -594,11 +645,16 @@ static void execute(xstate *x, task *t, pk_worker *w) {
     complete(x, t, &o); /* may free the future, and an embedded t with it */
     x->running--;
     if (x->running == 0)
-        wake_waiters(x);
-    pthread_mutex_unlock(&x->mu);
+        wake_waiters(x, NULL);
     outcome_free(&o);
     if (!embedded)
         task_free(t);
+}
+
+/* Runs t (taken off the queue) on worker w: the caller does not hold x->mu. */
+static void execute(xstate *x, task *t, pk_worker *w) {
+    execute_hold(x, t, w);
+    pthread_mutex_unlock(&x->mu);
 }
 
 static void worker_of(xstate *x, pk_worker *w, int thread) {
@@ -636,15 +692,16 @@ static void *worker_main(void *arg) {
             pthread_mutex_lock(&x->mu);
             if (x->queued > 0 || x->stop)
                 continue;
-            pthread_cond_wait(&x->work, &x->mu);
+            wait_work(x, -1);
             continue;
         }
         x->running++;
-        if (t->fut != NULL)
-            t->fut->state = F_RUNNING, t->fut->t = NULL;
+        if (t->fut != NULL) {
+            t->fut->state = F_RUNNING;
+            t->fut->t = NULL;
+        }
         pthread_mutex_unlock(&x->mu);
-        execute(x, t, &w);
-        pthread_mutex_lock(&x->mu);
+        execute_hold(x, t, &w);
     }
     pthread_mutex_unlock(&x->mu);
     free(a);
@@ -666,7 +723,15 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
         return PK_ENOMEM;
     memcpy(x->reg, registry, sizeof *x->reg * (size_t)nregistry);
     qsort(x->reg, (size_t)x->nreg, sizeof *x->reg, by_name);
-    pthread_mutex_init(&x->mu, NULL);
+    /* an adaptive mutex spins a little before sleeping: the submitter and
+     * the workers hold it briefly and often */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(&x->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     pthread_cond_init(&x->work, NULL);
     pthread_cond_init(&x->done, NULL);
     return 0;
@@ -817,6 +882,7 @@ static void queue_callbacks(pk_exec *ex, pk_future *f) {
     else
         ex->cb_head = f;
     ex->cb_tail = f;
+    ex->cb_due++;
 }
 
 /* Runs the callbacks due, one at a time, outside the lock. */
@@ -829,13 +895,14 @@ static void run_callbacks(pk_exec *ex) {
     while (ex->cb_head != NULL) {
         pk_future *f = ex->cb_head;
         ex->cb_head = f->cb_next;
+        ex->cb_due--;
         if (ex->cb_head == NULL)
             ex->cb_tail = NULL;
         int freed = f->user_freed;
         f->cb_queued = 0; /* callbacks set again later run again */
         pthread_mutex_unlock(&x->mu);
         if (!freed) {
-            int ok = f->rc == 0 && f->err.code == 0;
+            int ok = f->rc == 0 && f->err == NULL;
             pk_future_fn fn = ok ? f->on_done : f->on_error;
             if (fn != NULL)
                 fn(f, f->cb_arg);
@@ -1036,8 +1103,10 @@ static int pump(pk_exec *ex, int may_run) {
         mine = take_pinned_to(x, 0);
     if (mine != NULL) {
         x->running++;
-        if (mine->fut != NULL)
-            mine->fut->state = F_RUNNING, mine->fut->t = NULL;
+        if (mine->fut != NULL) {
+            mine->fut->state = F_RUNNING;
+            mine->fut->t = NULL;
+        }
     }
     pthread_mutex_unlock(&x->mu);
     for (int r = 1; r < R; r++) {
@@ -1099,6 +1168,8 @@ static void tell_all(pk_exec *ex, int tag) {
     }
 }
 
+static int is_done(pk_exec *ex, void *arg);
+
 /* Waits (the submitter) until done() says so, or the deadline (< 0: none):
  * 0 or PK_ETIMEDOUT. Pumps all along; between pumps sleeps on the done
  * condition, briefly when messages may come. */
@@ -1124,7 +1195,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
             if (!mine) {
                 double t = remote(x) ? poller_nap(&pl) : 0.05;
                 if (t > 0) {
-                    wait_done(x, t < left ? t : left);
+                    submitter_sleep(x, done == is_done ? arg : NULL, t < left ? t : left);
                 } else {
                     pthread_mutex_unlock(&x->mu);
                     sched_yield();
@@ -1225,8 +1296,10 @@ static int serve(xstate *x, void *chan) {
         task *t = x->nstarted == 0 && x->qhead != NULL ? take(x, 0) : NULL;
         if (t != NULL) {
             x->running++;
-            if (t->fut != NULL)
-                t->fut->state = F_RUNNING, t->fut->t = NULL;
+            if (t->fut != NULL) {
+                t->fut->state = F_RUNNING;
+                t->fut->t = NULL;
+            }
         }
         pthread_mutex_unlock(&x->mu);
         if (out.len > 0 && ctx->backend->msg_send(ctx, chan, 0, TAG_RESULTS, out.p, out.len) != 0)
@@ -1246,7 +1319,7 @@ static int serve(xstate *x, void *chan) {
         pthread_mutex_lock(&x->mu);
         if (x->outbox.len == 0 && (x->qhead == NULL || x->nstarted > 0)) {
             if (nap > 0) {
-                timed_wait(&x->work, &x->mu, nap);
+                wait_work(x, nap);
             } else {
                 pthread_mutex_unlock(&x->mu);
                 sched_yield();
@@ -1637,12 +1710,12 @@ int pk_future_wait(pk_future *f, double seconds) {
     int rc = check_waiter(f);
     if (rc != 0 || f->x == NULL)
         return rc;
-    if (!f->nested && !remote(f->x)) { /* done, and no callback due: no pump */
-        xstate *x = f->x;
-        pthread_mutex_lock(&x->mu);
-        int quick = f->state == F_DONE && x->ex->cb_head == NULL;
-        pthread_mutex_unlock(&x->mu);
-        if (quick)
+    if (!f->nested && !remote(f->x)) {
+        /* a task of this process is often a moment from its end: watch it
+         * before sleeping; done, and no callback due: no pump */
+        for (int i = 0; f->x->nthreads > 1 && i < SPIN && atomic_load(&f->state) != F_DONE; i++)
+            cpu_relax();
+        if (atomic_load(&f->state) == F_DONE && atomic_load(&f->x->ex->cb_due) == 0)
             return 0;
     }
     if (f->nested)
@@ -1685,7 +1758,7 @@ int pk_future_result(pk_future *f, const void **data, size_t *len) {
 const pk_error_info *pk_future_error(const pk_future *f) {
     if (f == NULL || f->state != F_DONE || f->rc == 0)
         return NULL;
-    return &f->err;
+    return f->err;
 }
 
 int pk_future_cancel(pk_future *f) {
