@@ -56,7 +56,7 @@ typedef struct sync_head {
     word max;      /* sem: bound (0: none); barrier: parties */
 } sync_head;
 
-enum { HEAD_BYTES = (sizeof(sync_head) + 63) / 64 * 64, SPINS = 2000 };
+enum { HEAD_BYTES = (sizeof(sync_head) + 63) / 64 * 64, SPINS = 2000, LOCK_SPINS = 2000 };
 
 #define F(field) offsetof(sync_head, field)
 
@@ -267,7 +267,7 @@ HOT int stopping(const pk__sync *s, const pk_worker *w) {
  * primitive broke or the caller's pool call is stopping, or PK_ETIMEDOUT after
  * deadline (< 0: none). Sleeps at most 0.2 s at a time, so that a stop no wake
  * reached is still seen; one-sided, polls with pauses growing to 1 ms. */
-static int wait_seq(pk__sync *s, pk_worker *w, uint64_t seen, double deadline) {
+static int wait_seq(pk__sync *s, pk_worker *w, uint64_t seen, double deadline, int spins) {
     double pause = 1e-6;
     for (int spin = 0;; spin++) {
         int stop = stopping(s, w);
@@ -275,7 +275,7 @@ static int wait_seq(pk__sync *s, pk_worker *w, uint64_t seen, double deadline) {
             return stop;
         if (ld(s, F(seq), memory_order_seq_cst) != seen)
             return 0;
-        if (!s->far && spin < SPINS) {
+        if (!s->far && spin < spins) {
             cpu_relax();
             continue;
         }
@@ -509,24 +509,42 @@ int pk_lock_new(pk_ctx *ctx, pk_lock **lock, unsigned flags) {
  * (s->depth), touched only by the holder. */
 #define WAITERS (UINT64_C(1) << 63)
 
+/* A new hold's depth. Only a recursive lock keeps one: a plain lock's holder
+ * writes nothing but the lock word, so a lock handed between two workers moves
+ * one cache line, not two. */
+static void hold_once(pk__sync *s) {
+    if (s->flags & PK_LOCK_RECURSIVE)
+        atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
+}
+
+/* How many times the holder holds it: 1 for a plain lock. */
+static int64_t hold_depth(const pk__sync *s) {
+    if (!(s->flags & PK_LOCK_RECURSIVE))
+        return 1;
+    return atomic_load_explicit(&s->depth, memory_order_relaxed);
+}
+
 /* lock_take when the lock was not free at first sight. */
 static int lock_wait(pk__sync *s, pk_worker *w, uint64_t key, double deadline) {
     /* a lock is held briefly: watch it a while before saying this worker waits */
-    for (int i = 0; !s->far && i < SPINS && stopping(s, w) == 0; i++) {
+    for (int i = 0, pause = 1; !s->far && i < LOCK_SPINS && stopping(s, w) == 0; i += pause) {
         uint64_t cur = 0;
         if (ld(s, F(state), memory_order_relaxed) == 0 &&
             cas(s, F(state), &cur, key, memory_order_acquire)) {
-            atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
+            hold_once(s);
             return 0;
         }
-        cpu_relax();
+        /* looking less and less often leaves the line to the holder */
+        for (int k = 0; k < pause; k++)
+            cpu_relax();
+        pause = pause < 64 ? 2 * pause : 64;
     }
     for (;;) {
         uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
         uint64_t cur = ld(s, F(state), memory_order_relaxed);
         /* taken with WAITERS, not bare: others may sleep, so the release wakes */
         if (cur == 0 && cas(s, F(state), &cur, key | WAITERS, memory_order_acquire)) {
-            atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
+            hold_once(s);
             return 0;
         }
         if (atomic_load(&s->far_failed) != 0)
@@ -534,7 +552,7 @@ static int lock_wait(pk__sync *s, pk_worker *w, uint64_t key, double deadline) {
         if (cur == 0 ||
             ((cur & WAITERS) == 0 && !cas(s, F(state), &cur, cur | WAITERS, memory_order_relaxed)))
             continue; /* the word moved: look again */
-        int rc = wait_seq(s, w, seen, deadline);
+        int rc = wait_seq(s, w, seen, deadline, LOCK_SPINS);
         if (rc != 0)
             return rc;
     }
@@ -564,7 +582,7 @@ static int lock_busy(pk__sync *s, pk_worker *w, uint64_t key, uint64_t cur, doub
 HOT int lock_take(pk__sync *s, pk_worker *w, uint64_t key, double deadline, int try_only) {
     uint64_t cur = 0;
     if (cas(s, F(state), &cur, key, memory_order_acquire)) {
-        atomic_store_explicit(&s->depth, 1, memory_order_relaxed);
+        hold_once(s);
         return 0;
     }
     return lock_busy(s, w, key, cur, deadline, try_only);
@@ -600,7 +618,8 @@ int pk_lock_acquire_timeout(pk_lock *lock, pk_worker *w, double seconds) {
 /* Lets go of the lock entirely (depth and all); the caller holds it. */
 static void lock_drop(pk__sync *s, uint64_t key) {
     uint64_t cur = key;
-    atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
+    if (s->flags & PK_LOCK_RECURSIVE)
+        atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
     if (cas(s, F(state), &cur, 0, memory_order_release))
         return;
     /* WAITERS is set, and only the holder clears it */
@@ -632,15 +651,15 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
         return PK_EINVAL;
     uint64_t key = (uint64_t)key_of(s, w), cur = key;
     /* held once and nobody waiting: the compare-and-swap is the owner check */
-    if (atomic_load_explicit(&s->depth, memory_order_relaxed) == 1 &&
-        cas(s, F(state), &cur, 0, memory_order_release)) {
-        atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
+    if (hold_depth(s) == 1 && cas(s, F(state), &cur, 0, memory_order_release)) {
+        if (s->flags & PK_LOCK_RECURSIVE)
+            atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
         return 0;
     }
     int rc = check_owner(s, w, "releases");
     if (rc != 0)
         return rc;
-    if (atomic_load_explicit(&s->depth, memory_order_relaxed) > 1) {
+    if (hold_depth(s) > 1) {
         atomic_fetch_sub_explicit(&s->depth, 1, memory_order_relaxed);
         return 0;
     }
@@ -700,7 +719,7 @@ static int sem_acquire(pk_sem *sem, pk_worker *w, double deadline, int try_only)
             return atomic_load(&s->far_failed);
         if (try_only)
             return PK_EAGAIN;
-        int rc = wait_seq(s, w, seen, deadline);
+        int rc = wait_seq(s, w, seen, deadline, SPINS);
         if (rc != 0)
             return rc;
     }
@@ -788,7 +807,7 @@ static int event_wait(pk_event *event, pk_worker *w, double deadline) {
             return stop;
         if (sld(s, F(count)) != 0)
             return 0;
-        int rc = wait_seq(s, w, seen, deadline);
+        int rc = wait_seq(s, w, seen, deadline, SPINS);
         if (rc != 0)
             return rc;
     }
@@ -836,16 +855,17 @@ static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
     /* a broken condition returns PK_EABORTED from wait_seq, the lock let go */
     /* the sequence word is read before the lock goes: no notify is lost */
     uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
-    int64_t depth = atomic_load_explicit(&l->depth, memory_order_relaxed);
+    int64_t depth = hold_depth(l);
     uint64_t key = (uint64_t)key_of(l, w);
     lock_drop(l, key);
-    rc = wait_seq(s, w, seen, deadline);
+    rc = wait_seq(s, w, seen, deadline, SPINS);
     if (rc != 0 && rc != PK_ETIMEDOUT)
         return rc;
     int taken = lock_take(l, w, key, -1, 0);
     if (taken != 0)
         return taken;
-    atomic_store_explicit(&l->depth, depth, memory_order_relaxed);
+    if (l->flags & PK_LOCK_RECURSIVE)
+        atomic_store_explicit(&l->depth, depth, memory_order_relaxed);
     return rc;
 }
 
@@ -916,7 +936,7 @@ int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
         uint64_t seen = ld(s, F(seq), memory_order_seq_cst);
         if (ld(s, F(round), memory_order_seq_cst) != round)
             return 0;
-        int rc = wait_seq(s, w, seen, -1);
+        int rc = wait_seq(s, w, seen, -1, SPINS);
         if (rc != 0)
             return rc;
     }
