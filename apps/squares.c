@@ -12,7 +12,8 @@ typedef struct squares_state {
     int64_t first, count;
     int store, distributed, print;
     int64_t begin, end; /* the part this rank holds after its last run (--distributed) */
-    int64_t *out;
+    int64_t *out;       /* the values this rank holds: all of them on rank 0 */
+    pk_shared *shared;  /* ranks of one node: the array every rank writes into */
     pk_i128 sum;
 } squares_state;
 
@@ -59,7 +60,8 @@ static int run_once(pk_ctx *ctx, void *arg) {
     squares_state *s = arg;
     if (s->distributed) /* a sub-pool of a --ranks sweep gives each rank another part */
         pk_squares_local_range(ctx, s->count, &s->begin, &s->end);
-    return pk_squares(ctx, s->first, s->count, where_of(s), s->out, &s->sum);
+    int64_t *out = s->shared != NULL ? pk_shared_data(s->shared) : s->out;
+    return pk_squares(ctx, s->first, s->count, where_of(s), out, &s->sum);
 }
 
 /* Checks every stored value this rank holds; returns the first wrong index or -1. */
@@ -148,9 +150,22 @@ static int alloc_out(app *a, void *state) {
         int64_t most = (chunks + ranks - 1) / ranks * PK_SQUARES_CHUNK;
         size = most < size ? most : size;
         pk_squares_local_range(a->ctx, s->count, &s->begin, &s->end);
-    } else if (!app_is_root(a)) {
-        return APP_OK;
+    } else if (a->nranks > 1) {
+        /* Ranks of one node write their parts straight into rank 0's array when
+         * it is memory they all map: no copy after the run. Across nodes (no
+         * such memory) rank 0 keeps a private array and the parts come to it. */
+        if (pk_shared_new(a->ctx, &s->shared, sizeof *s->out, size > 0 ? size : 1) == 0 &&
+            pk_shared_data(s->shared) == NULL) {
+            pk_shared_free(s->shared);
+            s->shared = NULL;
+        }
+        if (s->shared != NULL) {
+            s->out = app_is_root(a) ? pk_shared_data(s->shared) : NULL;
+            return APP_OK;
+        }
     }
+    if (!s->distributed && !app_is_root(a))
+        return APP_OK;
     s->out = malloc((size_t)(size > 0 ? size : 1) * sizeof *s->out);
     if (s->out == NULL)
         return app_error(a, "no memory for %lld values", (long long)size);
@@ -196,7 +211,11 @@ static int print_values(app *a, void *state, int code) {
 }
 
 static void release(void *state) {
-    free(((squares_state *)state)->out);
+    squares_state *s = state;
+    if (s->shared != NULL)
+        pk_shared_free(s->shared);
+    else
+        free(s->out);
 }
 
 static squares_state state = {.first = 1, .count = 100000000, .store = 1};

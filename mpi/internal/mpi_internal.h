@@ -30,6 +30,11 @@ int pk__mpi_ctx_new(pk_ctx **ctx, const struct pk_backend *local, const void *co
  * default. Call it with the same value on every rank. */
 void pk__mpi_set_max_message(size_t bytes);
 
+/* 1 when the context's last map call gathered to rank 0 had every rank write
+ * its part straight into one array of node-shared memory (every rank passed
+ * the same pk_shared_data array), 0 when the parts were moved to rank 0. */
+int pk__mpi_out_was_shared(const pk_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -174,7 +174,7 @@ int pk__mpi_collect(pk_ctx *ctx, pk__job *job) {
     int tasks = job->kind == PK__TASKS && job->rtype != NULL && where != PK_DISTRIBUTED;
     if ((map || tasks) && !st->lay.active)
         note(&mv, pk__set_error(ctx, PK_EBACKEND, "collect without a layout"));
-    else if (map)
+    else if (map && !(where == PK_ON_ROOT && st->out_shared)) /* else written in place */
         move_plain(&mv, job->out, job->elem_size, 0, where);
     else if (tasks && job->rtype->pack != NULL)
         move_packed(&mv, job->rtype, job->results, job->n, where);

@@ -56,6 +56,7 @@ typedef struct pk__mpi_state {
     int *node_ctx_rank; /* context rank of each node rank */
     MPI_Win shm;        /* node-shared segments for gathers to rank 0 */
     int have_shm, use_shm;
+    int out_shared; /* this call's map output is one array in node-shared memory */
     size_t *shm_size; /* each node rank's segment, bytes */
     int default_threads;
     pk_backend local; /* `threads` with this rank's default thread count */
@@ -126,6 +127,9 @@ void pk__mpi_segment_free(pk_ctx *ctx, void *handle);
 int pk__mpi_segment_op(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t operand,
                        uint64_t compare, uint64_t *old);
 int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t len, void *buf);
+/* 1 when [p, p + len) lies in a one-node segment of this process; *addr0 gets
+ * its address in rank 0's process. */
+int pk__mpi_segment_locate(const void *p, size_t len, uint64_t *addr0);
 
 /* ---- messages for the executor (mpi_msg.c) ---- */
 int pk__mpi_msg_open(pk_ctx *ctx, void **chan);

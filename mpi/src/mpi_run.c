@@ -173,7 +173,9 @@ static void run_moved(runner *r) {
 
 /* Whether this rank's map output lives in the caller's array at full indexing. */
 static int out_in_place(const pk_ctx *ctx, const pk__job *job) {
-    return job->opts.where == PK_ON_ALL || (job->opts.where == PK_ON_ROOT && ctx->rank == 0);
+    const pk__mpi_state *st = ctx->impl;
+    return job->opts.where == PK_ON_ALL ||
+           (job->opts.where == PK_ON_ROOT && (ctx->rank == 0 || st->out_shared));
 }
 
 static int results_in_place(const pk_ctx *ctx, const pk__job *job, const job_bufs *b) {

@@ -37,7 +37,51 @@ typedef struct segment {
     int far;
     int level;       /* MPI's thread level */
     pthread_t owner; /* the thread that created it */
+    /* one node: where the bytes are here and in rank 0's address space */
+    const char *start;
+    size_t bytes;
+    uint64_t start0;
+    struct segment *next; /* the process's one-node segments */
 } segment;
+
+/* Every one-node segment of the process, so that a pool call can tell that a
+ * caller's array lies in one (pk__mpi_segment_locate). */
+static struct {
+    pthread_mutex_t mu;
+    segment *head;
+} nears = {PTHREAD_MUTEX_INITIALIZER, NULL};
+
+static void near_add(segment *seg) {
+    pthread_mutex_lock(&nears.mu);
+    seg->next = nears.head;
+    nears.head = seg;
+    pthread_mutex_unlock(&nears.mu);
+}
+
+static void near_remove(segment *seg) {
+    pthread_mutex_lock(&nears.mu);
+    for (segment **p = &nears.head; *p != NULL; p = &(*p)->next) {
+        if (*p == seg) {
+            *p = seg->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&nears.mu);
+}
+
+int pk__mpi_segment_locate(const void *p, size_t len, uint64_t *addr0) {
+    const char *c = p;
+    int found = 0;
+    pthread_mutex_lock(&nears.mu);
+    for (segment *s = nears.head; s != NULL && !found && c != NULL; s = s->next) {
+        if (c >= s->start && len <= s->bytes && (size_t)(c - s->start) <= s->bytes - len) {
+            *addr0 = s->start0 + (uint64_t)(c - s->start);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&nears.mu);
+    return found;
+}
 
 /* Rank 0's progress thread, shared by every far segment of the process
  * (segments are made and freed by one thread, collectively). */
@@ -242,6 +286,14 @@ int pk__mpi_segment_new(pk_ctx *ctx, size_t bytes, void **base, void **handle) {
                            (long long)got, bytes + skip);
     *base = start == NULL ? NULL : start + skip;
     rc = pk__mpi_agree(ctx, rc);
+    if (rc == 0) {
+        uint64_t at0 = (uint64_t)(uintptr_t)*base; /* rank 0's address of the bytes */
+        int mb = MPI_Bcast(&at0, 1, MPI_UINT64_T, 0, st->comm);
+        rc = pk__mpi_agree(ctx, mb == MPI_SUCCESS ? 0 : pk__mpi_err(ctx, mb, "MPI_Bcast"));
+        seg->start = *base;
+        seg->bytes = bytes;
+        seg->start0 = at0;
+    }
     if (rc != 0) {
         MPI_Win_free(&seg->win);
         free(seg);
@@ -249,6 +301,7 @@ int pk__mpi_segment_new(pk_ctx *ctx, size_t bytes, void **base, void **handle) {
         return rc;
     }
     *handle = seg;
+    near_add(seg);
     return 0;
 }
 
@@ -259,6 +312,8 @@ void pk__mpi_segment_free(pk_ctx *ctx, void *handle) {
         return;
     if (seg->far)
         MPI_Win_unlock_all(seg->win);
+    else
+        near_remove(seg);
     MPI_Win_free(&seg->win);
     if (seg->far)
         progress_stop();

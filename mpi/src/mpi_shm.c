@@ -4,7 +4,15 @@
  * rank 0's node compute their static block straight into a shared segment of
  * their own (MPI_Win_allocate_shared), and rank 0 copies it out; ranks on other
  * nodes send messages as before. Segments only grow, and every rank of the node
- * decides the same way when to grow them, from the layout alone. */
+ * decides the same way when to grow them, from the layout alone.
+ *
+ * When every rank passes the same array of node-shared memory (a pk_shared
+ * array's data) as the output, there is nothing to copy: each rank writes its
+ * chunks straight into it at their place (st->out_shared), and the gather is
+ * skipped. Ranks agree on it by comparing addresses in rank 0's process (the
+ * segments record where rank 0 maps them: mpi_segment.c). */
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +104,34 @@ static int grow(pk__mpi_state *st, int nranks, const pk__layout *lay) {
     return all ? MPI_SUCCESS : MPI_ERR_NO_MEM;
 }
 
+/* Whether every rank's map output is the same array, in node-shared memory
+ * (pk_shared_data): then each rank writes its chunks straight into it and
+ * nothing is gathered. Decided by all ranks alike: rank 0's address of its
+ * array, and every rank's view of where its own array lies in rank 0's
+ * process, must agree. */
+static int same_shared_out(pk_ctx *ctx, const pk__job *job) {
+    pk__mpi_state *st = ctx->impl;
+    uint64_t at0 = 0;
+    size_t bytes = (size_t)job->n * job->elem_size;
+    if (job->out != NULL && !pk__mpi_segment_locate(job->out, bytes, &at0))
+        at0 = 0;
+    if (ctx->rank == 0 && at0 != (uint64_t)(uintptr_t)job->out)
+        at0 = 0;                 /* not rank 0's own mapping: cannot be */
+    uint64_t v[2] = {at0, ~at0}; /* the minimum of both: the smallest and largest */
+    if (MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MIN, st->comm) != MPI_SUCCESS)
+        return 0;
+    return v[0] != 0 && v[0] == ~v[1];
+}
+
 int pk__shm_prepare(pk_ctx *ctx, const pk__job *job, int dynamic) {
     pk__mpi_state *st = ctx->impl;
     st->use_shm = 0;
+    st->out_shared = 0;
+    if (job->kind == PK__MAP_REDUCE && job->elem_size > 0 && job->opts.where == PK_ON_ROOT &&
+        same_shared_out(ctx, job)) {
+        st->out_shared = 1;
+        return 0;
+    }
     if (!st->have_node || dynamic || job->kind != PK__MAP_REDUCE || job->elem_size == 0 ||
         job->opts.where != PK_ON_ROOT || node_rank_of(st, 0) < 0)
         return 0;
@@ -119,7 +152,15 @@ char *pk__shm_of(const pk__mpi_state *st, int ctx_rank) {
     return base;
 }
 
+int pk__mpi_out_was_shared(const pk_ctx *ctx) {
+    const pk__mpi_state *st =
+        ctx != NULL && ctx->backend == &pk__mpi_backend && ctx->nranks > 1 ? ctx->impl : NULL;
+    return st != NULL && st->out_shared;
+}
+
 void pk__shm_sync(const pk__mpi_state *st) {
     if (st->use_shm)
         MPI_Win_sync(st->shm);
+    if (st->out_shared)
+        atomic_thread_fence(memory_order_seq_cst);
 }

@@ -417,3 +417,48 @@ TEST(MpiPool, TeamPutsWorkerWOnRankW) {
               std::string::npos)
         << texts[0];
 }
+
+// A map output gathered to rank 0 into an array every rank of the node maps
+// (pk_shared_data, the same array passed by every rank): each rank writes its
+// chunks straight into it and nothing is moved afterwards. Any other pointer on
+// some rank (another offset, another array) falls back to moving the parts,
+// with the same values on rank 0.
+TEST(MpiPool, MapOutputIntoNodeSharedArrayIsWrittenInPlace) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    const int64_t n = 20011;
+    pk_shared *sh = nullptr;
+    ASSERT_EQ(pk_shared_new(ctx.get(), &sh, sizeof(Elem), n + 1), 0) << ErrorText(ctx.get());
+    auto *data = static_cast<Elem *>(pk_shared_data(sh));
+    bool one_node = data != nullptr; // NULL where the ranks span nodes
+    for (const Schedule &s : Schedules()) {
+        for (int shift : {0, 1}) { // 1: ranks other than 0 pass another address
+            pk_opts o = Opts(s, PK_ON_ROOT);
+            std::vector<Elem> mine(static_cast<size_t>(n + 1));
+            Elem *out = data;
+            if (!one_node)
+                out = mine.data();
+            else if (shift && WorldRank() != 0)
+                out = data + 1;
+            if (WorldRank() == 0)
+                std::memset(static_cast<void *>(out), 0, sizeof(Elem) * static_cast<size_t>(n));
+            pk_rank_barrier(ctx.get());
+            double sum = 0;
+            ASSERT_EQ(pk_map_reduce(ctx.get(), n, &o, MapElems, nullptr, sizeof(Elem), out,
+                                    &pk_sum_f64, &sum),
+                      0)
+                << ErrorText(ctx.get());
+            bool in_place = one_node && !shift && WorldSize() > 1;
+            EXPECT_EQ(pk__mpi_out_was_shared(ctx.get()), in_place ? 1 : 0)
+                << "shift " << shift << " sched " << s.schedule;
+            if (WorldRank() == 0) {
+                std::vector<Elem> got(out, out + n);
+                EXPECT_EQ(BadElems(got, 0, n, 0), 0)
+                    << "shift " << shift << " sched " << s.schedule;
+            }
+            EXPECT_EQ(sum, SerialSum(n, o)) << "shift " << shift << " sched " << s.schedule;
+            pk_rank_barrier(ctx.get()); // rank 0 has read before the next call writes
+        }
+    }
+    pk_shared_free(sh);
+}

@@ -163,7 +163,10 @@ int pk_shared_new(pk_ctx *ctx, pk_shared **shared, size_t elem_size, int64_t cou
 /* The elements themselves, where every worker addresses the same memory
  * (threads; ranks of one node): loops over it run at memory speed. The caller
  * orders its own accesses (a lock, a barrier, or the end of a pool call). NULL
- * where the memory is not shared (ranks on several nodes). */
+ * where the memory is not shared (ranks on several nodes). Passed by every rank
+ * as the output of a map gathered to rank 0 (pk_map_reduce, pk_squares with
+ * PK_ON_ROOT), it is written in place by all ranks: nothing is copied to rank 0
+ * afterwards, so the call runs at the node's memory bandwidth. */
 void *pk_shared_data(pk_shared *shared);
 int64_t pk_shared_count(const pk_shared *shared);
 size_t pk_shared_elem_size(const pk_shared *shared);
