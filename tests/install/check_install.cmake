@@ -19,6 +19,12 @@ endfunction()
 
 file(REMOVE_RECURSE ${WORK})
 run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK}/prefix)
+foreach(prog squares factorial sieve prodcons)
+  file(GLOB page ${WORK}/prefix/share/man/man1/${prog}.1)
+  if(NOT page)
+    message(FATAL_ERROR "cmake --install did not install the manual page of ${prog}")
+  endif()
+endforeach()
 
 file(MAKE_DIRECTORY ${WORK}/app)
 configure_file(${SOURCE} ${WORK}/app/main.c COPYONLY)
