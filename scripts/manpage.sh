@@ -15,7 +15,9 @@ name=$(basename "$prog")
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 
-# Programs built with MPI must not try to reach a launcher from here.
+# Programs built with MPI must not try to reach a launcher from here; a
+# sanitizer build's leak check has nothing to say about printing the help.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 help=$(env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK "$prog" --help) || {
     echo "manpage.sh: $prog --help failed" >&2
     exit 1

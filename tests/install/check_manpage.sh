@@ -4,6 +4,7 @@
 # long option of --help appears in the rendered text.
 #   check_manpage.sh PROGRAM PAGE [MAN]
 set -eu
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 prog=$1 page=$2 man=${3:-}
 name=$(basename "$prog")
 upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
