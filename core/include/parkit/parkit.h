@@ -13,6 +13,7 @@
 #include "parkit/context.h"
 #include "parkit/error.h"
 #include "parkit/exec.h"
+#include "parkit/plot.h"
 #include "parkit/pool.h"
 #include "parkit/random.h"
 #include "parkit/report.h"
