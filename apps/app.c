@@ -222,11 +222,32 @@ static int app_parse(app *a, const app_program *p, int argc, char **argv) {
 
 /* ---- the context ---- */
 
+/* "prog: kernel  42.0%, 1m05s left": the time left assumes the rest goes at
+ * the pace seen since this part was first shown (a fraction going back, as
+ * when the next run of a sweep starts, begins a new part). */
 static void show_progress(void *arg, const char *kernel, double fraction) {
     app *a = arg;
-    fprintf(stderr, "\r%s: %s %5.1f%%", a->prog, kernel, 100.0 * fraction);
+    double now = pk_time_now();
+    if (!a->progress_shown || fraction < a->progress_frac) {
+        a->progress_start = now;
+        a->progress_base = fraction;
+    }
+    char left[48] = "";
+    double spent = now - a->progress_start, done = fraction - a->progress_base;
+    if (done > 0 && spent > 0) {
+        double rest = spent * (1 - fraction) / done;
+        if (rest >= 3600)
+            snprintf(left, sizeof left, ", %dh%02dm left", (int)(rest / 3600),
+                     (int)(rest / 60) % 60);
+        else if (rest >= 60)
+            snprintf(left, sizeof left, ", %dm%02ds left", (int)(rest / 60), (int)rest % 60);
+        else
+            snprintf(left, sizeof left, ", %ds left", (int)(rest + 0.5));
+    }
+    fprintf(stderr, "\r%s: %s %5.1f%%%-20s", a->prog, kernel, 100.0 * fraction, left);
     fflush(stderr);
     a->progress_shown = 1;
+    a->progress_frac = fraction;
 }
 
 static void end_progress(app *a) {
@@ -303,7 +324,10 @@ static int app_open(app *a) {
     int progress = a->common.progress;
     if (progress < 0)
         progress = a->common.format == PK_FORMAT_TABLE && !a->common.quiet && isatty(2);
-    if (progress && app_is_root(a))
+    /* rank 0 decides for all; every rank counts its part, rank 0 shows the total */
+    if (pk_bcast(a->ctx, &progress, sizeof progress) != 0)
+        progress = 0;
+    if (progress)
         pk_ctx_set_progress(a->ctx, show_progress, a, 1.0);
     return check_ranks(a);
 }

@@ -92,6 +92,11 @@ typedef struct pk_backend {
     int (*msg_send)(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t len);
     int (*msg_poll)(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, size_t *len);
     void (*msg_close)(pk_ctx *ctx, void *chan);
+    /* Progress of a job over the whole pool: adds this process's chunks done
+     * since its last call and returns the pool's total so far (meaningful on
+     * rank 0). Called by each rank's thread 0 at most once per progress
+     * interval. NULL slot: the process is the pool. */
+    int64_t (*progress_sum)(pk_ctx *ctx, pk__job *job, int64_t local_done);
 } pk_backend;
 
 enum { PK__CAP_THREADS = 1u, PK__CAP_RANKS = 2u };
@@ -198,6 +203,7 @@ struct pk__job {
     /* chunks the progress fraction counts against; 0: chi - clo. Set by backends
      * that run this process's share in several parts (done then runs on). */
     int64_t progress_total;
+    int64_t progress_sent; /* chunks done here already counted by progress_sum */
     atomic_int threads_obtained;
     /* Workers kept across several local runs of one job (the MPI backend runs a
      * rank's share in parts): worker_begin once per thread at its first chunk,

@@ -148,18 +148,29 @@ int pk_task_begin(pk_worker *w, int64_t task) {
     return pk_fail(w, PK_EINJECTED, "injected fault");
 }
 
+/* Thread 0 of each rank, at most once per interval: on rank 0 the callback
+ * gets the fraction of the whole job done; with several ranks every rank adds
+ * its count (progress_sum), so rank 0 shows all of them. */
 void pk__progress_tick(pk__job *job, pk_worker *w) {
     pk_ctx *ctx = job->ctx;
-    if (ctx->progress == NULL || w->thread != 0 || w->rank != 0 || job->kind == PK__COMBINE ||
-        (job->opts.flags & PK_NO_PROGRESS))
+    int pooled = ctx->nranks > 1 && ctx->backend->progress_sum != NULL && !job->process_scope;
+    if (ctx->progress == NULL || w->thread != 0 || (w->rank != 0 && !pooled) ||
+        job->kind == PK__COMBINE || (job->opts.flags & PK_NO_PROGRESS))
         return;
     double now = pk__now();
     if (now < job->progress_next)
         return;
     job->progress_next = now + ctx->progress_interval;
-    int64_t total = job->progress_total > 0 ? job->progress_total : job->chi - job->clo;
-    double frac = total > 0 ? (double)atomic_load(&job->done) / (double)total : 1.0;
-    ctx->progress(ctx->progress_arg, job->label, frac);
+    int64_t done = atomic_load(&job->done);
+    if (pooled)
+        done = ctx->backend->progress_sum(ctx, job, done);
+    if (w->rank != 0)
+        return;
+    int64_t total = pooled                    ? job->nchunks
+                    : job->progress_total > 0 ? job->progress_total
+                                              : job->chi - job->clo;
+    double frac = total > 0 ? (double)done / (double)total : 1.0;
+    ctx->progress(ctx->progress_arg, job->label, frac > 1 ? 1 : frac);
 }
 
 static int run_tasks(pk__job *job, pk_worker *w, int64_t b, int64_t e) {

@@ -48,12 +48,12 @@ static int mpi_default_threads(pk_ctx *ctx) {
     return ((pk__mpi_state *)ctx->impl)->default_threads;
 }
 
-/* On rank 0, two claim counters and two failure flags (calls alternate between
- * the pairs, so one can be reset while the other is in use), in a passive-target
- * epoch for the context's life. */
+/* On rank 0, two claim counters, two failure flags and two progress counts
+ * (calls alternate between the pairs, so one can be reset while the other is in
+ * use), in a passive-target epoch for the context's life. */
 static int open_window(pk_ctx *ctx, pk__mpi_state *st) {
     int64_t *base = NULL;
-    MPI_Aint size = ctx->rank == 0 ? 4 * (MPI_Aint)sizeof(int64_t) : 0;
+    MPI_Aint size = ctx->rank == 0 ? 6 * (MPI_Aint)sizeof(int64_t) : 0;
     int m = MPI_Win_allocate(size, sizeof(int64_t), MPI_INFO_NULL, st->comm, &base, &st->win);
     if (m != MPI_SUCCESS)
         return pk__mpi_err(ctx, m, "MPI_Win_allocate");
@@ -61,7 +61,7 @@ static int open_window(pk_ctx *ctx, pk__mpi_state *st) {
     MPI_Win_set_errhandler(st->win, MPI_ERRORS_RETURN);
     m = MPI_Win_lock_all(MPI_MODE_NOCHECK, st->win);
     int64_t zero = 0, old;
-    for (int slot = 0; slot < 4 && m == MPI_SUCCESS && ctx->rank == 0; slot++) {
+    for (int slot = 0; slot < 6 && m == MPI_SUCCESS && ctx->rank == 0; slot++) {
         m = MPI_Fetch_and_op(&zero, &old, MPI_INT64_T, 0, slot, MPI_REPLACE, st->win);
         if (m == MPI_SUCCESS)
             m = MPI_Win_flush(0, st->win);
@@ -209,4 +209,5 @@ const pk_backend pk__mpi_backend = {
     .msg_send = pk__mpi_msg_send,
     .msg_poll = pk__mpi_msg_poll,
     .msg_close = pk__mpi_msg_close,
+    .progress_sum = pk__mpi_progress_sum,
 };

@@ -51,12 +51,13 @@ typedef struct pk__mpi_state {
     MPI_Win win;               /* on rank 0: claim counters and failure flags */
     int have_comm, have_win;
     uint64_t runs; /* run() calls so far: picks a call's counter and flag */
+    int slot;      /* the running call's pair of words (progress_sum) */
     MPI_Comm node; /* the ranks of comm on this node */
     int have_node, node_ranks;
     int *node_ctx_rank; /* context rank of each node rank */
     MPI_Win shm;        /* node-shared segments for gathers to rank 0 */
     int have_shm, use_shm;
-    int out_shared; /* this call's map output is one array in node-shared memory */
+    int out_shared;   /* this call's map output is one array in node-shared memory */
     size_t *shm_size; /* each node rank's segment, bytes */
     int default_threads;
     pk_backend local; /* `threads` with this rank's default thread count */
@@ -152,6 +153,7 @@ void pk__shm_sync(const pk__mpi_state *st);
 /* ---- backend slots (one file each) ---- */
 int pk__mpi_local_range(pk_ctx *ctx, const pk__job *job, int64_t *clo, int64_t *chi);
 int pk__mpi_run(pk_ctx *ctx, pk__job *job);
+int64_t pk__mpi_progress_sum(pk_ctx *ctx, pk__job *job, int64_t local_done);
 int pk__mpi_reduce(pk_ctx *ctx, pk__job *job, void *result);
 int pk__mpi_collect(pk_ctx *ctx, pk__job *job);
 int pk__mpi_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, void *arg);

@@ -96,6 +96,11 @@ static int flag_word(const runner *r) {
     return 2 + r->slot;
 }
 
+/* The chunks done over the pool, for progress. */
+static int progress_word(int slot) {
+    return 4 + slot;
+}
+
 static int window_op(runner *r, int word, int64_t value, MPI_Op op, int64_t *old) {
     int m = MPI_Fetch_and_op(&value, old, MPI_INT64_T, 0, word, op, r->st->win);
     if (m == MPI_SUCCESS)
@@ -445,6 +450,7 @@ int pk__mpi_run(pk_ctx *ctx, pk__job *job) {
     int dynamic =
         job->schedule == PK_DYNAMIC && !(job->elem_size > 0 && job->opts.where == PK_DISTRIBUTED);
     runner r = {.ctx = ctx, .job = job, .st = st, .bufs = &b, .slot = (int)(st->runs++ % 2)};
+    st->slot = r.slot;
     r.fm = plan_fault(ctx, job, dynamic);
     job->fault_chunk = -1; /* the move replaces job.c's own redirection */
     job->progress_total = dynamic ? job->nchunks : b.chi - b.clo;
@@ -472,10 +478,25 @@ int pk__mpi_run(pk_ctx *ctx, pk__job *job) {
     rc = pk__mpi_agree(ctx, rc);
     if (ctx->rank == 0 && (dynamic || rc != 0))
         reset_words(&r);
+    if (ctx->rank == 0 && ctx->progress != NULL) { /* every rank has counted: ready again */
+        int64_t old;
+        window_op(&r, progress_word(r.slot), 0, MPI_REPLACE, &old);
+    }
     restore_bufs(job, &b);
     if (rc == 0 && dynamic && needs_layout(job))
         rc = pk__layout_gather(ctx, &st->lay);
     if (rc != 0 || !needs_layout(job))
         pk__layout_clear(&st->lay);
     return rc;
+}
+
+int64_t pk__mpi_progress_sum(pk_ctx *ctx, pk__job *job, int64_t local_done) {
+    pk__mpi_state *st = ctx->impl;
+    int64_t delta = local_done - job->progress_sent, old = 0;
+    job->progress_sent = local_done;
+    int m =
+        MPI_Fetch_and_op(&delta, &old, MPI_INT64_T, 0, progress_word(st->slot), MPI_SUM, st->win);
+    if (m == MPI_SUCCESS)
+        m = MPI_Win_flush(0, st->win);
+    return m == MPI_SUCCESS ? old + delta : local_done; /* progress only: no error */
 }

@@ -333,6 +333,49 @@ TEST(MpiApi, FlagsKeepFaultsAndProgressOut) {
     pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
 }
 
+// Chunks 100 times slower on one rank than on the others.
+struct SlowRank {
+    int rank;
+};
+
+int SlowOnOneRank(void *arg, int64_t, int64_t, pk_worker *w) {
+    volatile double x = 0;
+    int n = w->rank == static_cast<SlowRank *>(arg)->rank ? 200000 : 2000;
+    for (int i = 0; i < n; i++)
+        x = x + 1.0 / (i + 1);
+    return 0;
+}
+
+// Rank 0 shows the progress of the whole pool: every rank counts its chunks in
+// (a static schedule gives rank 0 its own block, 1/R of them). With rank 0 the
+// slowest, its last reports see the other blocks done too; with rank 0 the
+// fastest, they see the others' blocks still mostly to do.
+TEST(MpiApi, ProgressOnRankZeroCountsEveryRank) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int ranks = pk_ctx_size(ctx.get());
+    for (int slow : {0, ranks - 1}) {
+        Progress p;
+        pk_ctx_set_progress(ctx.get(), CountProgress, &p, 1e-9);
+        pk_opts q = {};
+        q.chunk = 1;
+        q.schedule = PK_STATIC;
+        SlowRank arg = {slow};
+        ASSERT_EQ(pk_for(ctx.get(), 200, &q, SlowOnOneRank, &arg), 0);
+        pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
+        if (pk_ctx_rank(ctx.get()) != 0) {
+            EXPECT_EQ(p.calls, 0);
+            continue;
+        }
+        ASSERT_GT(p.calls, 0);
+        EXPECT_LE(p.last, 1.0);
+        if (ranks > 1 && slow == 0)
+            EXPECT_GT(p.last, 1.0 / ranks + 0.25) << "the others' blocks are done";
+        if (ranks > 1 && slow != 0)
+            EXPECT_LT(p.last, 0.9) << "rank 0's block is done, not the slow rank's";
+    }
+}
+
 TEST(MpiApi, CtxProgressIsReportedOnRankZeroOnly) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
