@@ -27,11 +27,15 @@ fail() {
 }
 
 # The pids of the processes that belong to the cluster in $1: those started
-# with PARKIT_SLURM_CLUSTER=$1 in their environment (the daemons, the job steps
-# and the programs of the jobs; never this script, which does not export it).
+# with PARKIT_SLURM_CLUSTER=$1 in their environment (the daemons and the
+# programs of the jobs; never this script, which does not export it) and
+# those working in $1 (slurmstepd, which gets a clean environment and the
+# folder of slurmd).
 cluster_pids() {
     { grep -lzxF "PARKIT_SLURM_CLUSTER=$1" /proc/[0-9]*/environ 2>/dev/null || true; } |
         sed 's|^/proc/\([0-9]*\)/environ$|\1|'
+    { find /proc/[0-9]*/cwd -maxdepth 0 \( -lname "$1" -o -lname "$1/*" -o -lname "$1 (deleted)" \) \
+        2>/dev/null || true; } | sed 's|^/proc/\([0-9]*\)/cwd$|\1|'
 }
 
 # Ends the processes $2... of the cluster in $1 that are still there: SIGTERM,
@@ -53,9 +57,8 @@ end_pids() {
 # something survives.
 stop_cluster() {
     local dir=$1 munged pids k
-    [ -f "$dir/slurm.conf" ] || return 0
     munged=$(cat "$dir/munge/munged.pid" 2>/dev/null || echo none)
-    if [ -S "$dir/munge/socket" ]; then
+    if [ -f "$dir/slurm.conf" ] && [ -S "$dir/munge/socket" ]; then
         SLURM_CONF=$dir/slurm.conf timeout 10 scancel --quiet --user=root 2>/dev/null || true
         SLURM_CONF=$dir/slurm.conf timeout 10 scontrol shutdown 2>/dev/null || true
     fi
@@ -315,7 +318,9 @@ stop_cluster_daemons() {
 }
 
 cmd_down() {
-    local parent=$1 d rc=0
+    local parent d rc=0
+    [ -d "$1" ] || return 0
+    parent=$(cd "$1" && pwd)
     for d in "$parent"/cluster.*/; do
         [ -d "$d" ] || continue
         d=${d%/}
