@@ -173,14 +173,15 @@ wait_job() {
 }
 
 problems=0
-job_openmp="" job_mpi="" job_hybrid="" job_fault=""
+job_openmp="" job_mpi="" job_hybrid="" job_fault="" job_unbound=""
 problem() {
     say "problem: $*" >&2
     problems=$((problems + 1))
 }
 
 # Submits a script from SRC: submit NAME SCRIPT [sbatch options...] -- [program args...]
-# Sets job_<NAME> to the job id.
+# Sets job_<NAME> to the job id. The job gets PARKIT_BIN=$submit_bin (default
+# BIN) and the variables in $submit_export (VAR=value,...).
 submit() {
     local name=$1 script=$2 id
     shift 2
@@ -191,7 +192,7 @@ submit() {
     done
     [ "$#" -gt 0 ] && shift
     id=$(cd "$src" && sbatch --parsable --job-name="pk-$name" --output="$dir/out/$name-%j.out" \
-        --export=ALL,PARKIT_BIN="$bin",PARKIT_SLURM_CLUSTER="$dir" "${opts[@]}" "$script" "$@") || fail "sbatch $script"
+        --export=ALL,PARKIT_BIN="${submit_bin:-$bin}",PARKIT_SLURM_CLUSTER="$dir"${submit_export:+,$submit_export} "${opts[@]}" "$script" "$@") || fail "sbatch $script"
     id=${id%%;*}
     printf -v "job_$name" %s "$id"
     say "submitted $script ${opts[*]} $* as job $id"
@@ -281,6 +282,16 @@ cmd_test() {
     submit hybrid scripts/slurm/hybrid.sbatch --ntasks=2 --cpus-per-task=2 --
     # A program that fails must fail the job.
     submit fault scripts/slurm/mpi.sbatch --ntasks=2 -- sieve 1e8 --inject-fault rank=1,task=0
+    # Binding asked for where Slurm does not bind (task/none): the threads
+    # must stay unbound. A squares that shows what each task got runs it.
+    mkdir "$dir/bin"
+    # shellcheck disable=SC2016 # expanded by that script
+    printf '#!/bin/sh\n%s\nexec %q "$@"\n' \
+        'echo "task $SLURM_PROCID: OMP_PROC_BIND=${OMP_PROC_BIND-unset} OMP_PLACES=${OMP_PLACES-unset}" >&2' \
+        "$bin/squares" >"$dir/bin/squares"
+    chmod +x "$dir/bin/squares"
+    submit_bin=$dir/bin submit_export=PARKIT_CPU_BIND=cores \
+        submit unbound scripts/slurm/hybrid.sbatch --ntasks=2 --cpus-per-task=2 -- squares 1e6
 
     check_job openmp "$job_openmp" '^# backend += omp$' '^# threads obtained += 4$' \
         '^squares,1,4,4,4,'
@@ -296,6 +307,10 @@ cmd_test() {
         problem "job fault: validated"
     fi
     say "job fault ($job_fault): $state"
+    check_job unbound "$job_unbound" '^task 1: OMP_PROC_BIND=unset OMP_PLACES=unset$'
+    if grep -q 'OMP_PROC_BIND=[^u]' "$dir/out/unbound-$job_unbound.out"; then
+        problem "job unbound: threads bound in tasks Slurm did not bind"
+    fi
 
     # srun -n 4 outside any batch script.
     local out
