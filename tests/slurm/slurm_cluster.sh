@@ -89,6 +89,8 @@ free_port() {
 
 write_conf() {
     local dir=$1 node=$2 ctld_port=$3 d_port=$4
+    # Job ids of their own too, for what else is named after them.
+    local first_job=$((1000 + (RANDOM % 30000) * 1000))
     cat >"$dir/slurm.conf" <<EOF
 ClusterName=parkit
 SlurmctldHost=$node(127.0.0.1)
@@ -114,10 +116,16 @@ SelectTypeParameters=CR_CPU
 MpiDefault=none
 MailProg=/bin/true
 ReturnToService=2
+FirstJobId=$first_job
+TmpFS=$dir/tmp
 SlurmdParameters=config_overrides
 NodeName=$node NodeAddr=127.0.0.1 CPUs=8 State=UNKNOWN
 PartitionName=parkit Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
+    # The PMIx plug-in's folders are named by job and step: another cluster on
+    # this machine must not share them.
+    echo "PMIxCliTmpDirBase=$dir/tmp" >"$dir/mpi.conf"
+    mkdir -p "$dir/tmp"
 }
 
 start_munge() {
