@@ -18,7 +18,7 @@
 set -euo pipefail
 
 skip=77
-limit=240 # seconds for the whole test, below the ctest TIMEOUT
+limit=180 # seconds for starting and the jobs; srun, stopping: 80 more, below the ctest TIMEOUT
 
 say() { echo "slurm_cluster: $*"; }
 fail() {
