@@ -286,9 +286,9 @@ cmd_test() {
     done
     say "cluster up in $dir: node $node, ports $ctld_port and $d_port"
 
-    # Each script with the sweep its defaults build, on a smaller problem for
-    # the first two; hybrid.sbatch with its default program.
-    submit openmp scripts/slurm/openmp.sbatch --cpus-per-task=4 -- squares 1e7
+    # openmp.sbatch and mpi.sbatch with a program and a sweep given on the
+    # command line, hybrid.sbatch with none: its default program and sweep.
+    submit openmp scripts/slurm/openmp.sbatch --cpus-per-task=4 -- squares 1e7 --threads 1,2,4
     submit mpi scripts/slurm/mpi.sbatch --ntasks=4 -- squares 1e7 --ranks 1,2,4
     submit hybrid scripts/slurm/hybrid.sbatch --ntasks=2 --cpus-per-task=2 --
     # A program that fails must fail the job.
@@ -305,10 +305,11 @@ cmd_test() {
         submit unbound scripts/slurm/hybrid.sbatch --ntasks=2 --cpus-per-task=2 -- squares 1e6
 
     check_job openmp "$job_openmp" '^# backend += omp$' '^# threads obtained += 4$' \
-        '^squares,1,4,4,4,'
-    check_job mpi "$job_mpi" '^# backend += mpi$' '^# ranks += 4$' '^squares,4,1,1,4,'
+        '^squares,1,1,1,1,' '^squares,1,4,4,4,'
+    check_job mpi "$job_mpi" '^# backend += mpi$' '^# ranks += 4$' '^squares,1,1,1,1,' \
+        '^squares,4,1,1,4,'
     check_job hybrid "$job_hybrid" '^# backend += mpi$' '^# ranks += 2$' \
-        '^# threads obtained += 2$' '^squares,2,2,2,4,'
+        '^# threads obtained += 2$' '^squares,1,2,2,2,' '^squares,2,2,2,4,'
     local state
     state=$(wait_job "$job_fault")
     [ "$state" = FAILED ] || problem "job fault ($job_fault) ended $state, not FAILED"
