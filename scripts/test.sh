@@ -4,11 +4,31 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer; then the thread tests of
 # the pool, the channels and the sharing primitives under ThreadSanitizer
 # (clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP visible to it).
+# The full build's tests include `ctest -L slurm`, which starts a Slurm cluster on
+# this machine: slurm-wlm and munge are installed here when missing (not by
+# setup.sh, which installs only what building needs), as root or with sudo.
 # Usage: scripts/test.sh [--quick]   (--quick: the full build's tests only)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 ./scripts/setup.sh
+
+# Installs the Debian packages given that are missing; apt-get runs only then.
+install_missing() {
+    local p missing=() sudo=""
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    echo "test: installing ${missing[*]}"
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+install_missing slurm-wlm munge # the slurm tests' cluster
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== full build: serial, OpenMP and MPI backends"
