@@ -18,7 +18,7 @@ include(${SPEC})
 
 # Every list of the spec must be whole: <var>_N entries, each defined.
 foreach(list CLI_LAUNCH CLI_ARG CLI_ENV CLI_STDOUT CLI_STDERR CLI_NOT_STDOUT CLI_NOT_STDERR
-             CLI_STDOUT_LINES CLI_STDERR_LINES CLI_JSON)
+             CLI_STDOUT_LINES CLI_STDERR_LINES CLI_JSON CLI_DIR_LIST)
   if(NOT DEFINED ${list}_N)
     message(FATAL_ERROR "${SPEC}: no ${list}_N (regenerate the spec)")
   endif()
@@ -172,6 +172,20 @@ function(check_json check textvar)
   set(problems "${problems}" PARENT_SCOPE)
 endfunction()
 
+# The names in CLI_DIR (hidden ones too), sorted and joined by spaces.
+function(list_dir result)
+  file(GLOB names LIST_DIRECTORIES true RELATIVE ${CLI_DIR} ${CLI_DIR}/* ${CLI_DIR}/.*)
+  list(REMOVE_DUPLICATES names)
+  list(SORT names)
+  list(JOIN names " " joined)
+  set(${result} "${joined}" PARENT_SCOPE)
+endfunction()
+
+if(CLI_DIR)
+  file(REMOVE_RECURSE ${CLI_DIR})
+  file(MAKE_DIRECTORY ${CLI_DIR})
+endif()
+
 run_program()
 
 if(NOT "${rc}" STREQUAL "${CLI_EXIT}")
@@ -183,6 +197,19 @@ check_patterns(CLI_NOT_STDOUT out stdout FALSE)
 check_patterns(CLI_NOT_STDERR err stderr FALSE)
 check_line_counts(CLI_STDOUT_LINES out stdout)
 check_line_counts(CLI_STDERR_LINES err stderr)
+
+if(CLI_DIR_LIST_N GREATER 0)
+  if(NOT CLI_DIR)
+    problem("DIR_LIST without DIR")
+  else()
+    list_dir(names)
+    foreach(k RANGE ${CLI_DIR_LIST_N})
+      if(k LESS CLI_DIR_LIST_N AND NOT "${names}" MATCHES "${CLI_DIR_LIST_${k}}")
+        problem("${CLI_DIR} holds '${names}', which does not match '${CLI_DIR_LIST_${k}}'")
+      endif()
+    endforeach()
+  endif()
+endif()
 
 if(CLI_JSON_N GREATER 0)
   string(JSON root_type ERROR_VARIABLE json_error TYPE "${out}")
