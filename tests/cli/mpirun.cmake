@@ -36,6 +36,23 @@ parkit_cli_test(NAME mpirun.factorial_100000 RANKS 3 TIMEOUT ${once}
   COMMAND factorial 100000 --repeat 1 --warmup 0 EXIT 0
   STDOUT_LINES "1:^digits += 456574$" "1:^Validation: PASSED$"
   STDERR_LINES "0:.")
+# --output under the launcher: rank 0 writes it; a path it cannot write stops
+# every rank before anything is computed, with one message.
+set(mpi_out ${CMAKE_CURRENT_BINARY_DIR}/out/mpirun)
+parkit_cli_test(NAME mpirun.factorial_output RANKS 2 TIMEOUT ${once} DIR ${mpi_out}/ok
+  COMMAND factorial 1000 --output ${mpi_out}/ok/f.txt EXIT 0
+  STDOUT_LINES "1:^Validation: PASSED$" STDERR_LINES "0:." DIR_LIST "^f\\.txt$")
+parkit_cli_test(NAME mpirun.factorial_output_unwritable RANKS 2 TIMEOUT ${once}
+  DIR ${mpi_out}/unwritable
+  COMMAND factorial 10 --output ${mpi_out}/unwritable/no/such/f.txt EXIT 2
+  STDERR_LINES "1:^factorial: cannot write --output '[^']*f\\.txt': No such file or directory$"
+               "1:^Try 'factorial --help'"
+  STDOUT_LINES "0:." DIR_LIST "^$")
+parkit_cli_test(NAME mpirun.factorial_output_failed_run RANKS 2 TIMEOUT ${once}
+  DIR ${mpi_out}/failed
+  COMMAND factorial 100000 --output ${mpi_out}/failed/f.txt
+          --inject-fault kernel=factorial,rank=1,task=1 EXIT 1
+  STDERR_LINES "1:injected fault$" STDOUT_LINES "0:Validation" DIR_LIST "^$")
 parkit_cli_test(NAME mpirun.factorial_each_u64_overflow RANKS 3 TIMEOUT ${once}
   COMMAND factorial --each 15..25 --u64 EXIT 1
   STDERR_LINES "1:^factorial: rank [0-2], thread 0, task 6: 21! does not fit in 64 bits$")
