@@ -140,6 +140,12 @@ foreach(case "no_dir:DIR/no/such/dir/f.txt:No such file or directory"
       NOT_STDOUT "." DIR_LIST "^$")
   endforeach()
 endforeach()
+# A device is written in place (no temporary file beside it), and a failed
+# write is an error with the reason.
+if(EXISTS /dev/full)
+  parkit_cli_test(NAME factorial.output_write_error COMMAND factorial 1000 --output /dev/full
+    EXIT 1 STDERR "^factorial: error writing '/dev/full': No space left on device\n$")
+endif()
 # A run that fails leaves no file, not even the temporary one.
 parkit_cli_test(NAME factorial.output_failed_run DIR ${out_dir}/failed
   COMMAND factorial 100000 --output ${out_dir}/failed/f.txt
