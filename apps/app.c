@@ -3,10 +3,14 @@
  * checks every status it gets. */
 #include "app.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if PARKIT_WITH_MPI
@@ -15,6 +19,51 @@
 
 /* getopt_long values: the program's options from OWN_VAL, the common ones from COMMON_VAL. */
 enum { OWN_VAL = 1000, COMMON_VAL = 2000 };
+
+/* ---- interruption ----
+ * SIGINT and SIGTERM (which mpirun sends every rank when it gets either) set
+ * `interrupted` to the signal's number and remove the temporary output files at
+ * once (unlink is async-signal-safe; under mpirun a SIGKILL follows within a
+ * second). The pool polls the flag between chunks (pk_ctx_set_interrupt), so the
+ * run fails with PK_EINTR on every worker and rank, and the program ends with
+ * one message and status 128 + the signal. A second signal kills as usual. */
+static atomic_int interrupted;
+static _Atomic(char *) pending_tmp[APP_MAX_OUTPUTS]; /* removed by the handler */
+
+static void on_signal(int signo) {
+    int none = 0;
+    atomic_compare_exchange_strong(&interrupted, &none, signo);
+    for (int i = 0; i < APP_MAX_OUTPUTS; i++) {
+        char *tmp = atomic_exchange(&pending_tmp[i], NULL);
+        if (tmp != NULL)
+            unlink(tmp);
+    }
+}
+
+static int interrupt_fired(void *arg) {
+    (void)arg;
+    return atomic_load_explicit(&interrupted, memory_order_relaxed) != 0;
+}
+
+static void catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = (int)(SA_RESTART | SA_RESETHAND);
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The exit status of an interrupted run: 128 + the signal; 128 alone on a rank
+ * that got none (another rank did, and the agreed status is the larger). */
+static int interrupted_status(void) {
+    return 128 + atomic_load(&interrupted);
+}
+
+static const char *signal_name(int signo) {
+    return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "a signal";
+}
 
 int app_is_root(const app *a) {
     return a->rank == 0;
@@ -50,6 +99,7 @@ static int app_start(app *a, const char *prog, int *argc, char ***argv) {
     (void)argc;
     (void)argv;
 #endif
+    catch_signals();
     return APP_OK;
 }
 
@@ -78,6 +128,8 @@ int app_error(app *a, const char *fmt, ...) {
 }
 
 int app_fail(app *a, int rc) {
+    if (rc == PK_EINTR || atomic_load(&interrupted) != 0)
+        return interrupted_status(); /* said once, by app_finish */
     if (a->ctx == NULL)
         return app_error(a, "%s", pk_strerror(rc));
     char buf[512];
@@ -100,7 +152,10 @@ static int print_help(app *a, const app_program *p) {
     printf("%s\nPool and run options:\n", p->help);
     rc = app_first_error(rc, pk_cli_help(pk_cli_common_options(), stdout));
     printf("\nExit status: 0 when the run validated, 1 on a runtime or validation failure,\n"
-           "2 on a usage error. Under mpirun every rank exits with the same status.\n");
+           "2 on a usage error (an output file that cannot be written is one, found\n"
+           "before any computing), 130 or 143 when SIGINT or SIGTERM ended the run at the\n"
+           "workers' next chunk. Under mpirun every rank exits with the same status (mpirun\n"
+           "itself: 1 after a signal, which it passes on to the ranks as SIGTERM).\n");
     if (rc != 0 || fflush(stdout) != 0 || ferror(stdout))
         return app_error(a, "error writing the help");
     return APP_DONE;
@@ -220,6 +275,146 @@ static int app_parse(app *a, const app_program *p, int argc, char **argv) {
     return APP_OK;
 }
 
+/* ---- output files ---- */
+
+int app_output_add(app *a, app_output *o, const char *option, const char *path) {
+    if (path == NULL)
+        return APP_OK;
+    if (a->noutputs == APP_MAX_OUTPUTS)
+        return app_error(a, "too many output files");
+    memset(o, 0, sizeof *o);
+    o->option = option;
+    o->path = path;
+    o->slot = a->noutputs;
+    a->outputs[a->noutputs++] = o;
+    return APP_OK;
+}
+
+FILE *app_output_file(const app_output *o) {
+    return o->file;
+}
+
+/* The permissions a new file gets: 0666 less the umask. */
+static int new_file_mode(void) {
+    mode_t mask = umask(022);
+    umask(mask);
+    return (int)(0666 & ~mask);
+}
+
+/* A temporary file ".NAME.XXXXXX" in the directory of path (which is real: a
+ * symbolic link is followed first, so that the rename replaces its target). */
+static int open_temporary(app_output *o, const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t len = strlen(path) + 16;
+    o->tmp = malloc(len);
+    if (o->tmp == NULL)
+        return ENOMEM;
+    snprintf(o->tmp, len, "%.*s.%s.XXXXXX", (int)dir, path, path + dir);
+    int fd = mkstemp(o->tmp);
+    if (fd >= 0)
+        atomic_store(&pending_tmp[o->slot], o->tmp);
+    if (fd < 0 || fchmod(fd, (mode_t)o->mode) != 0 || (o->file = fdopen(fd, "w")) == NULL) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+            if (atomic_exchange(&pending_tmp[o->slot], NULL) != NULL)
+                unlink(o->tmp);
+        }
+        free(o->tmp);
+        o->tmp = NULL;
+        return err;
+    }
+    return 0;
+}
+
+/* Opens one output: 0 or an errno value. */
+static int open_output(app_output *o) {
+    struct stat st;
+    o->mode = new_file_mode();
+    if (stat(o->path, &st) != 0)
+        return errno == ENOENT ? open_temporary(o, o->path) : errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    if (!S_ISREG(st.st_mode)) { /* a device or a pipe: written in place */
+        o->file = fopen(o->path, "w");
+        return o->file ? 0 : errno;
+    }
+    if (access(o->path, W_OK) != 0)
+        return errno;
+    char *real = realpath(o->path, NULL);
+    if (real == NULL)
+        return errno;
+    o->mode = (int)(st.st_mode & 07777);
+    int err = open_temporary(o, real);
+    free(real);
+    return err;
+}
+
+/* Rank 0 opens every registered output; the status reaches every rank, so that a
+ * refusal stops them all before anything is computed. */
+static int open_outputs(app *a) {
+    int code = APP_OK;
+    for (int i = 0; i < a->noutputs && code == APP_OK && app_is_root(a); i++) {
+        app_output *o = a->outputs[i];
+        int err = open_output(o);
+        if (err != 0)
+            code = app_usage(a, "cannot write --%s '%s': %s", o->option, o->path, strerror(err));
+    }
+#if PARKIT_WITH_MPI
+    if (a->nranks > 1)
+        MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
+    return code;
+}
+
+/* Takes the temporary file from the signal handler: 1 when it is still there
+ * for us to rename or remove, 0 when the handler removed it (interrupted). */
+static int claim_tmp(app_output *o) {
+    return o->tmp != NULL && atomic_exchange(&pending_tmp[o->slot], NULL) != NULL;
+}
+
+int app_output_commit(app *a, app_output *o) {
+    if (o->file == NULL)
+        return app_error(a, "--%s '%s' is not open", o->option, o->path);
+    int bad = fflush(o->file) != 0 || ferror(o->file);
+    if (!bad && o->tmp != NULL)
+        bad = fsync(fileno(o->file)) != 0;
+    int err = errno;
+    bad |= fclose(o->file) != 0;
+    o->file = NULL;
+    if (o->tmp == NULL)
+        return bad ? app_error(a, "error writing '%s': %s", o->path, strerror(err)) : APP_OK;
+    if (!claim_tmp(o) || atomic_load(&interrupted) != 0) {
+        unlink(o->tmp); /* the handler may have; harmless again */
+        return interrupted_status();
+    }
+    if (bad || rename(o->tmp, o->path) != 0) {
+        err = bad ? err : errno;
+        unlink(o->tmp);
+        return app_error(a, "%s '%s': %s", bad ? "error writing" : "cannot replace", o->path,
+                         strerror(err));
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    return APP_OK;
+}
+
+/* Closes and removes what was not committed (a failed or interrupted run). */
+static void discard_outputs(app *a) {
+    for (int i = 0; i < a->noutputs; i++) {
+        app_output *o = a->outputs[i];
+        if (o->file != NULL)
+            fclose(o->file);
+        if (claim_tmp(o))
+            unlink(o->tmp);
+        free(o->tmp);
+        o->file = NULL;
+        o->tmp = NULL;
+    }
+    a->noutputs = 0;
+}
+
 /* ---- the context ---- */
 
 /* "prog: kernel  42.0%, 1m05s left": the time left assumes the rest goes at
@@ -329,6 +524,7 @@ static int app_open(app *a) {
         progress = 0;
     if (progress)
         pk_ctx_set_progress(a->ctx, show_progress, a, 1.0);
+    pk_ctx_set_interrupt(a->ctx, interrupt_fired, NULL);
     return check_ranks(a);
 }
 
@@ -463,6 +659,8 @@ static int run(app *a, const app_program *p) {
 static int app_finish(app *a, int code) {
     if (code == APP_DONE)
         code = APP_OK;
+    if (atomic_load(&interrupted) != 0)
+        code = interrupted_status();
 #if PARKIT_WITH_MPI
     int inited = 0, finalized = 0;
     MPI_Initialized(&inited);
@@ -473,10 +671,15 @@ static int app_finish(app *a, int code) {
         code = agreed;
     }
 #endif
+    if (code >= 128 && app_is_root(a))
+        fprintf(stderr, "%s: interrupted (%s)\n", a->prog, signal_name(code - 128));
     pk_ctx_free(a->ctx);
     a->ctx = NULL;
 #if PARKIT_WITH_MPI
-    pk_mpi_finalize();
+    /* Interrupted under a launcher, MPI_Finalize would wait for the launcher,
+     * which is busy ending the job (Open MPI: until it kills the ranks). */
+    if (code < 128 || a->nranks == 1)
+        pk_mpi_finalize();
 #endif
     return code;
 }
@@ -489,11 +692,14 @@ int app_main(const app_program *p, int argc, char **argv) {
     if (rc == APP_OK)
         rc = p->check(&a, p->state);
     if (rc == APP_OK)
+        rc = open_outputs(&a);
+    if (rc == APP_OK)
         rc = app_open(&a);
     if (rc == APP_OK && p->prepare)
         rc = p->prepare(&a, p->state);
     if (rc == APP_OK)
         rc = run(&a, p);
+    discard_outputs(&a);
     if (p->release)
         p->release(p->state);
     return app_finish(&a, rc);

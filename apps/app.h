@@ -7,6 +7,9 @@
  *   the options: the program's table and the common one (parkit/cli.h) drive
  *     getopt_long, the applying and --help; --help and --version print and stop;
  *   check     the positional arguments and option combinations (usage errors);
+ *   the output files the program registered (app_output_add): each created as a
+ *     temporary file next to its path before anything is computed, so a path
+ *     that cannot be written is a usage error up front;
  *   the context: --backend, --inject-fault (or PARKIT_INJECT), progress, --ranks;
  *   prepare   what the runs need once the context exists;
  *   the sweep of run_once over the pool sizes (work units per run);
@@ -29,6 +32,23 @@
 
 enum { APP_OK = 0, APP_FAILED = 1, APP_USAGE = 2, APP_DONE = 3 /* help/version printed */ };
 
+enum { APP_MAX_OUTPUTS = 4 };
+
+/* A file an option names (--output FILE), written by rank 0. Between the check
+ * and the commit, the data goes to a temporary file in the same directory
+ * (".NAME.XXXXXX"); app_output_commit renames it over the path, so the path
+ * never holds a half-written file; the driver removes a temporary file that was
+ * not committed (a failed or interrupted run). A path that exists and is not a
+ * regular file (/dev/null, a pipe) is written directly. */
+typedef struct app_output {
+    const char *option; /* the option's name, for messages ("output") */
+    const char *path;
+    char *tmp; /* the temporary file until committed; NULL when writing directly */
+    FILE *file;
+    int mode; /* the permissions the file gets */
+    int slot; /* its place among the registered outputs */
+} app_output;
+
 /* One run of a program, as the driver and the callbacks see it. */
 typedef struct app {
     const char *prog;
@@ -45,6 +65,8 @@ typedef struct app {
     double progress_start; /* when the part now shown was first shown... */
     double progress_base;  /* ...and its fraction then */
     double progress_frac;  /* its fraction last shown */
+    app_output *outputs[APP_MAX_OUTPUTS]; /* registered by the program's check */
+    int noutputs;
 } app;
 
 /* A program. Callbacks get the program's state; those returning an exit code
@@ -84,6 +106,15 @@ int app_usage(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 int app_error(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the context's last error (with its origin) once; returns APP_FAILED. */
 int app_fail(app *a, int rc);
+/* Registers an output file (from the program's check; path NULL: none). The
+ * driver opens it on rank 0 after the check; APP_OK or APP_FAILED (too many). */
+int app_output_add(app *a, app_output *o, const char *option, const char *path);
+/* The open stream of a registered output, on rank 0. */
+FILE *app_output_file(const app_output *o);
+/* Closes the output and renames it over its path; APP_OK or app_error's code
+ * (the temporary file is removed then). */
+int app_output_commit(app *a, app_output *o);
+
 /* 1 on rank 0: the rank that prints. */
 int app_is_root(const app *a);
 /* Bytes of physical memory, for "would not fit in memory" checks. */

@@ -18,8 +18,9 @@ typedef struct fact_state {
     uint64_t n, a, b; /* N, or the range A..B */
     int each, u64, print, show;
     const char *output;
-    int64_t count; /* values in the range */
-    int ready;     /* result initialized (and results allocated on rank 0) */
+    app_output out; /* --output FILE */
+    int64_t count;  /* values in the range */
+    int ready;      /* result initialized (and results allocated on rank 0) */
     mpz_t result;
     mpz_t *results;
     uint64_t *results64;
@@ -79,7 +80,11 @@ static const pk_cli_option options[] = {
      set_each},
     {"u64", 0, 0, NULL, "with --each: compute in 64-bit integers (fails from 21!)", set_u64},
     {"print", 0, 0, NULL, "print the whole N! after the report", set_print},
-    {"output", 0, 1, "FILE", "write N! (or the --each table) to FILE instead", set_output},
+    {"output", 0, 1, "FILE",
+     "write N! (or the --each table) to FILE instead; checked\n"
+     "before computing, written to a temporary file next to it\n"
+     "and renamed over FILE when complete",
+     set_output},
     {"digits", 0, 1, "K", "leading and trailing digits to show (default 20)", set_digits},
     {NULL, 0, 0, NULL, NULL, NULL},
 };
@@ -152,6 +157,8 @@ static int check_range(app *a, fact_state *s) {
 static int check_args(app *a, void *state) {
     fact_state *s = state;
     const char *why;
+    if (app_output_add(a, &s->out, "output", s->output) != APP_OK)
+        return APP_FAILED;
     if (s->each && a->nargs > 0)
         return app_usage(a, "give either N or --each A..B, not both");
     if (!s->each && a->nargs == 0)
@@ -457,14 +464,14 @@ static int write_values(const fact_state *s, FILE *f) {
     return 0;
 }
 
+/* Into the temporary file opened before the runs, then renamed over the path. */
 static int write_output(app *a, fact_state *s) {
     double t0 = pk_time_now();
-    FILE *f = fopen(s->output, "w");
-    if (f == NULL)
-        return app_error(a, "cannot open '%s' for writing", s->output);
-    int rc = write_values(s, f);
-    if (fclose(f) != 0 || rc != 0)
+    if (write_values(s, app_output_file(&s->out)) != 0) /* the driver removes it */
         return app_error(a, "error writing '%s'", s->output);
+    int rc = app_output_commit(a, &s->out);
+    if (rc != APP_OK)
+        return rc;
     s->output_seconds = pk_time_now() - t0;
     s->output_written = 1;
     return APP_OK;

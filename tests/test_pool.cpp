@@ -1521,6 +1521,79 @@ TEST_P(PoolApi, ProgressIsReportedWithTheLabel) {
     }
 }
 
+// ---- interruption (pk_ctx_set_interrupt) ------------------------------------------------
+
+// Says "stop" from its (after + 1)-th poll on; counts the polls.
+struct Interrupt {
+    explicit Interrupt(int64_t n) : after(n) {}
+    int64_t after;
+    std::atomic<int64_t> polls{0};
+};
+
+int InterruptAfter(void *arg) {
+    auto *in = static_cast<Interrupt *>(arg);
+    return in->polls.fetch_add(1) >= in->after;
+}
+
+int CountRange(void *arg, int64_t b, int64_t e, pk_worker *) {
+    static_cast<std::atomic<int64_t> *>(arg)->fetch_add(e - b);
+    return 0;
+}
+
+int CountInterruptedTask(void *arg, int64_t, void *, pk_worker *) {
+    static_cast<std::atomic<int64_t> *>(arg)->fetch_add(1);
+    return 0;
+}
+
+TEST_P(PoolApi, InterruptStopsEveryWorkerBeforeItsNextChunk) {
+    for (int schedule : {PK_STATIC, PK_DYNAMIC}) {
+        Interrupt in(5);
+        pk_ctx_set_interrupt(ctx(), InterruptAfter, &in);
+        std::atomic<int64_t> ran{0};
+        pk_opts o = Opts(schedule, 1);
+        EXPECT_EQ(pk_for(ctx(), 1000, &o, CountRange, &ran), PK_EINTR);
+        // A chunk runs only after a poll that said "go on": five of them.
+        EXPECT_LE(ran.load(), 5) << "schedule " << schedule;
+        EXPECT_EQ(pk_ctx_error(ctx())->code, PK_EINTR);
+        EXPECT_STREQ(pk_ctx_error(ctx())->message, "interrupted");
+        pk_ctx_set_interrupt(ctx(), nullptr, nullptr);
+        ran = 0;
+        EXPECT_EQ(pk_for(ctx(), 1000, &o, CountRange, &ran), 0) << ErrorString();
+        EXPECT_EQ(ran.load(), 1000);
+    }
+}
+
+TEST_P(PoolApi, InterruptStopsTasksInsideAChunk) {
+    Interrupt in(3);
+    pk_ctx_set_interrupt(ctx(), InterruptAfter, &in);
+    std::atomic<int64_t> ran{0};
+    pk_opts o = Opts(PK_DYNAMIC, 100); // 100 tasks a chunk, polled between them
+    EXPECT_EQ(pk_tasks(ctx(), 1000, &o, CountInterruptedTask, &ran, nullptr, nullptr), PK_EINTR);
+    EXPECT_LE(ran.load(), 3 + Threads()); // each worker may finish the task it began
+    pk_ctx_set_interrupt(ctx(), nullptr, nullptr);
+}
+
+TEST_P(PoolApi, InterruptReachesTeamRolesAndLongSteps) {
+    Interrupt in(0); // fired from the first poll
+    pk_ctx_set_interrupt(ctx(), InterruptAfter, &in);
+    auto body = [](void *, pk_worker *w) -> int {
+        for (int64_t t = 0; t < 1000000000; t++) {
+            int rc = pk_interrupt_check(w);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    };
+    EXPECT_EQ(pk_team(ctx(), 2, nullptr, body, nullptr), PK_EINTR);
+    EXPECT_EQ(pk_ctx_interrupted(ctx()), PK_EINTR);
+    EXPECT_EQ(pk_ctx_error(ctx())->code, PK_EINTR);
+    pk_ctx_set_interrupt(ctx(), nullptr, nullptr);
+    EXPECT_EQ(pk_ctx_interrupted(ctx()), 0);
+    EXPECT_EQ(pk_ctx_interrupted(nullptr), 0);
+    EXPECT_STREQ(pk_strerror(PK_EINTR), "interrupted");
+    EXPECT_STREQ(pk_err_name(PK_EINTR), "PK_EINTR");
+}
+
 INSTANTIATE_TEST_SUITE_P(Pools, PoolApi, testing::ValuesIn(AllPools()), PoolName);
 
 // ---- backends by name

@@ -146,6 +146,8 @@ struct pk_ctx {
     pk__fault fault;
     pk_progress_fn progress;
     void *progress_arg;
+    pk_interrupt_fn interrupt; /* polled by workers between chunks; NULL: none */
+    void *interrupt_arg;
     double progress_interval;
     double progress_due;     /* pk_ctx_progress: the next report is due then */
     pk_chan *chans[16];      /* open channels, woken by abort when a call fails */

@@ -441,7 +441,8 @@ static const pk_cli_option common_options[] = {
                               "mpi under mpirun with more than one rank, else omp)", set_backend},
     {"threads", 0, 1, "LIST", "threads per process to sweep, e.g. 1,2,4 or 1..4\n"
                               "(default: OMP_NUM_THREADS, else the cores available)", set_threads},
-    {"ranks", 0, 1, "LIST", "MPI ranks to sweep inside one launch, e.g. 1,2,4,8", set_ranks},
+    {"ranks", 0, 1, "LIST", "MPI ranks to sweep inside one launch, e.g. 1,2,4,8; every\n"
+                            "pool keeps the launch's threads per rank (or --threads)", set_ranks},
     {"repeat", 0, 1, "N", "timed runs per pool size (default 3)", set_repeat},
     {"warmup", 0, 1, "N", "untimed runs before them (default 1)", set_warmup},
     {"format", 0, 1, "FMT", "table, csv or json (default table)", set_format},

@@ -83,6 +83,17 @@ void pk_ctx_set_progress(pk_ctx *ctx, pk_progress_fn fn, void *arg, double inter
     ctx->progress_interval = interval > 0 ? interval : 1.0;
 }
 
+void pk_ctx_set_interrupt(pk_ctx *ctx, pk_interrupt_fn fn, void *arg) {
+    ctx->interrupt = fn;
+    ctx->interrupt_arg = arg;
+}
+
+int pk_ctx_interrupted(pk_ctx *ctx) {
+    if (ctx == NULL || ctx->interrupt == NULL || !ctx->interrupt(ctx->interrupt_arg))
+        return 0;
+    return pk_ctx_fail(ctx, PK_EINTR, "%s", pk_strerror(PK_EINTR));
+}
+
 int pk_ctx_fault_fired(const pk_ctx *ctx) {
     return ctx->fault.fired;
 }
@@ -199,6 +210,8 @@ int pk_ctx_subpool(pk_ctx *ctx, pk_ctx **sub, int ranks) {
     s->progress = ctx->progress;
     s->progress_arg = ctx->progress_arg;
     s->progress_interval = ctx->progress_interval;
+    s->interrupt = ctx->interrupt;
+    s->interrupt_arg = ctx->interrupt_arg;
     s->kernel = ctx->kernel;
     return 0;
 }

@@ -126,8 +126,22 @@ int pk_fail(pk_worker *w, int code, const char *fmt, ...) {
     return code;
 }
 
+/* Whether the context's interrupt fired; if so the job fails with PK_EINTR. */
+static int job_interrupted(pk__job *job, const pk_worker *w) {
+    const pk_ctx *ctx = job->ctx;
+    if (ctx->interrupt == NULL || !ctx->interrupt(ctx->interrupt_arg))
+        return 0;
+    job_record(job, w, PK_EINTR, pk_strerror(PK_EINTR));
+    return 1;
+}
+
+int pk_interrupt_check(pk_worker *w) {
+    return w != NULL && w->job_ != NULL && job_interrupted(w->job_, w) ? PK_EINTR : 0;
+}
+
 int pk_stopping(const pk_worker *w) {
-    return w->job_ != NULL && atomic_load_explicit(&w->job_->stop, memory_order_relaxed);
+    return w->job_ != NULL && (atomic_load_explicit(&w->job_->stop, memory_order_relaxed) ||
+                               job_interrupted(w->job_, w));
 }
 
 int pk_fault_armed(const pk_worker *w) {
@@ -185,7 +199,7 @@ static int run_tasks(pk__job *job, pk_worker *w, int64_t b, int64_t e) {
         rc = job->task_fn(arg, t, res, w);
         if (rc != 0)
             return rc;
-        if (t + 1 < e && atomic_load_explicit(&job->stop, memory_order_relaxed))
+        if (t + 1 < e && pk_stopping(w))
             return 0;
     }
     return 0;
@@ -201,6 +215,8 @@ static int run_combine(pk__job *job, int64_t p) {
 }
 
 int pk__job_chunk(pk__job *job, pk_worker *w, int64_t c) {
+    if (job->kind != PK__COMBINE && job_interrupted(job, w))
+        return PK_EINTR;
     int64_t b = c * job->chunk;
     int64_t e = job->n - b < job->chunk ? job->n : b + job->chunk;
     int rc = 0;

@@ -118,10 +118,14 @@ int pk_sweep_run(pk_ctx *ctx, const pk_sweep *sw, pk_run_fn fn, void *arg, pk_st
     int nt = sw->nthreads > 0 ? sw->nthreads : 1;
     int rc = 0;
     int saved_threads = pk_ctx_threads_setting(ctx);
+    /* Every pool of a ranks sweep runs the threads per rank of the whole launch:
+     * a sub-pool's own default would divide the node's cores among fewer ranks
+     * (a 1-rank pool of an 8-rank launch on 2 cores would run 2 threads, the
+     * others 1), and the rows would compare pools of unequal ranks. */
+    int threads = sw->nranks > 0 ? pk_ctx_threads(ctx) : saved_threads;
     for (int r = 0; r < nr && rc == 0; r++) {
         int ranks = sw->nranks > 0 ? sw->ranks[r] : pk_ctx_size(ctx);
-        rc = sweep_ranks(ctx, sw, fn, arg, ranks, saved_threads, rows + (size_t)r * (size_t)nt,
-                         samples);
+        rc = sweep_ranks(ctx, sw, fn, arg, ranks, threads, rows + (size_t)r * (size_t)nt, samples);
     }
     pk_ctx_set_threads(ctx, saved_threads);
     free(samples);

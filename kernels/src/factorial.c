@@ -151,8 +151,11 @@ static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
         return 0;
     }
     for (int j = nseg - 2; j >= 0; j--) {
+        int rc = pk_ctx_interrupted(ctx);
+        if (rc != 0)
+            return rc;
         mpz_mul(r, r, r);
-        int rc = mul_shift(ctx, r, r, seg[j], j == 0 ? (mp_bitcnt_t)twos : 0);
+        rc = mul_shift(ctx, r, r, seg[j], j == 0 ? (mp_bitcnt_t)twos : 0);
         if (rc != 0)
             return rc;
         progress_step(&prog, r);

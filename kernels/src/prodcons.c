@@ -61,6 +61,8 @@ static long fill_batch(const pc_run *r, pk_worker *w, int faults, int64_t *buf, 
     for (; n < batch && i < items; n++, i = next_item(i, items, step)) {
         int64_t ordinal = t->produced + (int64_t)n;
         int rc = faults ? pk_task_begin(w, ordinal) : 0;
+        if (rc == 0)
+            rc = pk_interrupt_check(w);
         if (rc != 0)
             return rc;
         sleep_seconds(delay);
@@ -106,7 +108,8 @@ static int consume(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t)
     int rc;
     while ((rc = take(r->ch, buf, batch, &got)) == 0) {
         for (size_t k = 0; k < got && rc == 0; k++) {
-            if (faults && (rc = pk_task_begin(w, ordinal)) != 0)
+            if ((faults && (rc = pk_task_begin(w, ordinal)) != 0) ||
+                (rc = pk_interrupt_check(w)) != 0)
                 break;
             ordinal++;
             sum += (uint64_t)buf[k];

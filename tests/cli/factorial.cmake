@@ -113,15 +113,44 @@ parkit_cli_test(NAME factorial.csv COMMAND factorial 1000 --format csv ${fast} E
   STDOUT "^# program += factorial\n" "(^|\n)# digits += 2568\n" "(^|\n)# Validation: PASSED\n"
          "\nfactorial,1,[^\n]*,digits/s\n$")
 
-# --output writes the number instead of printing it; the time is a note.
-parkit_cli_test(NAME factorial.output
-  COMMAND factorial 1000 --output ${CMAKE_CURRENT_BINARY_DIR}/factorial_1000.txt EXIT 0
-  STDOUT "(^|\n)Validation: PASSED\n" "wrote [^\n]*factorial_1000\\.txt in [0-9.]+ s"
+# --output writes the number instead of printing it; the time is a note. The
+# number goes to a temporary file next to the path, renamed over it at the end:
+# nothing else is left in the folder.
+set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/out)
+parkit_cli_test(NAME factorial.output DIR ${out_dir}/output
+  COMMAND factorial 1000 --output ${out_dir}/output/f.txt EXIT 0
+  STDOUT "(^|\n)Validation: PASSED\n" "wrote [^\n]*f\\.txt in [0-9.]+ s"
   NOT_STDOUT "4023872600770937735437024339230039857193748642107"
-  NOT_STDERR ".")
-parkit_cli_test(NAME factorial.output_unwritable
-  COMMAND factorial 10 --output ${CMAKE_CURRENT_BINARY_DIR}/no/such/dir/f.txt EXIT 1
-  STDERR "^factorial: cannot open [^\n]*f\\.txt")
+  NOT_STDERR "." DIR_LIST "^f\\.txt$")
+# A path that cannot be written is a usage error before anything is computed.
+foreach(case "no_dir:DIR/no/such/dir/f.txt:No such file or directory"
+             "a_dir:DIR/.:Is a directory"
+             "under_a_file:${CMAKE_CURRENT_SOURCE_DIR}/factorial.cmake/f.txt:Not a directory")
+  string(REPLACE ":" ";" case "${case}")
+  list(GET case 0 name)
+  list(GET case 1 path)
+  list(GET case 2 why)
+  foreach(b serial ${backend})
+    string(REPLACE "DIR" "${out_dir}/${name}_${b}" file "${path}")
+    string(REGEX REPLACE "[.]" "\\\\." file_re "${file}")
+    parkit_cli_test(NAME factorial.output_unwritable_${name}_${b} DIR ${out_dir}/${name}_${b}
+      COMMAND factorial 10 --backend ${b} --output ${file} EXIT 2
+      STDERR "^factorial: cannot write --output '${file_re}': ${why}\n"
+             "\nTry 'factorial --help' for more information\\.\n$"
+      NOT_STDOUT "." DIR_LIST "^$")
+  endforeach()
+endforeach()
+# A device is written in place (no temporary file beside it), and a failed
+# write is an error with the reason.
+if(EXISTS /dev/full)
+  parkit_cli_test(NAME factorial.output_write_error COMMAND factorial 1000 --output /dev/full
+    EXIT 1 STDERR "^factorial: error writing '/dev/full': No space left on device\n$")
+endif()
+# A run that fails leaves no file, not even the temporary one.
+parkit_cli_test(NAME factorial.output_failed_run DIR ${out_dir}/failed
+  COMMAND factorial 100000 --output ${out_dir}/failed/f.txt
+          --inject-fault kernel=factorial,task=1 EXIT 1
+  STDERR "injected fault" NOT_STDOUT "Validation" DIR_LIST "^$")
 
 # Fault injection: the origin reaches stderr, exit status 1, no report.
 parkit_cli_test(NAME factorial.fault_from_env COMMAND factorial 100000 EXIT 1

@@ -11,6 +11,40 @@ parkit_cli_test(NAME mpirun.squares_ranks_sweep_json RANKS 4 TIMEOUT ${once}
   JSON "validation=^PASSED$" "backend=^mpi$" "runs#=3" "runs.0.ranks=^1$" "runs.1.ranks=^2$"
        "runs.2.ranks=^4$" "result.sum=^333333833333500000$"
   STDERR_LINES "0:squares")
+# A ranks sweep runs every pool with the threads per rank of the whole launch
+# (the header's "threads requested"), without OMP_NUM_THREADS too, when the
+# default divides the node's cores among the ranks: a 1-rank pool does not get
+# the cores of 4 ranks. So each row's pool is its ranks times those threads,
+# and speedup and efficiency are against the first row. Every program.
+set(sweep_rows "runs.0.ranks=^1$" "runs.1.ranks=^2$" "runs.2.ranks=^4$")
+foreach(i 0 1 2)
+  list(APPEND sweep_rows "runs.${i}.threads=@params.threads requested"
+       "runs.${i}.threads_obtained=@params.threads requested")
+endforeach()
+list(APPEND sweep_rows "runs.0.pool=@params.threads requested" "runs.0.speedup=^1$"
+     "runs.0.efficiency=^1$" "runs#=3")
+foreach(cmd "squares 1e6" "sieve 1e7" "factorial 10000" "prodcons --items 1e4 --ranks 2,4,4")
+  separate_arguments(cmd)
+  list(GET cmd 0 prog)
+  set(ranks --ranks 1,2,4)
+  set(rows ${sweep_rows})
+  if(prog STREQUAL "sieve") # a small sieve takes fewer threads than it asks for
+    list(FILTER rows EXCLUDE REGEX "(obtained|pool)=")
+  elseif(prog STREQUAL "prodcons") # a team of one producer and one consumer at least
+    set(ranks "")
+    set(rows "runs.0.ranks=^2$" "runs.1.ranks=^4$" "runs.0.threads=@params.threads requested"
+             "runs.1.threads=@params.threads requested" "runs.0.speedup=^1$" "runs#=3")
+  endif()
+  foreach(t default 2)
+    set(threads "")
+    if(t EQUAL 2)
+      set(threads --threads 2)
+    endif()
+    parkit_cli_test(NAME mpirun.${prog}_ranks_sweep_threads_${t} RANKS 4 TIMEOUT ${once}
+      COMMAND ${cmd} ${ranks} ${threads} --repeat 1 --warmup 0 --format json EXIT 0
+      ENV --unset=OMP_NUM_THREADS JSON "validation=^PASSED$" ${rows})
+  endforeach()
+endforeach()
 parkit_cli_test(NAME mpirun.squares_fault_on_rank_2 RANKS 4 TIMEOUT ${once}
   COMMAND squares 1e6 --inject-fault kernel=squares,rank=2,task=0 EXIT 1
   STDERR_LINES "1:^squares: " "1:^squares: rank 2, thread 0, task 0: injected fault$"
@@ -36,6 +70,23 @@ parkit_cli_test(NAME mpirun.factorial_100000 RANKS 3 TIMEOUT ${once}
   COMMAND factorial 100000 --repeat 1 --warmup 0 EXIT 0
   STDOUT_LINES "1:^digits += 456574$" "1:^Validation: PASSED$"
   STDERR_LINES "0:.")
+# --output under the launcher: rank 0 writes it; a path it cannot write stops
+# every rank before anything is computed, with one message.
+set(mpi_out ${CMAKE_CURRENT_BINARY_DIR}/out/mpirun)
+parkit_cli_test(NAME mpirun.factorial_output RANKS 2 TIMEOUT ${once} DIR ${mpi_out}/ok
+  COMMAND factorial 1000 --output ${mpi_out}/ok/f.txt EXIT 0
+  STDOUT_LINES "1:^Validation: PASSED$" STDERR_LINES "0:." DIR_LIST "^f\\.txt$")
+parkit_cli_test(NAME mpirun.factorial_output_unwritable RANKS 2 TIMEOUT ${once}
+  DIR ${mpi_out}/unwritable
+  COMMAND factorial 10 --output ${mpi_out}/unwritable/no/such/f.txt EXIT 2
+  STDERR_LINES "1:^factorial: cannot write --output '[^']*f\\.txt': No such file or directory$"
+               "1:^Try 'factorial --help'"
+  STDOUT_LINES "0:." DIR_LIST "^$")
+parkit_cli_test(NAME mpirun.factorial_output_failed_run RANKS 2 TIMEOUT ${once}
+  DIR ${mpi_out}/failed
+  COMMAND factorial 100000 --output ${mpi_out}/failed/f.txt
+          --inject-fault kernel=factorial,rank=1,task=1 EXIT 1
+  STDERR_LINES "1:injected fault$" STDOUT_LINES "0:Validation" DIR_LIST "^$")
 parkit_cli_test(NAME mpirun.factorial_each_u64_overflow RANKS 3 TIMEOUT ${once}
   COMMAND factorial --each 15..25 --u64 EXIT 1
   STDERR_LINES "1:^factorial: rank [0-2], thread 0, task 6: 21! does not fit in 64 bits$")

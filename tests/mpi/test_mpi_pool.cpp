@@ -462,3 +462,40 @@ TEST(MpiPool, MapOutputIntoNodeSharedArrayIsWrittenInPlace) {
     }
     pk_shared_free(sh);
 }
+
+// ---- interruption ----
+
+namespace {
+
+int InterruptOnRank(void *arg) {
+    return *static_cast<int *>(arg);
+}
+
+int NoteRange(void *arg, int64_t b, int64_t e, pk_worker *) {
+    __atomic_add_fetch(static_cast<int64_t *>(arg), e - b, __ATOMIC_RELAXED);
+    return 0;
+}
+
+} // namespace
+
+// A signal on one rank alone (its interrupt says stop, the others' do not)
+// fails the call on every rank with PK_EINTR and that rank as the origin.
+TEST(MpiPool, InterruptOnOneRankStopsEveryRank) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int last = WorldSize() - 1;
+    int mine = pk_ctx_rank(ctx.get()) == last;
+    pk_ctx_set_interrupt(ctx.get(), InterruptOnRank, &mine);
+    for (const Schedule &s : Schedules()) {
+        int64_t ran = 0;
+        pk_opts o = Opts(s);
+        EXPECT_EQ(pk_for(ctx.get(), 100000, &o, NoteRange, &ran), PK_EINTR) << s.schedule;
+        EXPECT_EQ(pk_ctx_error(ctx.get())->rank, last);
+        EXPECT_STREQ(pk_ctx_error(ctx.get())->message, "interrupted");
+        if (mine)
+            EXPECT_EQ(ran, 0);
+    }
+    pk_ctx_set_interrupt(ctx.get(), nullptr, nullptr);
+    int64_t ran = 0;
+    EXPECT_EQ(pk_for(ctx.get(), 1000, nullptr, NoteRange, &ran), 0) << ErrorText(ctx.get());
+}

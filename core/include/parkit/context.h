@@ -88,6 +88,20 @@ size_t pk_ctx_error_string(const pk_ctx *ctx, char *buf, size_t len);
 typedef void (*pk_progress_fn)(void *arg, const char *kernel, double fraction);
 void pk_ctx_set_progress(pk_ctx *ctx, pk_progress_fn fn, void *arg, double interval);
 
+/* Interruption (a program's SIGINT, say): fn(arg) is called by every worker of
+ * every pool call between chunks and tasks, and by pk_stopping() and
+ * pk_interrupt_check(); when it returns non-zero the call stops as after a
+ * failure, every worker at its next boundary, and returns PK_EINTR ("interrupted")
+ * on every rank. fn must be cheap and safe from any thread: reading a flag that a
+ * signal handler set, typically. A sub-pool takes its parent's. NULL disables. */
+typedef int (*pk_interrupt_fn)(void *arg);
+void pk_ctx_set_interrupt(pk_ctx *ctx, pk_interrupt_fn fn, void *arg);
+
+/* 0, or PK_EINTR recorded as the context's error when its interrupt fired: for
+ * long steps outside pool calls (a chain of big products on rank 0). Under MPI
+ * pass the code to pk_agree() like any local status. */
+int pk_ctx_interrupted(pk_ctx *ctx);
+
 /* ---- for kernels of your own ---------------------------------------------------
  * What parkit's own kernels use to look like library calls; open to any caller. */
 

@@ -30,7 +30,8 @@ extern "C" {
     XX(EPERM, -15, "operation not permitted")                                                      \
     XX(ETIMEDOUT, -16, "timed out")                                                                \
     XX(ECANCELED, -17, "cancelled")                                                                \
-    XX(EBUSY, -18, "already started")
+    XX(EBUSY, -18, "already started")                                                              \
+    XX(EINTR, -19, "interrupted")
 
 enum pk_errno {
     PK_OK = 0,

@@ -113,9 +113,15 @@ int pk_fail(pk_worker *w, int code, const char *fmt, ...)
 #endif
     ;
 
-/* 1 when another worker has failed and this one should stop early (for bodies
+/* 1 when another worker has failed, or the context's interrupt fired (which
+ * then fails the call with PK_EINTR), and this one should stop early (for bodies
  * that run long inside one chunk). */
 int pk_stopping(const pk_worker *w);
+
+/* 0, or PK_EINTR when the context's interrupt (pk_ctx_set_interrupt) fired: the
+ * call's error is then recorded and every worker stops. For callbacks that run
+ * their own loops (pk_team roles); the pool checks between chunks itself. */
+int pk_interrupt_check(pk_worker *w);
 
 /* Marks the start of task `task` inside a callback that runs its own loop (pk_team
  * roles): sets w->task and fires an armed fault that matches. Returns 0 or

@@ -39,7 +39,9 @@ void pk_stats_relative(pk_stats *rows, int n, double work);
 typedef int (*pk_run_fn)(pk_ctx *ctx, void *arg);
 
 typedef struct pk_sweep {
-    const int *threads; /* threads per rank to try; NULL/0: the context's setting */
+    /* threads per rank to try; NULL/0: the context's setting, and in a ranks
+     * sweep the threads per rank the whole context has, on every sub-pool */
+    const int *threads;
     int nthreads;
     const int *ranks; /* ranks to try (MPI); NULL/0: all ranks */
     int nranks;
