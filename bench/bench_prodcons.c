@@ -1,7 +1,9 @@
 /* Benchmark: parkit's producer/consumer kernel against two queues written here,
  * measured in the same run on the same machine: a ring under one mutex with two
- * condition variables (the textbook bounded buffer) and a lock-free
- * single-producer single-consumer ring, publishing every item or every 64.
+ * condition variables (the textbook bounded buffer), a lock-free
+ * single-producer single-consumer ring, publishing every item or every 64, and
+ * a bounded multi-producer multi-consumer ring with a sequence number per slot;
+ * and the channel alone (pk_chan_put and pk_chan_get of one item each).
  * Prints the median items/s of each and its ratio to the anchors. Never fails on
  * speed. Usage: bench_prodcons [ITEMS [REPEATS [CAPACITY]]]. */
 #include <pthread.h>
@@ -124,6 +126,119 @@ static void *spsc_consumer(void *p) {
     return NULL;
 }
 
+/* ---- anchor 3: bounded MPMC ring with a sequence number per slot ------------
+ * The classic design for any number of producers and consumers: a slot's
+ * sequence number says whose turn it is (equal to the position: a producer's;
+ * position + 1: a consumer's), a side claims a position with one
+ * compare-and-swap on its shared counter, copies, then moves the slot's number
+ * on to the other side's turn for this lap (consumer: position + capacity). Run
+ * here with one producer and one consumer, spinning (with yields) when full or
+ * empty, which is the figure the channel's single-item path is held to. */
+
+typedef struct mpmc_cell {
+    _Atomic size_t seq;
+    int64_t value;
+} mpmc_cell;
+
+typedef struct mpmc_ring {
+    _Alignas(64) _Atomic size_t enq;
+    _Alignas(64) _Atomic size_t deq;
+    _Alignas(64) mpmc_cell *cells;
+    size_t mask;
+    int64_t items;
+    uint64_t sum;
+} mpmc_ring;
+
+static int mpmc_push(mpmc_ring *q, int64_t v) {
+    size_t pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
+    for (;;) {
+        mpmc_cell *cell = &q->cells[pos & q->mask];
+        size_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->enq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                cell->value = v;
+                atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
+                return 1;
+            }
+        } else if (dif < 0) {
+            return 0; /* full */
+        } else {
+            pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
+        }
+    }
+}
+
+static int mpmc_pop(mpmc_ring *q, int64_t *v) {
+    size_t pos = atomic_load_explicit(&q->deq, memory_order_relaxed);
+    for (;;) {
+        mpmc_cell *cell = &q->cells[pos & q->mask];
+        size_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                *v = cell->value;
+                atomic_store_explicit(&cell->seq, pos + q->mask + 1, memory_order_release);
+                return 1;
+            }
+        } else if (dif < 0) {
+            return 0; /* empty */
+        } else {
+            pos = atomic_load_explicit(&q->deq, memory_order_relaxed);
+        }
+    }
+}
+
+static void *mpmc_producer(void *p) {
+    mpmc_ring *q = p;
+    for (int64_t i = 1; i <= q->items; i++)
+        for (unsigned spins = 0; !mpmc_push(q, i); backoff(&spins))
+            continue;
+    return NULL;
+}
+
+static void *mpmc_consumer(void *p) {
+    mpmc_ring *q = p;
+    uint64_t sum = 0;
+    int64_t v;
+    for (int64_t i = 0; i < q->items; i++) {
+        for (unsigned spins = 0; !mpmc_pop(q, &v); backoff(&spins))
+            continue;
+        sum += (uint64_t)v;
+    }
+    q->sum = sum;
+    return NULL;
+}
+
+/* ---- the channel alone: pk_chan_put and pk_chan_get of one item each -------- */
+
+typedef struct chan_pair {
+    pk_chan *ch;
+    int64_t items;
+    uint64_t sum;
+} chan_pair;
+
+static void *chan_producer(void *p) {
+    chan_pair *q = p;
+    for (int64_t i = 1; i <= q->items; i++)
+        if (pk_chan_put(q->ch, &i) != 0)
+            break;
+    pk_chan_close(q->ch);
+    return NULL;
+}
+
+static void *chan_consumer(void *p) {
+    chan_pair *q = p;
+    uint64_t sum = 0;
+    int64_t v;
+    while (pk_chan_get(q->ch, &v) == 0)
+        sum += (uint64_t)v;
+    q->sum = sum;
+    return NULL;
+}
+
 /* ---- timing ------------------------------------------------------------------ */
 
 typedef int (*bench_fn)(const bench_cfg *cfg, void *arg, double *seconds);
@@ -179,6 +294,42 @@ static int bench_spsc(const bench_cfg *cfg, void *arg, double *seconds) {
     free(q->buf);
     free(q);
     return ok ? 0 : -1;
+}
+
+static int bench_mpmc(const bench_cfg *cfg, void *arg, double *seconds) {
+    (void)arg;
+    size_t cap = 1;
+    while (cap < cfg->capacity)
+        cap <<= 1;
+    mpmc_ring *q = aligned_alloc(64, sizeof(mpmc_ring));
+    if (q == NULL)
+        return -1;
+    memset(q, 0, sizeof *q);
+    q->mask = cap - 1;
+    q->items = cfg->items;
+    q->cells = malloc(cap * sizeof *q->cells);
+    int rc = -1;
+    if (q->cells != NULL) {
+        for (size_t i = 0; i < cap; i++)
+            atomic_init(&q->cells[i].seq, i);
+        rc = run_pair(mpmc_producer, mpmc_consumer, q, seconds);
+    }
+    int ok = rc == 0 && q->sum == sum_to(cfg->items);
+    free(q->cells);
+    free(q);
+    return ok ? 0 : -1;
+}
+
+static int bench_chan(const bench_cfg *cfg, void *arg, double *seconds) {
+    pk_ctx *ctx = arg;
+    pk_chan_opts o = {
+        .elem_size = sizeof(int64_t), .capacity = cfg->capacity, .producers = 1, .consumers = 1};
+    chan_pair q = {.items = cfg->items};
+    if (pk_chan_open(ctx, &q.ch, &o) != 0)
+        return -1;
+    int rc = run_pair(chan_producer, chan_consumer, &q, seconds);
+    pk_chan_free(q.ch);
+    return rc == 0 && q.sum == sum_to(cfg->items) ? 0 : -1;
 }
 
 typedef struct kernel_case {
@@ -266,13 +417,14 @@ static summary summarize(const bench_cfg *cfg, bench_case *c) {
     return m;
 }
 
-static void print_row(const char *name, summary m, double mutex_rate, double spsc_rate) {
+static void print_row(const char *name, summary m, double mutex_rate, double spsc_rate,
+                      double mpmc_rate) {
     if (m.median == 0) {
-        printf("%-40s %9s\n", name, "FAILED");
+        printf("%-42s %8s\n", name, "FAILED");
         return;
     }
-    printf("%-40s %9.2f %9.2f %6.2f %9.2fx %8.2fx\n", name, m.median / 1e6, m.best / 1e6, m.cpus,
-           m.median / mutex_rate, m.median / spsc_rate);
+    printf("%-42s %8.2f %8.2f %6.2f %8.2fx %7.2fx %7.2fx\n", name, m.median / 1e6, m.best / 1e6,
+           m.cpus, m.median / mutex_rate, m.median / spsc_rate, m.median / mpmc_rate);
 }
 
 static int usage(const char *msg, const char *arg) {
@@ -299,7 +451,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
     return 0;
 }
 
-enum { MUTEX, SPSC, SPSC64, NANCHORS };
+enum { MUTEX, SPSC, SPSC64, MPMC, CHAN, NANCHORS };
 
 int main(int argc, char **argv) {
     bench_cfg cfg = {.items = 20000000, .repeats = 5, .capacity = 1024};
@@ -321,6 +473,8 @@ int main(int argc, char **argv) {
         [SPSC64] = {.name = "anchor: SPSC ring, publish every 64",
                     .fn = bench_spsc,
                     .arg = &sixty_four},
+        [MPMC] = {.name = "anchor: MPMC ring (slot sequences), 1P1C", .fn = bench_mpmc},
+        [CHAN] = {.name = "pk_chan put/get alone, 1P1C", .fn = bench_chan, .arg = ctx},
     };
     for (int i = 0; i < NTEAMS; i++) {
         kc[i] = teams[i];
@@ -339,17 +493,18 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NANCHORS + NTEAMS; i++)
         sums[i] = summarize(&cfg, &cases[i]);
     double mutex_rate = sums[MUTEX].median, spsc_rate = sums[SPSC].median;
-    if (mutex_rate == 0 || spsc_rate == 0) {
+    double mpmc_rate = sums[MPMC].median;
+    if (mutex_rate == 0 || spsc_rate == 0 || mpmc_rate == 0) {
         fprintf(stderr, "bench_prodcons: an anchor failed\n");
         pk_ctx_free(ctx);
         return 1;
     }
-    printf("%-40s %9s %9s %6s %10s %9s\n", "M items/s", "median", "best", "cores", "vs mutex",
-           "vs spsc");
+    printf("%-42s %8s %8s %6s %9s %8s %8s\n", "M items/s", "median", "best", "cores", "vs mutex",
+           "vs spsc", "vs mpmc");
     int failed = 0;
     for (int i = 0; i < NANCHORS + NTEAMS; i++) {
         failed |= sums[i].median == 0;
-        print_row(cases[i].name, sums[i], mutex_rate, spsc_rate);
+        print_row(cases[i].name, sums[i], mutex_rate, spsc_rate, mpmc_rate);
     }
     printf("(cores: processor time over wall time, median; below 2 the machine was shared.\n"
            " Ratios compare medians.)\n");
