@@ -4,8 +4,13 @@
  * single-producer single-consumer ring, publishing every item or every 64, and
  * a bounded multi-producer multi-consumer ring with a sequence number per slot;
  * and the channel alone (pk_chan_put and pk_chan_get of one item each).
+ * Under `mpirun -n 2`: the kernel between two ranks (one producer, one
+ * consumer, single items) against the raw MPI message rate (rank 0 sends
+ * 8-byte messages with MPI_Isend in windows, rank 1 receives them), in
+ * alternate rounds.
  * Prints the median items/s of each and its ratio to the anchors. Never fails on
- * speed. Usage: bench_prodcons [ITEMS [REPEATS [CAPACITY]]]. */
+ * speed. Usage: bench_prodcons [ITEMS [REPEATS [CAPACITY]]] (or: mpirun -n 2 bench_prodcons ...).
+ */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -17,6 +22,9 @@
 
 #include "parkit/parkit.h"
 #include "parkit/prodcons.h"
+#if PARKIT_WITH_MPI
+#include "parkit/mpi.h"
+#endif
 
 typedef struct bench_cfg {
     int64_t items;
@@ -451,6 +459,81 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
     return 0;
 }
 
+#if PARKIT_WITH_MPI
+/* ---- ranks: the kernel between 2 ranks against the raw message rate ------- */
+
+enum { RAW_WINDOW = 64 };
+
+/* Rank 0 sends n 8-byte messages to rank 1, RAW_WINDOW at a time in flight;
+ * rank 1 answers the last one so rank 0's clock covers the delivery. */
+static double raw_rate_round(MPI_Comm comm, int rank, int64_t n) {
+    int64_t buf[RAW_WINDOW];
+    MPI_Request reqs[RAW_WINDOW];
+    MPI_Barrier(comm);
+    double t0 = pk_time_now();
+    for (int64_t done = 0; done < n;) {
+        int w = n - done < RAW_WINDOW ? (int)(n - done) : RAW_WINDOW;
+        for (int i = 0; i < w; i++) {
+            buf[i] = done + i + 1;
+            if (rank == 0)
+                MPI_Isend(&buf[i], 1, MPI_INT64_T, 1, 0, comm, &reqs[i]);
+            else
+                MPI_Irecv(&buf[i], 1, MPI_INT64_T, 0, 0, comm, &reqs[i]);
+        }
+        MPI_Waitall(w, reqs, MPI_STATUSES_IGNORE);
+        done += w;
+    }
+    if (rank == 0)
+        MPI_Recv(buf, 1, MPI_INT64_T, 1, 1, comm, MPI_STATUS_IGNORE);
+    else
+        MPI_Send(buf, 1, MPI_INT64_T, 0, 1, comm);
+    return pk_time_now() - t0;
+}
+
+static double kernel_round(pk_ctx *ctx, int64_t n, size_t capacity) {
+    pk_prodcons_opts o = {
+        .producers = 1, .consumers = 1, .capacity = capacity, .items = n, .batch = 1};
+    pk_prodcons_result res;
+    MPI_Barrier(pk_ctx_comm(ctx));
+    double t0 = pk_time_now();
+    int rc = pk_prodcons(ctx, &o, &res);
+    double dt = pk_time_now() - t0;
+    int ok = rc == 0 && res.consumed == n && res.sum_consumed == sum_to(n);
+    return ok ? dt : -1;
+}
+
+/* Alternate rounds of both after a warm-up; rank 0 prints medians and the ratio. */
+static int bench_ranks(pk_ctx *ctx, const bench_cfg *cfg) {
+    MPI_Comm comm = pk_ctx_comm(ctx);
+    int rank = pk_ctx_rank(ctx), failed = 0;
+    double raw[64], chan[64];
+    pk_ctx_set_threads(ctx, 1);
+    for (int round = 0; round <= cfg->repeats && !failed; round++) {
+        double r = raw_rate_round(comm, rank, cfg->items);
+        double k = kernel_round(ctx, cfg->items, cfg->capacity);
+        failed = k < 0;
+        if (round > 0) {
+            raw[round - 1] = r;
+            chan[round - 1] = k;
+        }
+    }
+    if (rank != 0)
+        return failed;
+    if (failed) {
+        fprintf(stderr, "bench_prodcons: the kernel failed between ranks\n");
+        return 1;
+    }
+    double rr = (double)cfg->items / median_of(raw, cfg->repeats);
+    double kr = (double)cfg->items / median_of(chan, cfg->repeats);
+    printf("ranks: 2, %lld items, capacity %zu, median of %d alternate rounds after a warm-up\n",
+           (long long)cfg->items, cfg->capacity, cfg->repeats);
+    printf("%-48s %10s %9s\n", "M items/s", "median", "vs raw");
+    printf("%-48s %10.2f %8.2fx\n", "anchor: raw MPI_Isend of 8-byte messages", rr / 1e6, 1.0);
+    printf("%-48s %10.2f %8.2fx\n", "parkit prodcons 1P1C on 2 ranks, batch 1", kr / 1e6, kr / rr);
+    return 0;
+}
+#endif
+
 enum { MUTEX, SPSC, SPSC64, MPMC, CHAN, NANCHORS };
 
 int main(int argc, char **argv) {
@@ -458,6 +541,20 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;
     pk_ctx *ctx = NULL;
+#if PARKIT_WITH_MPI
+    if (pk_mpi_launched()) {
+        int level = 0, rc = 1;
+        if (pk_mpi_init(&argc, &argv, &level) != 0 || pk_ctx_new(&ctx, "mpi") != 0)
+            fprintf(stderr, "bench_prodcons: no MPI context\n");
+        else if (pk_ctx_size(ctx) != 2)
+            fprintf(stderr, "bench_prodcons: under mpirun, run it on 2 ranks\n");
+        else
+            rc = bench_ranks(ctx, &cfg);
+        pk_ctx_free(ctx);
+        pk_mpi_finalize();
+        return rc;
+    }
+#endif
     if (pk_ctx_new(&ctx, NULL) != 0) {
         fprintf(stderr, "bench_prodcons: no parkit context\n");
         return 1;
