@@ -601,6 +601,13 @@ static void mc_free(pk_chan *ch) {
     free_memory(c);
 }
 
+/* Before the rank waits outside the channels (a sharing primitive). */
+static void mc_flush(pk_chan *ch) {
+    mpi_chan *c = (mpi_chan *)ch;
+    if (c->nheld > 0 && on_owner(c) && atomic_load(&c->abort_code) == 0)
+        flush_held(c);
+}
+
 static const pk__chan_ops mpi_chan_ops = {
     .put = mc_put,
     .get = mc_get,
@@ -609,6 +616,7 @@ static const pk__chan_ops mpi_chan_ops = {
     .max_depth = mc_max_depth,
     .peek = mc_peek,
     .free = mc_free,
+    .flush = mc_flush,
 };
 
 /* At the end of a pool call or a team: the abort notices, and the items kept
@@ -617,10 +625,8 @@ void pk__mpi_chans_flush(pk_ctx *ctx) {
     for (int i = 0; i < ctx->nchans; i++) {
         if (ctx->chans[i]->ops != &mpi_chan_ops)
             continue;
-        mpi_chan *c = (mpi_chan *)ctx->chans[i];
-        if (on_owner(c) && atomic_load(&c->abort_code) == 0)
-            flush_held(c);
-        send_abort_notices(c);
+        mc_flush(ctx->chans[i]);
+        send_abort_notices((mpi_chan *)ctx->chans[i]);
     }
 }
 

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -934,4 +935,42 @@ TEST(MpiChan, AnItemKeptByAPutterGoesOutWhenItWaitsElsewhere) {
     EXPECT_EQ(p.wrong, 0);
     pk_chan_free(p.back);
     pk_chan_free(p.ch);
+}
+
+// Rank 0 puts an item and waits at a barrier; rank 1 gets it before it comes to
+// the barrier. The kept item must go out when rank 0 waits at the barrier.
+TEST(MpiChan, AnItemKeptByAPutterGoesOutWhenItWaitsAtABarrier) {
+    if (WorldSize() < 2)
+        return ExpectTwoRolesRefusedOnOneRank();
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    struct AtBarrier {
+        pk_chan *ch;
+        pk_barrier *barrier = nullptr;
+        int64_t got = 0;
+    } b{Open(ctx.get(), 1, 1, 1024)};
+    ASSERT_NE(b.ch, nullptr);
+    ASSERT_EQ(pk_barrier_new(ctx.get(), &b.barrier, 2), 0) << ErrorText(ctx.get());
+    pk_team_fn fn = [](void *arg, pk_worker *w) {
+        auto *x = static_cast<AtBarrier *>(arg);
+        int64_t v = 42;
+        int rc = 0;
+        if (w->id == 0) {
+            rc = pk_chan_put(x->ch, &v);
+            rc = rc != 0 ? rc : std::min(pk_barrier_wait(x->barrier, w), 0); // 1: the last
+            return rc != 0 ? rc : pk_chan_close(x->ch);
+        }
+        if (w->id == 1) {
+            rc = pk_chan_get(x->ch, &x->got);
+            rc = rc != 0 ? rc : std::min(pk_barrier_wait(x->barrier, w), 0); // 1: the last
+            rc = rc != 0 ? rc : pk_chan_get(x->ch, &v);
+            return rc == PK_ECLOSED ? 0 : (rc == 0 ? PK_EBACKEND : rc);
+        }
+        return 0;
+    };
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, fn, &b), 0) << ErrorText(ctx.get());
+    if (WorldRank() == 1)
+        EXPECT_EQ(b.got, 42);
+    pk_barrier_free(b.barrier);
+    pk_chan_free(b.ch);
 }
