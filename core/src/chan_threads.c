@@ -31,7 +31,7 @@
 
 /* Busy-waiting before sleeping: a short spin covers the other side being in
  * the middle of a copy; yields give the CPU away when threads outnumber cores. */
-enum { SPINS = 64, YIELDS = 16, RUN = 8 };
+enum { SPINS = 64, MIN_SPINS = 8, YIELDS = 16, RUN = 8 };
 
 typedef void (*observe_fn)(void *arg, pk_chan *ch, int event, const void *item);
 
@@ -58,6 +58,7 @@ typedef struct thr_chan {
     alignas(LINE) atomic_int put_waiters;
     atomic_int get_waiters;
     unsigned put_round, get_round; /* under mu: moved on when a mover woke that side */
+    atomic_int spins;              /* the spin before yielding: halved when it was in vain */
     pthread_mutex_t mu;
     pthread_cond_t not_full, not_empty;
 } thr_chan;
@@ -403,6 +404,25 @@ static int sleep_register(thr_chan *c, sleepers s, unsigned *round) {
     return sleeper_fence(c);
 }
 
+/* Spins while the other side is likely to be running: the length adapts, halved
+ * (down to MIN_SPINS) after a spin in vain and doubled after one that paid, so
+ * that where threads outnumber cores a waiter soon gives its core to the
+ * thread it waits for. Whether ready_run(c) came true. */
+static int spin_until(thr_chan *c, int (*ready_run)(thr_chan *)) {
+    int budget = atomic_load_explicit(&c->spins, memory_order_relaxed);
+    for (int i = 0; i < budget; i++) {
+        if (ready_run(c)) {
+            if (budget < SPINS)
+                atomic_store_explicit(&c->spins, 2 * budget, memory_order_relaxed);
+            return 1;
+        }
+        cpu_relax();
+    }
+    if (budget > MIN_SPINS)
+        atomic_store_explicit(&c->spins, budget / 2, memory_order_relaxed);
+    return 0;
+}
+
 /* Waits until ready(c): spin, yield, then sleep. The sleeper announces itself,
  * fences, then re-checks (see sleeper_fence), so a wake-up cannot fall between
  * its check and its sleep; close and abort broadcast under the lock. A mover
@@ -411,11 +431,8 @@ static int sleep_register(thr_chan *c, sleepers s, unsigned *round) {
  * check. */
 static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(thr_chan *),
                        sleepers s) {
-    for (int i = 0; i < SPINS; i++) {
-        if (ready_run(c))
-            return;
-        cpu_relax();
-    }
+    if (spin_until(c, ready_run))
+        return;
     for (int i = 0; i < YIELDS; i++) {
         sched_yield();
         if (ready(c))
@@ -610,6 +627,7 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     atomic_init(&c->max_depth, 0);
     atomic_init(&c->put_waiters, 0);
     atomic_init(&c->get_waiters, 0);
+    atomic_init(&c->spins, SPINS);
     c->base.ops = &thr_ops;
     c->base.elem_size = opts->elem_size;
     c->observe = opts->observe;
