@@ -31,7 +31,7 @@
 
 /* Busy-waiting before sleeping: a short spin covers the other side being in
  * the middle of a copy; yields give the CPU away when threads outnumber cores. */
-enum { SPINS = 64, MIN_SPINS = 8, YIELDS = 16, RUN = 8 };
+enum { SPINS = 64, MIN_SPINS = 8, YIELDS = 128, RUN = 8 };
 
 typedef void (*observe_fn)(void *arg, pk_chan *ch, int event, const void *item);
 
