@@ -1,9 +1,16 @@
 /* Benchmark: parkit's producer/consumer kernel against two queues written here,
  * measured in the same run on the same machine: a ring under one mutex with two
- * condition variables (the textbook bounded buffer) and a lock-free
- * single-producer single-consumer ring, publishing every item or every 64.
+ * condition variables (the textbook bounded buffer), a lock-free
+ * single-producer single-consumer ring, publishing every item or every 64, and
+ * a bounded multi-producer multi-consumer ring with a sequence number per slot;
+ * and the channel alone (pk_chan_put and pk_chan_get of one item each).
+ * Under `mpirun -n 2`: the kernel between two ranks (one producer, one
+ * consumer, single items) against the raw MPI message rate (rank 0 sends
+ * 8-byte messages with MPI_Isend in windows, rank 1 receives them), in
+ * alternate rounds.
  * Prints the median items/s of each and its ratio to the anchors. Never fails on
- * speed. Usage: bench_prodcons [ITEMS [REPEATS [CAPACITY]]]. */
+ * speed. Usage: bench_prodcons [ITEMS [REPEATS [CAPACITY]]] (or: mpirun -n 2 bench_prodcons ...).
+ */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -15,6 +22,9 @@
 
 #include "parkit/parkit.h"
 #include "parkit/prodcons.h"
+#if PARKIT_WITH_MPI
+#include "parkit/mpi.h"
+#endif
 
 typedef struct bench_cfg {
     int64_t items;
@@ -124,6 +134,119 @@ static void *spsc_consumer(void *p) {
     return NULL;
 }
 
+/* ---- anchor 3: bounded MPMC ring with a sequence number per slot ------------
+ * The classic design for any number of producers and consumers: a slot's
+ * sequence number says whose turn it is (equal to the position: a producer's;
+ * position + 1: a consumer's), a side claims a position with one
+ * compare-and-swap on its shared counter, copies, then moves the slot's number
+ * on to the other side's turn for this lap (consumer: position + capacity). Run
+ * here with one producer and one consumer, spinning (with yields) when full or
+ * empty, which is the figure the channel's single-item path is held to. */
+
+typedef struct mpmc_cell {
+    _Atomic size_t seq;
+    int64_t value;
+} mpmc_cell;
+
+typedef struct mpmc_ring {
+    _Alignas(64) _Atomic size_t enq;
+    _Alignas(64) _Atomic size_t deq;
+    _Alignas(64) mpmc_cell *cells;
+    size_t mask;
+    int64_t items;
+    uint64_t sum;
+} mpmc_ring;
+
+static int mpmc_push(mpmc_ring *q, int64_t v) {
+    size_t pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
+    for (;;) {
+        mpmc_cell *cell = &q->cells[pos & q->mask];
+        size_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->enq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                cell->value = v;
+                atomic_store_explicit(&cell->seq, pos + 1, memory_order_release);
+                return 1;
+            }
+        } else if (dif < 0) {
+            return 0; /* full */
+        } else {
+            pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
+        }
+    }
+}
+
+static int mpmc_pop(mpmc_ring *q, int64_t *v) {
+    size_t pos = atomic_load_explicit(&q->deq, memory_order_relaxed);
+    for (;;) {
+        mpmc_cell *cell = &q->cells[pos & q->mask];
+        size_t seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
+        intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                *v = cell->value;
+                atomic_store_explicit(&cell->seq, pos + q->mask + 1, memory_order_release);
+                return 1;
+            }
+        } else if (dif < 0) {
+            return 0; /* empty */
+        } else {
+            pos = atomic_load_explicit(&q->deq, memory_order_relaxed);
+        }
+    }
+}
+
+static void *mpmc_producer(void *p) {
+    mpmc_ring *q = p;
+    for (int64_t i = 1; i <= q->items; i++)
+        for (unsigned spins = 0; !mpmc_push(q, i); backoff(&spins))
+            continue;
+    return NULL;
+}
+
+static void *mpmc_consumer(void *p) {
+    mpmc_ring *q = p;
+    uint64_t sum = 0;
+    int64_t v;
+    for (int64_t i = 0; i < q->items; i++) {
+        for (unsigned spins = 0; !mpmc_pop(q, &v); backoff(&spins))
+            continue;
+        sum += (uint64_t)v;
+    }
+    q->sum = sum;
+    return NULL;
+}
+
+/* ---- the channel alone: pk_chan_put and pk_chan_get of one item each -------- */
+
+typedef struct chan_pair {
+    pk_chan *ch;
+    int64_t items;
+    uint64_t sum;
+} chan_pair;
+
+static void *chan_producer(void *p) {
+    chan_pair *q = p;
+    for (int64_t i = 1; i <= q->items; i++)
+        if (pk_chan_put(q->ch, &i) != 0)
+            break;
+    pk_chan_close(q->ch);
+    return NULL;
+}
+
+static void *chan_consumer(void *p) {
+    chan_pair *q = p;
+    uint64_t sum = 0;
+    int64_t v;
+    while (pk_chan_get(q->ch, &v) == 0)
+        sum += (uint64_t)v;
+    q->sum = sum;
+    return NULL;
+}
+
 /* ---- timing ------------------------------------------------------------------ */
 
 typedef int (*bench_fn)(const bench_cfg *cfg, void *arg, double *seconds);
@@ -179,6 +302,42 @@ static int bench_spsc(const bench_cfg *cfg, void *arg, double *seconds) {
     free(q->buf);
     free(q);
     return ok ? 0 : -1;
+}
+
+static int bench_mpmc(const bench_cfg *cfg, void *arg, double *seconds) {
+    (void)arg;
+    size_t cap = 1;
+    while (cap < cfg->capacity)
+        cap <<= 1;
+    mpmc_ring *q = aligned_alloc(64, sizeof(mpmc_ring));
+    if (q == NULL)
+        return -1;
+    memset(q, 0, sizeof *q);
+    q->mask = cap - 1;
+    q->items = cfg->items;
+    q->cells = malloc(cap * sizeof *q->cells);
+    int rc = -1;
+    if (q->cells != NULL) {
+        for (size_t i = 0; i < cap; i++)
+            atomic_init(&q->cells[i].seq, i);
+        rc = run_pair(mpmc_producer, mpmc_consumer, q, seconds);
+    }
+    int ok = rc == 0 && q->sum == sum_to(cfg->items);
+    free(q->cells);
+    free(q);
+    return ok ? 0 : -1;
+}
+
+static int bench_chan(const bench_cfg *cfg, void *arg, double *seconds) {
+    pk_ctx *ctx = arg;
+    pk_chan_opts o = {
+        .elem_size = sizeof(int64_t), .capacity = cfg->capacity, .producers = 1, .consumers = 1};
+    chan_pair q = {.items = cfg->items};
+    if (pk_chan_open(ctx, &q.ch, &o) != 0)
+        return -1;
+    int rc = run_pair(chan_producer, chan_consumer, &q, seconds);
+    pk_chan_free(q.ch);
+    return rc == 0 && q.sum == sum_to(cfg->items) ? 0 : -1;
 }
 
 typedef struct kernel_case {
@@ -266,13 +425,14 @@ static summary summarize(const bench_cfg *cfg, bench_case *c) {
     return m;
 }
 
-static void print_row(const char *name, summary m, double mutex_rate, double spsc_rate) {
+static void print_row(const char *name, summary m, double mutex_rate, double spsc_rate,
+                      double mpmc_rate) {
     if (m.median == 0) {
-        printf("%-40s %9s\n", name, "FAILED");
+        printf("%-42s %8s\n", name, "FAILED");
         return;
     }
-    printf("%-40s %9.2f %9.2f %6.2f %9.2fx %8.2fx\n", name, m.median / 1e6, m.best / 1e6, m.cpus,
-           m.median / mutex_rate, m.median / spsc_rate);
+    printf("%-42s %8.2f %8.2f %6.2f %8.2fx %7.2fx %7.2fx\n", name, m.median / 1e6, m.best / 1e6,
+           m.cpus, m.median / mutex_rate, m.median / spsc_rate, m.median / mpmc_rate);
 }
 
 static int usage(const char *msg, const char *arg) {
@@ -299,13 +459,108 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg) {
     return 0;
 }
 
-enum { MUTEX, SPSC, SPSC64, NANCHORS };
+#if PARKIT_WITH_MPI
+/* ---- ranks: the kernel between 2 ranks against the raw message rate ------- */
+
+enum { RAW_WINDOW = 64 };
+
+/* Rank 0 sends n 8-byte messages to rank 1, RAW_WINDOW at a time in flight;
+ * rank 1 answers the last one so rank 0's clock covers the delivery. */
+static double raw_rate_round(MPI_Comm comm, int rank, int64_t n) {
+    int64_t buf[RAW_WINDOW];
+    MPI_Request reqs[RAW_WINDOW];
+    MPI_Barrier(comm);
+    double t0 = pk_time_now();
+    for (int64_t done = 0; done < n;) {
+        int w = n - done < RAW_WINDOW ? (int)(n - done) : RAW_WINDOW;
+        for (int i = 0; i < w; i++) {
+            buf[i] = done + i + 1;
+            if (rank == 0)
+                MPI_Isend(&buf[i], 1, MPI_INT64_T, 1, 0, comm, &reqs[i]);
+            else
+                MPI_Irecv(&buf[i], 1, MPI_INT64_T, 0, 0, comm, &reqs[i]);
+        }
+        MPI_Waitall(w, reqs, MPI_STATUSES_IGNORE);
+        done += w;
+    }
+    if (rank == 0)
+        MPI_Recv(buf, 1, MPI_INT64_T, 1, 1, comm, MPI_STATUS_IGNORE);
+    else
+        MPI_Send(buf, 1, MPI_INT64_T, 0, 1, comm);
+    return pk_time_now() - t0;
+}
+
+static double kernel_round(pk_ctx *ctx, int64_t n, size_t capacity, size_t batch) {
+    pk_prodcons_opts o = {
+        .producers = 1, .consumers = 1, .capacity = capacity, .items = n, .batch = batch};
+    pk_prodcons_result res;
+    MPI_Barrier(pk_ctx_comm(ctx));
+    double t0 = pk_time_now();
+    int rc = pk_prodcons(ctx, &o, &res);
+    double dt = pk_time_now() - t0;
+    int ok = rc == 0 && res.consumed == n && res.sum_consumed == sum_to(n);
+    return ok ? dt : -1;
+}
+
+/* Alternate rounds of both after a warm-up; rank 0 prints medians and the ratio. */
+static int bench_ranks(pk_ctx *ctx, const bench_cfg *cfg) {
+    MPI_Comm comm = pk_ctx_comm(ctx);
+    int rank = pk_ctx_rank(ctx), failed = 0;
+    double raw[64], chan[64], batched[64];
+    pk_ctx_set_threads(ctx, 1);
+    for (int round = 0; round <= cfg->repeats && !failed; round++) {
+        double r = raw_rate_round(comm, rank, cfg->items);
+        double k = kernel_round(ctx, cfg->items, cfg->capacity, 1);
+        double b = kernel_round(ctx, cfg->items, cfg->capacity, cfg->capacity);
+        failed = k < 0 || b < 0;
+        if (round > 0) {
+            raw[round - 1] = r;
+            chan[round - 1] = k;
+            batched[round - 1] = b;
+        }
+    }
+    if (rank != 0)
+        return failed;
+    if (failed) {
+        fprintf(stderr, "bench_prodcons: the kernel failed between ranks\n");
+        return 1;
+    }
+    double rr = (double)cfg->items / median_of(raw, cfg->repeats);
+    double kr = (double)cfg->items / median_of(chan, cfg->repeats);
+    double br = (double)cfg->items / median_of(batched, cfg->repeats);
+    printf("ranks: 2, %lld items, capacity %zu, median of %d alternate rounds after a warm-up\n",
+           (long long)cfg->items, cfg->capacity, cfg->repeats);
+    printf("%-48s %10s %9s\n", "M items/s", "median", "vs raw");
+    printf("%-48s %10.2f %8.2fx\n", "anchor: raw MPI_Isend of 8-byte messages", rr / 1e6, 1.0);
+    printf("%-48s %10.2f %8.2fx\n", "parkit prodcons 1P1C on 2 ranks, batch 1", kr / 1e6, kr / rr);
+    char name[64];
+    snprintf(name, sizeof name, "parkit prodcons 1P1C on 2 ranks, batch %zu", cfg->capacity);
+    printf("%-48s %10.2f %8.2fx\n", name, br / 1e6, br / rr);
+    return 0;
+}
+#endif
+
+enum { MUTEX, SPSC, SPSC64, MPMC, CHAN, NANCHORS };
 
 int main(int argc, char **argv) {
     bench_cfg cfg = {.items = 20000000, .repeats = 5, .capacity = 1024};
     if (parse_args(argc, argv, &cfg) != 0)
         return 2;
     pk_ctx *ctx = NULL;
+#if PARKIT_WITH_MPI
+    if (pk_mpi_launched()) {
+        int level = 0, rc = 1;
+        if (pk_mpi_init(&argc, &argv, &level) != 0 || pk_ctx_new(&ctx, "mpi") != 0)
+            fprintf(stderr, "bench_prodcons: no MPI context\n");
+        else if (pk_ctx_size(ctx) != 2)
+            fprintf(stderr, "bench_prodcons: under mpirun, run it on 2 ranks\n");
+        else
+            rc = bench_ranks(ctx, &cfg);
+        pk_ctx_free(ctx);
+        pk_mpi_finalize();
+        return rc;
+    }
+#endif
     if (pk_ctx_new(&ctx, NULL) != 0) {
         fprintf(stderr, "bench_prodcons: no parkit context\n");
         return 1;
@@ -321,6 +576,8 @@ int main(int argc, char **argv) {
         [SPSC64] = {.name = "anchor: SPSC ring, publish every 64",
                     .fn = bench_spsc,
                     .arg = &sixty_four},
+        [MPMC] = {.name = "anchor: MPMC ring (slot sequences), 1P1C", .fn = bench_mpmc},
+        [CHAN] = {.name = "pk_chan put/get alone, 1P1C", .fn = bench_chan, .arg = ctx},
     };
     for (int i = 0; i < NTEAMS; i++) {
         kc[i] = teams[i];
@@ -339,17 +596,18 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NANCHORS + NTEAMS; i++)
         sums[i] = summarize(&cfg, &cases[i]);
     double mutex_rate = sums[MUTEX].median, spsc_rate = sums[SPSC].median;
-    if (mutex_rate == 0 || spsc_rate == 0) {
+    double mpmc_rate = sums[MPMC].median;
+    if (mutex_rate == 0 || spsc_rate == 0 || mpmc_rate == 0) {
         fprintf(stderr, "bench_prodcons: an anchor failed\n");
         pk_ctx_free(ctx);
         return 1;
     }
-    printf("%-40s %9s %9s %6s %10s %9s\n", "M items/s", "median", "best", "cores", "vs mutex",
-           "vs spsc");
+    printf("%-42s %8s %8s %6s %9s %8s %8s\n", "M items/s", "median", "best", "cores", "vs mutex",
+           "vs spsc", "vs mpmc");
     int failed = 0;
     for (int i = 0; i < NANCHORS + NTEAMS; i++) {
         failed |= sums[i].median == 0;
-        print_row(cases[i].name, sums[i], mutex_rate, spsc_rate);
+        print_row(cases[i].name, sums[i], mutex_rate, spsc_rate, mpmc_rate);
     }
     printf("(cores: processor time over wall time, median; below 2 the machine was shared.\n"
            " Ratios compare medians.)\n");

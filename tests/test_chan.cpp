@@ -1,8 +1,10 @@
 // Tests of the channel contract (parkit/chan.h, pk_chan_*) on every pool of
 // AllPools(): FIFO order, the non-blocking calls, close then drain, put after
 // close, abort of really blocked puts and gets, batches, the depth high-water
-// mark, peek and the observe hook, open's argument errors, and exactly-once
-// delivery under many producers and consumers; roles named by lists (worker 0
+// mark, peek and the observe hook, open's argument errors, exactly-once
+// delivery under many producers and consumers (every shape up to 4P4C at
+// capacities 1, 2 and 1024, each putter's items in order at each getter), and a
+// failing worker waking the blocked ones; roles named by lists (worker 0
 // gets, a worker puts to itself, every worker puts and gets, a two-stage
 // pipeline, gaps) and the refusals of open with their reasons, the same cases
 // as tests/mpi/test_mpi_chan.cpp runs across ranks. Blocking tests run the blocked
@@ -521,6 +523,107 @@ TEST_P(Chan, EveryItemArrivesExactlyOnceUnderContention) {
                 << k.capacity << " batch " << k.batch;
         EXPECT_LE(pk_chan_max_depth(ch.get()), k.capacity);
         EXPECT_GE(pk_chan_max_depth(ch.get()), 1u);
+    }
+}
+
+// Every team shape with P and C in 1..4 and capacities 1, 2 and 1024, single
+// puts and gets: every item got exactly once, and each getter sees the items of
+// one putter in the order they were put.
+struct Ordered {
+    pk_chan *ch;
+    int producers;
+    int64_t n;
+    std::vector<std::atomic<int>> *seen;
+    std::atomic<int64_t> out_of_order{0};
+};
+
+int OrderedWorker(void *arg, pk_worker *w) {
+    auto *a = static_cast<Ordered *>(arg);
+    if (w->id < a->producers) {
+        for (int64_t i = w->id; i < a->n; i += a->producers) {
+            int rc = pk_chan_put(a->ch, &i);
+            if (rc != 0)
+                return rc;
+        }
+        return pk_chan_close(a->ch);
+    }
+    std::vector<int64_t> last(static_cast<size_t>(a->producers), -1);
+    int64_t v = 0;
+    int rc;
+    while ((rc = pk_chan_get(a->ch, &v)) == 0) {
+        if (v < 0 || v >= a->n)
+            return PK_EBACKEND;
+        int64_t &prev = last[static_cast<size_t>(v % a->producers)];
+        if (v <= prev)
+            a->out_of_order++;
+        prev = v;
+        (*a->seen)[static_cast<size_t>(v)]++;
+    }
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+TEST_P(Chan, EveryTeamShapeGetsEachSingleItemOnceAndInOrderPerPutter) {
+    const int64_t n = 3000;
+    for (int P = 1; P <= 4; P++) {
+        for (int C = 1; C <= 4; C++) {
+            for (size_t capacity : {size_t{1}, size_t{2}, size_t{1024}}) {
+                auto ch = Open(capacity, P, C);
+                ASSERT_NE(ch, nullptr);
+                std::vector<std::atomic<int>> seen(n);
+                Ordered a{ch.get(), P, n, &seen};
+                ASSERT_EQ(pk_team(ctx(), P + C, nullptr, OrderedWorker, &a), 0) << ErrorString();
+                EXPECT_EQ(a.out_of_order.load(), 0) << P << "P" << C << "C capacity " << capacity;
+                for (int64_t i = 0; i < n; i++)
+                    ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1)
+                        << "item " << i << " with " << P << "P" << C << "C capacity " << capacity;
+                EXPECT_LE(pk_chan_max_depth(ch.get()), capacity);
+            }
+        }
+    }
+}
+
+// A worker that fails wakes the others blocked in the channel: getters waiting
+// on an empty channel, and putters waiting on a full one, return PK_EABORTED
+// and the team the failing worker's error.
+struct FailWhileBlocked {
+    pk_chan *ch;
+    int fail_id;
+    std::atomic<int> entering{0};
+    std::vector<int> rcs;
+};
+
+int FailOrBlock(void *arg, pk_worker *w) {
+    auto *x = static_cast<FailWhileBlocked *>(arg);
+    if (w->id == x->fail_id) {
+        while (x->entering.load() < 2) // both others are about to block
+            std::this_thread::yield();
+        return pk_fail(w, PK_EINJECTED, "worker %d fails on purpose", w->id);
+    }
+    int64_t v = w->id;
+    int rc;
+    x->entering++;
+    if (x->fail_id == 0) // the others get from an empty channel
+        rc = pk_chan_get(x->ch, &v);
+    else // the others put into a full one until it refuses
+        while ((rc = pk_chan_put(x->ch, &v)) == 0)
+            continue;
+    x->rcs[static_cast<size_t>(w->id)] = rc;
+    return rc == PK_EABORTED ? 0 : rc;
+}
+
+TEST_P(Chan, AFailingWorkerWakesBlockedGettersAndPutters) {
+    for (int fail_id : {0, 2}) {
+        auto ch = Open(fail_id == 0 ? ChanOpts(1, 1, 2) : ChanOpts(2, 2, 1));
+        ASSERT_NE(ch, nullptr);
+        FailWhileBlocked x{ch.get(), fail_id, {0}, std::vector<int>(3, 1)};
+        EXPECT_EQ(pk_team(ctx(), 3, nullptr, FailOrBlock, &x), PK_EINJECTED);
+        EXPECT_NE(std::string(pk_ctx_error(ctx())->message).find("fails on purpose"),
+                  std::string::npos)
+            << pk_ctx_error(ctx())->message;
+        for (int id = 0; id < 3; id++)
+            if (id != fail_id)
+                EXPECT_EQ(x.rcs[static_cast<size_t>(id)], PK_EABORTED)
+                    << "worker " << id << " with worker " << fail_id << " failing";
     }
 }
 

@@ -120,6 +120,8 @@ typedef struct pk__chan_ops {
     size_t (*max_depth)(const pk_chan *ch);
     size_t (*peek)(const pk_chan *ch, void *items, size_t max);
     void (*free)(pk_chan *ch);
+    /* Optional: sends what the caller put and the channel still keeps. */
+    void (*flush)(pk_chan *ch);
 } pk__chan_ops;
 
 /* Every channel starts with this header. */
@@ -224,6 +226,9 @@ int pk__ctx_create(pk_ctx **out, const pk_backend *backend, const pk_backend *lo
 void pk__ctx_add_chan(pk_ctx *ctx, pk_chan *ch);
 void pk__ctx_remove_chan(pk_ctx *ctx, pk_chan *ch);
 void pk__ctx_abort_chans(pk_ctx *ctx, int code);
+/* Sends the items the channels of ctx keep for later (a worker is about to wait
+ * outside them, on a sharing primitive). */
+void pk__ctx_flush_chans(pk_ctx *ctx);
 
 /* ---- error helpers ---- */
 int pk__set_error(pk_ctx *ctx, int code, const char *fmt, ...) PK__PRINTF(3, 4);

@@ -39,6 +39,12 @@ void pk__ctx_abort_chans(pk_ctx *ctx, int code) {
         ctx->chans[i]->ops->abort_with(ctx->chans[i], code);
 }
 
+void pk__ctx_flush_chans(pk_ctx *ctx) {
+    for (int i = 0; ctx != NULL && i < ctx->nchans; i++)
+        if (ctx->chans[i]->ops->flush != NULL)
+            ctx->chans[i]->ops->flush(ctx->chans[i]);
+}
+
 /* The sizes and counts; 0 or the refusal. */
 static int check_sizes(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *o) {
     if (ch == NULL || o == NULL)

@@ -31,7 +31,7 @@
 
 /* Busy-waiting before sleeping: a short spin covers the other side being in
  * the middle of a copy; yields give the CPU away when threads outnumber cores. */
-enum { SPINS = 64, YIELDS = 16, RUN = 8 };
+enum { SPINS = 64, MIN_SPINS = 8, YIELDS = 128, RUN = 8 };
 
 typedef void (*observe_fn)(void *arg, pk_chan *ch, int event, const void *item);
 
@@ -57,6 +57,8 @@ typedef struct thr_chan {
     /* The slow path: sleepers and what they sleep on. */
     alignas(LINE) atomic_int put_waiters;
     atomic_int get_waiters;
+    unsigned put_round, get_round; /* under mu: moved on when a mover woke that side */
+    atomic_int spins;              /* the spin before yielding: halved when it was in vain */
     pthread_mutex_t mu;
     pthread_cond_t not_full, not_empty;
 } thr_chan;
@@ -157,19 +159,40 @@ static void hand_over(const thr_chan *c, size_t first, size_t k, uint64_t stamp0
 #define COLD
 #endif
 
-static COLD void wake_sleepers(thr_chan *c, pthread_cond_t *cv, size_t moved) {
+/* One side's sleepers: how many (changed only under the lock), the round that
+ * moves on each time a mover wakes them, and what they sleep on. */
+typedef struct sleepers {
+    atomic_int *count;
+    unsigned *round;
+    pthread_cond_t *cv;
+} sleepers;
+
+static sleepers put_side(thr_chan *c) {
+    return (sleepers){&c->put_waiters, &c->put_round, &c->not_full};
+}
+
+static sleepers get_side(thr_chan *c) {
+    return (sleepers){&c->get_waiters, &c->get_round, &c->not_empty};
+}
+
+/* Wakes every sleeper of the side and sets their count to 0, so the movers that
+ * follow skip the lock until someone sleeps again: while a woken thread waits
+ * for a core, the other side's fast path stays free of syscalls. A woken thread
+ * that still cannot go on counts itself in again. */
+static COLD void wake_sleepers(thr_chan *c, sleepers s) {
     pthread_mutex_lock(&c->mu);
-    if (moved > 1)
-        pthread_cond_broadcast(cv);
-    else
-        pthread_cond_signal(cv);
+    if (atomic_load_explicit(s.count, memory_order_relaxed) != 0) {
+        atomic_store_explicit(s.count, 0, memory_order_relaxed);
+        (*s.round)++;
+        pthread_cond_broadcast(s.cv);
+    }
     pthread_mutex_unlock(&c->mu);
 }
 
-static inline void wake(thr_chan *c, atomic_int *waiters, pthread_cond_t *cv, size_t moved) {
+static inline void wake(thr_chan *c, atomic_int *waiters, sleepers (*side)(thr_chan *)) {
     mover_fence(c);
     if (atomic_load_explicit(waiters, memory_order_relaxed) != 0)
-        wake_sleepers(c, cv, moved);
+        wake_sleepers(c, side(c));
 }
 
 /* Raises the high-water mark after a put that ended at tail_end. A head seen
@@ -373,34 +396,64 @@ static int get_ready_run(thr_chan *c) {
            atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0;
 }
 
-/* Waits until ready(c): spin, yield, then sleep. The sleeper announces itself,
- * fences, then re-checks (see sleeper_fence), so a wake-up cannot fall between
- * its check and its sleep; close and abort broadcast under the lock. */
-static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(thr_chan *),
-                       atomic_int *waiters, pthread_cond_t *cv) {
-    for (int i = 0; i < SPINS; i++) {
-        if (ready_run(c))
-            return;
+/* Counts the caller among the side's sleepers (under the lock) and fences:
+ * whether it may rely on a wake-up (see sleeper_fence). */
+static int sleep_register(thr_chan *c, sleepers s, unsigned *round) {
+    *round = *s.round;
+    atomic_fetch_add_explicit(s.count, 1, memory_order_seq_cst);
+    return sleeper_fence(c);
+}
+
+/* Spins while the other side is likely to be running: the length adapts, halved
+ * (down to MIN_SPINS) after a spin in vain and doubled after one that paid, so
+ * that where threads outnumber cores a waiter soon gives its core to the
+ * thread it waits for. Whether ready_run(c) came true. */
+static int spin_until(thr_chan *c, int (*ready_run)(thr_chan *)) {
+    int budget = atomic_load_explicit(&c->spins, memory_order_relaxed);
+    for (int i = 0; i < budget; i++) {
+        if (ready_run(c)) {
+            if (budget < SPINS)
+                atomic_store_explicit(&c->spins, 2 * budget, memory_order_relaxed);
+            return 1;
+        }
         cpu_relax();
     }
+    if (budget > MIN_SPINS)
+        atomic_store_explicit(&c->spins, budget / 2, memory_order_relaxed);
+    return 0;
+}
+
+/* Waits until ready(c): spin, yield, then sleep. The sleeper announces itself,
+ * fences, then re-checks (see sleeper_fence), so a wake-up cannot fall between
+ * its check and its sleep; close and abort broadcast under the lock. A mover
+ * that wakes the side takes every sleeper off the count (wake_sleepers), so a
+ * sleeper that finds the round moved on counts itself in again before its next
+ * check. */
+static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(thr_chan *),
+                       sleepers s) {
+    if (spin_until(c, ready_run))
+        return;
     for (int i = 0; i < YIELDS; i++) {
         sched_yield();
         if (ready(c))
             return;
     }
     pthread_mutex_lock(&c->mu);
-    atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
-    int wakeable = sleeper_fence(c);
+    unsigned round;
+    int wakeable = sleep_register(c, s, &round);
     while (!ready(c)) {
         if (wakeable) {
-            pthread_cond_wait(cv, &c->mu);
+            pthread_cond_wait(s.cv, &c->mu);
         } else {
             pthread_mutex_unlock(&c->mu);
             sched_yield();
             pthread_mutex_lock(&c->mu);
         }
+        if (*s.round != round)
+            wakeable = sleep_register(c, s, &round);
     }
-    atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+    if (*s.round == round)
+        atomic_fetch_sub_explicit(s.count, 1, memory_order_relaxed);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -412,10 +465,10 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
         if (n == 0) {
             if (!block)
                 return PK_EAGAIN;
-            wait_until(c, put_ready_run, put_ready, &c->put_waiters, &c->not_full);
+            wait_until(c, put_ready_run, put_ready, put_side(c));
             continue;
         }
-        wake(c, &c->get_waiters, &c->not_empty, (size_t)n);
+        wake(c, &c->get_waiters, get_side);
         src += (size_t)n * c->base.elem_size;
         count -= (size_t)n;
     }
@@ -425,7 +478,7 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
 static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
     if (count == 1 && c->observe == NULL && put_one(c, items)) {
-        wake(c, &c->get_waiters, &c->not_empty, 1);
+        wake(c, &c->get_waiters, get_side);
         return 0;
     }
     return put_slow(c, items, count, block);
@@ -436,14 +489,14 @@ static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, 
         long n = c->observe ? get_observed(c, items) : get_some(c, items, max);
         if (n > 0) {
             *got = (size_t)n;
-            wake(c, &c->put_waiters, &c->not_full, (size_t)n);
+            wake(c, &c->put_waiters, put_side);
             return 0;
         }
         if (n < 0)
             return (int)n;
         if (!block)
             return PK_EAGAIN;
-        wait_until(c, get_ready_run, get_ready, &c->get_waiters, &c->not_empty);
+        wait_until(c, get_ready_run, get_ready, get_side(c));
     }
 }
 
@@ -451,7 +504,7 @@ static int thr_get(pk_chan *ch, void *items, size_t max, size_t *got, int block)
     thr_chan *c = (thr_chan *)ch;
     if (max == 1 && c->observe == NULL && get_one(c, items)) {
         *got = 1;
-        wake(c, &c->put_waiters, &c->not_full, 1);
+        wake(c, &c->put_waiters, put_side);
         return 0;
     }
     return get_slow(c, items, max, got, block);
@@ -574,6 +627,7 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     atomic_init(&c->max_depth, 0);
     atomic_init(&c->put_waiters, 0);
     atomic_init(&c->get_waiters, 0);
+    atomic_init(&c->spins, SPINS);
     c->base.ops = &thr_ops;
     c->base.elem_size = opts->elem_size;
     c->observe = opts->observe;

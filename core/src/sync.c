@@ -286,6 +286,8 @@ static int wait_seq(pk__sync *s, pk_worker *w, uint64_t seen, double deadline, i
                 return PK_ETIMEDOUT;
             left = t < left ? t : left;
         }
+        if (spin == spins || s->far)
+            pk__ctx_flush_chans(s->ctx); /* a peer may wait for items this one keeps */
         if (s->far) {
             struct timespec nap = {0, (long)(left * 1e9)};
             nanosleep(&nap, NULL);

@@ -31,6 +31,14 @@
 
 enum { TAG_REQ = 1, TAG_GRANT, TAG_DATA, TAG_CLOSE, TAG_ABORT, TAG_RETURN };
 
+/* Coalescing: a putter's buffer per getter holds up to COAL_BYTES (and at most
+ * a quarter of that getter's room, so the getter works on one part while the
+ * next is on the way). A call polls for messages once in POLL_EVERY when it
+ * need not wait; a put looks at the clock once in AGE_EVERY. */
+enum { COAL_BYTES = 4096, POLL_EVERY = 64, AGE_EVERY = 16 };
+/* Items kept longer than this go out at the putter's next put. */
+#define HELD_AGE 50e-6
+
 typedef struct mpi_chan {
     pk_chan base;
     MPI_Comm comm;
@@ -49,6 +57,12 @@ typedef struct mpi_chan {
     unsigned char *asked; /* a request is outstanding at that getter */
     int closed;
     int next;
+    /* putter: items put, already paid for with credit, not yet sent (one
+     * buffer of coal_cap items per getter), and since when */
+    char *coal;
+    size_t *ncoal, coal_cap, nheld;
+    double held_since;
+    unsigned puts; /* calls since the last poll */
     /* getter */
     size_t capacity; /* K, over all getters */
     size_t slots, head, count, max_depth;
@@ -59,6 +73,8 @@ typedef struct mpi_chan {
     int qhead, qlen;
     int64_t outstanding; /* granted to open putters, not yet arrived */
     int nclosed;
+    unsigned gets;    /* calls since the last poll */
+    size_t grant_min; /* room worth a grant between polls */
 } mpi_chan;
 
 static const pk__chan_ops mpi_chan_ops;
@@ -156,7 +172,8 @@ static void on_request(mpi_chan *c, int p) {
 }
 
 static void ring_in(mpi_chan *c, const char *src, size_t n) {
-    size_t tail = (c->head + c->count) % c->slots;
+    size_t tail = c->head + c->count;
+    tail = tail < c->slots ? tail : tail - c->slots;
     size_t first = n < c->slots - tail ? n : c->slots - tail;
     memcpy(c->ring + tail * c->es, src, first * c->es);
     memcpy(c->ring, src + first * c->es, (n - first) * c->es);
@@ -167,9 +184,14 @@ static void ring_in(mpi_chan *c, const char *src, size_t n) {
 
 static void ring_out(mpi_chan *c, char *dst, size_t n) {
     size_t first = n < c->slots - c->head ? n : c->slots - c->head;
-    memcpy(dst, c->ring + c->head * c->es, first * c->es);
-    memcpy(dst + first * c->es, c->ring, (n - first) * c->es);
-    c->head = (c->head + n) % c->slots;
+    if (n == 1 && c->es == sizeof(int64_t)) {
+        memcpy(dst, c->ring + c->head * sizeof(int64_t), sizeof(int64_t)); /* the common case */
+    } else {
+        memcpy(dst, c->ring + c->head * c->es, first * c->es);
+        memcpy(dst + first * c->es, c->ring, (n - first) * c->es);
+    }
+    c->head += n;
+    c->head = c->head < c->slots ? c->head : c->head - c->slots;
     c->count -= n;
 }
 
@@ -209,10 +231,33 @@ static void on_grant(mpi_chan *c, int k, int64_t v) {
     c->asked[k] = 0;
 }
 
-/* Gives back every credit held: this rank is about to wait elsewhere. */
+/* ---- coalescing ---- */
+
+/* Sends what the buffer of getter k holds as one message. */
+static void flush_to(mpi_chan *c, int k) {
+    size_t n = c->ncoal[k];
+    if (n == 0)
+        return;
+    c->ncoal[k] = 0;
+    c->nheld -= n;
+    const char *buf = c->coal + (size_t)k * c->coal_cap * c->es;
+    if (post(c, c->getter_rank[k], TAG_DATA, buf, n * c->es) != 0)
+        set_abort(c, PK_ENOMEM);
+    c->next = (k + 1) % c->C;
+}
+
+/* Sends every item this putter keeps: it is about to wait, close or end. */
+static void flush_held(mpi_chan *c) {
+    for (int k = 0; c->nheld > 0 && k < c->C; k++)
+        flush_to(c, k);
+}
+
+/* Gives back every credit held: this rank is about to wait elsewhere. The
+ * items it keeps, already paid for, go out first. */
 static void give_back_credit(mpi_chan *c) {
     if (!is_producer(c) || c->closed)
         return;
+    flush_held(c);
     for (int k = 0; k < c->C; k++)
         if (c->credit[k] > 0) {
             post_i64(c, c->getter_rank[k], TAG_RETURN, c->credit[k]);
@@ -293,12 +338,13 @@ static void back_off(int *idle) {
 
 /* ---- operations ---- */
 
+/* The getter to send to: the current one while it has credit (its buffer is
+ * filling), else the next with credit. */
 static int pick_credit(const mpi_chan *c) {
-    for (int i = 0; i < c->C; i++) {
-        int k = (c->next + i) % c->C;
+    int k = c->next;
+    for (int i = 0; i < c->C; i++, k = k + 1 < c->C ? k + 1 : 0)
         if (c->credit[k] > 0)
             return k;
-    }
     return -1;
 }
 
@@ -356,45 +402,104 @@ static size_t send_items(mpi_chan *c, int k, const char *src, size_t count) {
     return n;
 }
 
+/* Asks getter k for more room before its credit runs out, so that the grant
+ * is on the way while the putter goes on. */
+static void ask_early(mpi_chan *c, int k) {
+    if (!c->asked[k] && c->credit[k] < (int64_t)c->coal_cap) {
+        c->asked[k] = 1;
+        post_i64(c, c->getter_rank[k], TAG_REQ, 0);
+    }
+}
+
+/* Takes up to count items against credit at getter k: into its buffer, which
+ * goes out when full or when that credit is spent, or straight into a message
+ * when the buffer is empty and they would fill it. Returns how many. */
+static size_t stash(mpi_chan *c, int k, const char *src, size_t count) {
+    size_t n = count < (size_t)c->credit[k] ? count : (size_t)c->credit[k];
+    if (c->ncoal[k] == 0 && n >= c->coal_cap) {
+        n = send_items(c, k, src, count);
+        ask_early(c, k);
+        return n;
+    }
+    size_t room = c->coal_cap - c->ncoal[k];
+    n = n < room ? n : room;
+    if (c->nheld == 0)
+        c->held_since = pk_time_now();
+    char *at = c->coal + ((size_t)k * c->coal_cap + c->ncoal[k]) * c->es;
+    if (n == 1 && c->es == sizeof(int64_t))
+        memcpy(at, src, sizeof(int64_t)); /* the common case, one move */
+    else
+        memcpy(at, src, n * c->es);
+    c->ncoal[k] += n;
+    c->nheld += n;
+    c->credit[k] -= (int64_t)n;
+    if (c->ncoal[k] == c->coal_cap || c->credit[k] == 0)
+        flush_to(c, k);
+    ask_early(c, k);
+    return n;
+}
+
+/* Polls once in POLL_EVERY calls, and whenever the putter has no credit. */
 static int mc_put(pk_chan *ch, const void *items, size_t count, int block) {
     mpi_chan *c = (mpi_chan *)ch;
-    int rc = check_role(c, 1), idle = 0;
+    int rc = check_role(c, 1), idle = 0, poll = ++c->puts % POLL_EVERY == 0;
     const char *src = items;
     while (rc == 0 && count > 0) {
-        progress(c);
-        rc = atomic_load(&c->abort_code);
+        int k = pick_credit(c);
+        if (k < 0 || poll) {
+            progress(c);
+            poll = 0;
+            k = pick_credit(c);
+        }
+        rc = atomic_load_explicit(&c->abort_code, memory_order_relaxed);
         if (rc == 0 && c->closed)
             rc = PK_ECLOSED;
         if (rc != 0)
             break;
-        int k = pick_credit(c);
         if (k >= 0) {
-            size_t n = send_items(c, k, src, count);
+            size_t n = stash(c, k, src, count);
             src += n * c->es;
             count -= n;
             idle = 0;
             continue;
         }
+        flush_held(c);
         ask_for_credit(c);
         if (!block)
             return PK_EAGAIN;
         wait_round(c, 1, &idle);
     }
+    if (c->nheld > 0 && c->puts % AGE_EVERY == 0 && pk_time_now() - c->held_since > HELD_AGE)
+        flush_held(c);
     return rc;
 }
 
+/* Takes up to max items from the ring. */
+static void take(mpi_chan *c, void *items, size_t max, size_t *got) {
+    size_t n = max < c->count ? max : c->count;
+    ring_out(c, items, n);
+    *got = n;
+}
+
+/* With items at hand, polls once in POLL_EVERY calls, and grants room between
+ * polls only when enough is free to be worth a message. */
 static int mc_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
     mpi_chan *c = (mpi_chan *)ch;
     int rc = check_role(c, 0), idle = 0;
     *got = 0;
+    if (rc == 0 && c->count > 0 && ++c->gets % POLL_EVERY != 0 &&
+        atomic_load_explicit(&c->abort_code, memory_order_relaxed) == 0) {
+        take(c, items, max, got);
+        if (c->qlen > 0 && free_slots(c) >= (int64_t)c->grant_min)
+            serve_requests(c);
+        return 0;
+    }
     while (rc == 0) {
         progress(c);
         if ((rc = atomic_load(&c->abort_code)) != 0)
             break;
         if (c->count > 0) {
-            size_t n = max < c->count ? max : c->count;
-            ring_out(c, items, n);
-            *got = n;
+            take(c, items, max, got);
             serve_requests(c); /* the slots just freed */
             return 0;
         }
@@ -414,6 +519,7 @@ static int mc_close(pk_chan *ch) {
         return rc;
     if (c->closed)
         return PK_ECLOSED;
+    flush_held(c); /* the items before the close */
     c->closed = 1;
     for (int k = 0; k < c->C; k++) {
         c->credit[k] = 0;
@@ -450,6 +556,8 @@ static void free_memory(mpi_chan *c) {
     free(c->recvd);
     free(c->credit);
     free(c->asked);
+    free(c->coal);
+    free(c->ncoal);
     free(c->ring);
     free(c->stage);
     free(c->granted);
@@ -484,11 +592,20 @@ static void drain(mpi_chan *c) {
 
 static void mc_free(pk_chan *ch) {
     mpi_chan *c = (mpi_chan *)ch;
+    if (on_owner(c))
+        flush_held(c);
     send_abort_notices(c);
     drain(c);
     pk__reqs_waitall(&c->sends);
     MPI_Comm_free(&c->comm);
     free_memory(c);
+}
+
+/* Before the rank waits outside the channels (a sharing primitive). */
+static void mc_flush(pk_chan *ch) {
+    mpi_chan *c = (mpi_chan *)ch;
+    if (c->nheld > 0 && on_owner(c) && atomic_load(&c->abort_code) == 0)
+        flush_held(c);
 }
 
 static const pk__chan_ops mpi_chan_ops = {
@@ -499,12 +616,18 @@ static const pk__chan_ops mpi_chan_ops = {
     .max_depth = mc_max_depth,
     .peek = mc_peek,
     .free = mc_free,
+    .flush = mc_flush,
 };
 
+/* At the end of a pool call or a team: the abort notices, and the items kept
+ * by a putter that did not close. */
 void pk__mpi_chans_flush(pk_ctx *ctx) {
-    for (int i = 0; i < ctx->nchans; i++)
-        if (ctx->chans[i]->ops == &mpi_chan_ops)
-            send_abort_notices((mpi_chan *)ctx->chans[i]);
+    for (int i = 0; i < ctx->nchans; i++) {
+        if (ctx->chans[i]->ops != &mpi_chan_ops)
+            continue;
+        mc_flush(ctx->chans[i]);
+        send_abort_notices((mpi_chan *)ctx->chans[i]);
+    }
 }
 
 /* Who is who: the lists of the options, or the default ids. */
@@ -540,6 +663,12 @@ static int alloc_roles(mpi_chan *c) {
     c->pclosed = calloc(p, 1);
     c->waiting = calloc(p, 1);
     c->queue = calloc(p, sizeof *c->queue);
+    if (is_producer(c)) {
+        c->coal = malloc(k * c->coal_cap * c->es);
+        c->ncoal = calloc(k, sizeof *c->ncoal);
+        if (!c->coal || !c->ncoal)
+            return PK_ENOMEM;
+    }
     if (is_consumer(c) && c->slots > 0) {
         c->ring = malloc(c->slots * c->es);
         c->stage = malloc(c->slots * c->es);
@@ -570,6 +699,10 @@ static int chan_new(pk_ctx *ctx, const pk_chan_opts *o, mpi_chan **out) {
     if (rc != 0)
         return rc;
     c->slots = is_consumer(c) ? slots_of(o->capacity, c->C, c->get_of[c->rank]) : 0;
+    c->grant_min = c->slots / 4 > 0 ? c->slots / 4 : 1;
+    size_t quarter = o->capacity / (size_t)c->C / 4, fit = COAL_BYTES / c->es;
+    c->coal_cap = quarter < fit ? quarter : fit;
+    c->coal_cap = c->coal_cap > 0 ? c->coal_cap : 1;
     return alloc_roles(c);
 }
 

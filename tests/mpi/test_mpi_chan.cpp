@@ -6,10 +6,15 @@
 // Roles named by lists: worker 0 gets, a rank puts to itself, every rank puts
 // and gets on one channel, a two-stage pipeline with worker 0 at both ends,
 // lists with gaps; and every refusal with its reason. tests/test_chan.cpp
-// runs the same cases on threads.
+// runs the same cases on threads. Single items, which a putter keeps and sends
+// to a getter together: every team shape that fits the ranks at capacities 1,
+// 2 and 1024 with each putter's items in order at each getter, a close right
+// after a few kept items, and a kept item that must go out when its putter
+// waits for the answer on another channel.
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -775,4 +780,197 @@ TEST(MpiChan, ARankWaitingGivesBackTheRoomItHolds) {
     for (pk_chan *c : {l.token, l.done, l.go, l.ch})
         pk_chan_free(c);
     EXPECT_EQ(SumOverRanks(l.got), 4);
+}
+
+namespace {
+
+// Single puts and gets for every team shape that fits the ranks: each getter
+// checks that a putter's items come in the order they were put (a putter keeps
+// single items for a getter and sends them as one message).
+struct Shape {
+    pk_chan *ch;
+    int P, C;
+    int64_t items;
+    Tally got;
+    int64_t out_of_order = 0;
+};
+
+int ShapeRole(void *arg, pk_worker *w) {
+    auto *x = static_cast<Shape *>(arg);
+    if (w->id < x->P) {
+        for (int64_t i = w->id; i < x->items; i += x->P) {
+            int rc = pk_chan_put(x->ch, &i);
+            if (rc != 0)
+                return rc;
+        }
+        return pk_chan_close(x->ch);
+    }
+    if (w->id >= x->P + x->C)
+        return 0;
+    std::vector<int64_t> last(static_cast<size_t>(x->P), -1);
+    int64_t v = 0;
+    int rc;
+    while ((rc = pk_chan_get(x->ch, &v)) == 0) {
+        int64_t &prev = last[static_cast<size_t>(v % x->P)];
+        x->out_of_order += v <= prev;
+        prev = v;
+        x->got.Add(v + 1);
+    }
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+// Rank 0 puts one item into ch and waits for the answer on back; rank 1 answers
+// each item with twice its value. The item rank 0 keeps for its getter must go
+// out when rank 0 waits in the other channel, or this never ends.
+struct PingPong {
+    pk_chan *ch, *back;
+    int64_t rounds, wrong = 0;
+};
+
+int PingPongRole(void *arg, pk_worker *w) {
+    auto *p = static_cast<PingPong *>(arg);
+    int64_t v = 0;
+    int rc = 0;
+    for (int64_t i = 1; rc == 0 && i <= p->rounds && w->id < 2; i++) {
+        if (w->id == 0) {
+            rc = pk_chan_put(p->ch, &i);
+            rc = rc != 0 ? rc : pk_chan_get(p->back, &v);
+            p->wrong += rc == 0 && v != 2 * i;
+        } else {
+            rc = pk_chan_get(p->ch, &v);
+            v *= 2;
+            rc = rc != 0 ? rc : pk_chan_put(p->back, &v);
+        }
+    }
+    if (rc == 0 && w->id < 2)
+        rc = pk_chan_close(w->id == 0 ? p->ch : p->back);
+    return rc;
+}
+
+pk_chan *OpenRoles(pk_ctx *ctx, int putter, int getter, size_t capacity) {
+    pk_chan_opts co = {};
+    co.elem_size = sizeof(int64_t);
+    co.capacity = capacity;
+    co.producers = 1;
+    co.consumers = 1;
+    co.putters = &putter;
+    co.getters = &getter;
+    pk_chan *ch = nullptr;
+    EXPECT_EQ(pk_chan_open(ctx, &ch, &co), 0) << ErrorText(ctx);
+    return ch;
+}
+
+} // namespace
+
+TEST(MpiChan, EveryTeamShapeGetsEachSingleItemOnceAndInOrderPerPutter) {
+    if (WorldSize() < 2)
+        return ExpectTwoRolesRefusedOnOneRank();
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    for (int P = 1; P <= 4; P++) {
+        for (int C = 1; C <= 4 && P + C <= WorldSize(); C++) {
+            for (size_t capacity : {size_t{1}, size_t{2}, size_t{1024}}) {
+                Shape x{Open(ctx.get(), P, C, capacity), P, C, 1000, {}, 0};
+                ASSERT_NE(x.ch, nullptr);
+                int rc = pk_team(ctx.get(), P + C, nullptr, ShapeRole, &x);
+                EXPECT_EQ(rc, 0) << ErrorText(ctx.get());
+                pk_chan_free(x.ch);
+                int64_t n = x.items;
+                EXPECT_EQ(SumOverRanks(x.out_of_order), 0)
+                    << P << "P" << C << "C capacity " << capacity;
+                EXPECT_EQ(SumOverRanks(x.got.count), n)
+                    << P << "P" << C << "C capacity " << capacity;
+                EXPECT_EQ(SumOverRanks(static_cast<int64_t>(x.got.sum)), n * (n + 1) / 2)
+                    << P << "P" << C << "C capacity " << capacity;
+            }
+        }
+    }
+}
+
+// A putter closes right after a few single items, which it still keeps: the
+// getter gets them all, in order, then PK_ECLOSED.
+TEST(MpiChan, CloseSendsTheItemsAPutterStillKeeps) {
+    if (WorldSize() < 2)
+        return ExpectTwoRolesRefusedOnOneRank();
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    struct Few {
+        pk_chan *ch;
+        std::vector<int64_t> seen;
+        int end_rc = 1;
+    } f{Open(ctx.get(), 1, 1, 1024), {}, 1};
+    ASSERT_NE(f.ch, nullptr);
+    pk_team_fn fn = [](void *arg, pk_worker *w) {
+        auto *x = static_cast<Few *>(arg);
+        int64_t v = 0;
+        if (w->id == 0) {
+            int rc = 0;
+            for (v = 1; rc == 0 && v <= 3; v++)
+                rc = pk_chan_put(x->ch, &v);
+            return rc != 0 ? rc : pk_chan_close(x->ch);
+        }
+        if (w->id == 1) {
+            while ((x->end_rc = pk_chan_get(x->ch, &v)) == 0)
+                x->seen.push_back(v);
+            return x->end_rc == PK_ECLOSED ? 0 : x->end_rc;
+        }
+        return 0;
+    };
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, fn, &f), 0) << ErrorText(ctx.get());
+    if (WorldRank() == 1) {
+        EXPECT_EQ(f.seen, (std::vector<int64_t>{1, 2, 3}));
+        EXPECT_EQ(f.end_rc, PK_ECLOSED);
+    }
+    pk_chan_free(f.ch);
+}
+
+TEST(MpiChan, AnItemKeptByAPutterGoesOutWhenItWaitsElsewhere) {
+    if (WorldSize() < 2)
+        return ExpectTwoRolesRefusedOnOneRank();
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    PingPong p{OpenRoles(ctx.get(), 0, 1, 1024), OpenRoles(ctx.get(), 1, 0, 1024), 200};
+    ASSERT_TRUE(p.ch != nullptr && p.back != nullptr);
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, PingPongRole, &p), 0) << ErrorText(ctx.get());
+    EXPECT_EQ(p.wrong, 0);
+    pk_chan_free(p.back);
+    pk_chan_free(p.ch);
+}
+
+// Rank 0 puts an item and waits at a barrier; rank 1 gets it before it comes to
+// the barrier. The kept item must go out when rank 0 waits at the barrier.
+TEST(MpiChan, AnItemKeptByAPutterGoesOutWhenItWaitsAtABarrier) {
+    if (WorldSize() < 2)
+        return ExpectTwoRolesRefusedOnOneRank();
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    struct AtBarrier {
+        pk_chan *ch;
+        pk_barrier *barrier = nullptr;
+        int64_t got = 0;
+    } b{Open(ctx.get(), 1, 1, 1024)};
+    ASSERT_NE(b.ch, nullptr);
+    ASSERT_EQ(pk_barrier_new(ctx.get(), &b.barrier, 2), 0) << ErrorText(ctx.get());
+    pk_team_fn fn = [](void *arg, pk_worker *w) {
+        auto *x = static_cast<AtBarrier *>(arg);
+        int64_t v = 42;
+        int rc = 0;
+        if (w->id == 0) {
+            rc = pk_chan_put(x->ch, &v);
+            rc = rc != 0 ? rc : std::min(pk_barrier_wait(x->barrier, w), 0); // 1: the last
+            return rc != 0 ? rc : pk_chan_close(x->ch);
+        }
+        if (w->id == 1) {
+            rc = pk_chan_get(x->ch, &x->got);
+            rc = rc != 0 ? rc : std::min(pk_barrier_wait(x->barrier, w), 0); // 1: the last
+            rc = rc != 0 ? rc : pk_chan_get(x->ch, &v);
+            return rc == PK_ECLOSED ? 0 : (rc == 0 ? PK_EBACKEND : rc);
+        }
+        return 0;
+    };
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, fn, &b), 0) << ErrorText(ctx.get());
+    if (WorldRank() == 1)
+        EXPECT_EQ(b.got, 42);
+    pk_barrier_free(b.barrier);
+    pk_chan_free(b.ch);
 }

@@ -22,7 +22,13 @@
  * one channel or on several (a ring of stages) without deadlock, exactly as
  * threads would. Items are sent ahead to a getter's rank against the room it
  * granted, so an item that went to getter g is got by g only: a getter gets
- * until PK_ECLOSED, or the channel is freed with items left in it.
+ * until PK_ECLOSED, or the channel is freed with items left in it. Single
+ * items a putter puts in a row travel together: it keeps them (already
+ * counted against the room) and sends them when it has a message's worth,
+ * when it would wait, closes, waits in any channel call or on a sharing
+ * primitive (parkit/sync.h), ends its pool call or team, or at a put some
+ * 50 us after the first. A putter that goes on computing for long after a put
+ * holds that item back until one of these.
  *
  * Errors. Every refusal records its reason in the context's error
  * (pk_ctx_error(ctx)->message): at open the lists and the team ("putter id 5
