@@ -78,12 +78,16 @@ static int worse(int code, int other) {
     return other > code ? other : code;
 }
 
-static int app_start(app *a, const char *prog, int *argc, char ***argv) {
+void app_init(app *a, const char *prog) {
     memset(a, 0, sizeof *a);
     a->prog = prog;
     a->nranks = 1;
     a->mpi_level = -1;
     pk_cli_common_defaults(&a->common);
+}
+
+static int app_start(app *a, const char *prog, int *argc, char ***argv) {
+    app_init(a, prog);
 #if PARKIT_WITH_MPI
     if (pk_mpi_launched()) {
         int provided;
@@ -251,7 +255,7 @@ static int parse_options(app *a, const app_program *p, int argc, char **argv) {
         return app_error(a, "out of memory");
     int rc = APP_OK, c, idx = -1;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* not 1: 0 also drops getopt's place inside a cluster ("-xh" after '?') */
     while (rc == APP_OK && (c = getopt_long(argc, argv, shorts, lo, &idx)) != -1)
         rc = apply_option(a, p, c, argv);
     free(lo);
@@ -413,6 +417,11 @@ static void discard_outputs(app *a) {
         o->tmp = NULL;
     }
     a->noutputs = 0;
+}
+
+int app_args(app *a, const app_program *p, int argc, char **argv) {
+    int rc = app_parse(a, p, argc, argv);
+    return rc == APP_OK ? p->check(a, p->state) : rc;
 }
 
 /* ---- the context ---- */
@@ -688,9 +697,7 @@ int app_main(const app_program *p, int argc, char **argv) {
     app a;
     int rc = app_start(&a, p->name, &argc, &argv);
     if (rc == APP_OK)
-        rc = app_parse(&a, p, argc, argv);
-    if (rc == APP_OK)
-        rc = p->check(&a, p->state);
+        rc = app_args(&a, p, argc, argv);
     if (rc == APP_OK)
         rc = open_outputs(&a);
     if (rc == APP_OK)

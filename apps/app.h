@@ -100,6 +100,15 @@ typedef struct app_program {
 /* Runs a program from its command line and returns its exit code. */
 int app_main(const app_program *p, int argc, char **argv);
 
+/* The first two steps of app_main, which the fuzz targets call alone: app_init
+ * gives a run its defaults (one rank, no MPI); app_args reads the command line
+ * into it and the program's state (the options, --help and --version, the
+ * positional arguments, the program's check). app_args prints usage errors,
+ * starts nothing and never exits: it returns APP_OK, APP_USAGE, APP_DONE (help
+ * or version printed) or APP_FAILED (no memory). */
+void app_init(app *a, const char *prog);
+int app_args(app *a, const app_program *p, int argc, char **argv);
+
 /* Prints "prog: message" and the --help hint once (rank 0); returns APP_USAGE. */
 int app_usage(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "prog: message" once (rank 0) to stderr; returns APP_FAILED. */

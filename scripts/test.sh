@@ -3,7 +3,8 @@
 # with ctest; then the configuration without MPI and OpenMP; then the suite again
 # under AddressSanitizer + UndefinedBehaviorSanitizer; then the thread tests of
 # the pool, the channels and the sharing primitives under ThreadSanitizer
-# (clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP visible to it).
+# (clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP visible to it);
+# last, each libFuzzer target of fuzz/ for a few seconds (scripts/fuzz.sh).
 # The full build's tests include `ctest -L slurm`, which starts a Slurm cluster on
 # this machine: slurm-wlm and munge are installed here when missing (not by
 # setup.sh, which installs only what building needs), as root or with sudo.
@@ -51,3 +52,6 @@ cmake --preset tsan >/dev/null
 cmake --build build-tsan -j"$jobs" --target test_pool test_sync test_exec
 (cd build-tsan && TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
     ctest -j"$jobs" --output-on-failure --timeout 900 -R "^(Pools|Backends|Random)[./]")
+
+echo "== fuzzing: each libFuzzer target for ${PARKIT_FUZZ_SECONDS:-8} s (clang-14, ASan+UBSan)"
+./scripts/fuzz.sh "${PARKIT_FUZZ_SECONDS:-8}"

@@ -86,6 +86,22 @@ INSTANTIATE_TEST_SUITE_P(
                     RejectCase{"99999999999999999999999999999999999999999999", PK_ERANGE},
                     RejectCase{"1.8446744073709551616e19", PK_ERANGE}));
 
+// Products past the 128-bit working range, found by fuzzing: a power of a large
+// base, a long integer part times its fraction's scale. Each must be "too large",
+// never a value wrapped around; trailing zeros of a fraction do not count.
+INSTANTIATE_TEST_SUITE_P(
+    LargeProducts, ParseU64Rejects,
+    testing::Values(RejectCase{"18446744073709551616^2", PK_ERANGE},
+                    RejectCase{"8184467440^7", PK_ERANGE}, RejectCase{"4294967296^2", PK_ERANGE},
+                    RejectCase{"1000000000000000000000000000000.000000001e9", PK_ERANGE},
+                    RejectCase{"18446744073709551615.5e1", PK_ERANGE}));
+
+INSTANTIATE_TEST_SUITE_P(
+    LongFractions, ParseU64Accepts,
+    testing::Values(U64Case{"18446744073709551615.000000000000000000000000000000", UINT64_MAX},
+                    U64Case{"1.000000000000000000000000000000e3", 1000},
+                    U64Case{"4294967295^2", UINT64_C(4294967295) * UINT64_C(4294967295)}));
+
 TEST(ParseU64, NullTextIsRejected) {
     uint64_t v = 0;
     const char *why = nullptr;

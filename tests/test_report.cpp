@@ -515,6 +515,57 @@ TEST(ReportJson, StringsAreEscaped) {
     EXPECT_EQ(j.Get("notes")->items[0].str, nasty);
 }
 
+// Found by fuzzing the JSON writer: number results that are not numbers and rows
+// with NaN or infinite values made the object unreadable; now they are strings
+// and nulls (parkit/report.h).
+TEST(ReportJson, NonNumbersAndNonFiniteValuesStayJson) {
+    ReportPtr r = NewReport("p", PK_FORMAT_JSON);
+    EXPECT_EQ(pk_report_result_num(r.get(), "nan", "%s", "nan"), 0);
+    EXPECT_EQ(pk_report_result_num(r.get(), "word", "%s", "many"), 0);
+    EXPECT_EQ(pk_report_result_num(r.get(), "padded", "%s", " 42"), 0);
+    EXPECT_EQ(pk_report_result_num(r.get(), "n", "%d", -17), 0);
+    std::vector<pk_stats> rows(1);
+    rows[0].ranks = rows[0].threads = rows[0].threads_got = rows[0].pool = rows[0].runs = 1;
+    rows[0].min = NAN;
+    rows[0].median = INFINITY;
+    rows[0].max = -INFINITY;
+    rows[0].speedup = 2;
+    rows[0].efficiency = 0.5;
+    rows[0].rate = NAN;
+    EXPECT_EQ(pk_report_runs(r.get(), rows.data(), 1, "x/s"), 0);
+    Json j = ParseOrFail(Print(r.get()));
+    const Json *result = j.Get("result");
+    ASSERT_NE(result, nullptr);
+    EXPECT_EQ(result->Get("nan")->kind, Json::String);
+    EXPECT_EQ(result->Get("nan")->str, "nan");
+    EXPECT_EQ(result->Get("word")->str, "many");
+    EXPECT_EQ(result->Get("padded")->str, " 42");
+    EXPECT_EQ(result->Get("n")->kind, Json::Number);
+    EXPECT_EQ(result->Get("n")->number, -17);
+    ASSERT_EQ(j.Get("runs")->items.size(), 1u);
+    const Json &row = j.Get("runs")->items[0];
+    for (const char *key : {"min", "median", "max", "rate"}) {
+        ASSERT_NE(row.Get(key), nullptr) << key;
+        EXPECT_EQ(row.Get(key)->kind, Json::Null) << key;
+    }
+    EXPECT_EQ(row.Get("speedup")->number, 2);
+    EXPECT_EQ(row.Get("efficiency")->number, 0.5);
+}
+
+// Also found by fuzzing: bytes that are not UTF-8 went out raw (invalid JSON).
+// Each byte that does not start a UTF-8 sequence is now U+FFFD; UTF-8 stays.
+TEST(ReportJson, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+    ReportPtr r = NewReport("p", PK_FORMAT_JSON);
+    EXPECT_EQ(pk_report_param(r.get(), "backend", "%s", "h\xc3\xa9 \xff\xc3(\xe2\x82 \xed\xa0\x80"),
+              0);
+    std::string text = Print(r.get());
+    EXPECT_NE(text.find("\"backend\": \"h\xc3\xa9 \\ufffd\\ufffd(\\ufffd\\ufffd "
+                        "\\ufffd\\ufffd\\ufffd\""),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(text.find('\xff'), std::string::npos) << text;
+}
+
 TEST(Report, PrintErrors) {
     ReportPtr r = SampleReport(PK_FORMAT_TABLE);
     EXPECT_EQ(pk_report_print(nullptr, stdout), PK_EINVAL);

@@ -34,14 +34,14 @@ static int read_digits(const char **p, i128 *v, int *overflow) {
     return n;
 }
 
+/* base^exp for base, exp >= 0; -1 when it passes LIMIT (checked before each
+ * product: base may be up to 10 * LIMIT, and r * base must not overflow). */
 static int pow_checked(i128 base, i128 exp, i128 *out) {
     i128 r = 1;
-    for (i128 i = 0; i < exp; i++) {
-        r *= base;
-        if (r > LIMIT)
+    for (i128 i = 0; i < exp && base > 1; i++) {
+        if (r > LIMIT / base)
             return -1;
-        if (base <= 1)
-            break;
+        r *= base;
     }
     *out = exp == 0 ? 1 : (base == 0 ? 0 : base == 1 ? 1 : r);
     return 0;
@@ -87,9 +87,18 @@ static int parse_term(const char **pp, i128 *out, const char **why) {
         *why = "number too large";
         return PK_ERANGE;
     }
-    /* value = (ip * 10^nfrac + frac) * 10^(e - nfrac), which must be whole */
+    /* value = (ip * 10^nfrac + frac) * 10^(e - nfrac), which must be whole.
+     * Without the fraction's trailing zeros, value >= ip * 10^nfrac. */
+    while (nfrac > 0 && frac % 10 == 0) {
+        frac /= 10;
+        nfrac--;
+    }
     i128 scale = 1;
     pow_checked(10, nfrac, &scale);
+    if (ip > LIMIT / scale) {
+        *why = "number too large";
+        return PK_ERANGE;
+    }
     i128 m = ip * scale + frac;
     if (e >= nfrac) {
         i128 f;

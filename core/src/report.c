@@ -2,6 +2,7 @@
  * and backend, so runs are diffable. Table: aligned "key = value" header, the
  * results, one validation line, one row per pool size. CSV: the header as
  * "# key = value" comments, then the rows. JSON: one object. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,32 +217,96 @@ static void print_csv(const pk_report *r, FILE *out) {
     }
 }
 
-static void json_string(FILE *out, const char *s) {
+/* Bytes of the UTF-8 sequence that starts at s, or 0 when it is not one (a
+ * stray or cut sequence, an overlong form, a surrogate, past U+10FFFF). */
+static size_t utf8_length(const unsigned char *s) {
+    static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = s[0] >= 0xC0 && s[0] <= 0xDF   ? 2
+               : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF7 ? 4
+                                              : 0;
+    if (n == 0)
+        return 0;
+    unsigned long cp = s[0] & (0x7Fu >> n);
+    for (size_t i = 1; i < n; i++) { /* stops at the NUL: it is no continuation byte */
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped, UTF-8
+ * passed through, every byte that does not start a UTF-8 sequence as U+FFFD. */
+static void json_string(FILE *out, const char *text) {
+    const unsigned char *s = (const unsigned char *)text;
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
+    while (*s) {
+        size_t n = *s < 0x80 ? 1 : utf8_length(s);
+        if (*s == '"' || *s == '\\')
+            fprintf(out, "\\%c", *s);
+        else if (*s < 0x20)
+            fprintf(out, "\\u%04x", *s);
+        else if (n == 0)
+            fputs("\\ufffd", out);
         else
-            fputc(c, out);
+            fwrite(s, 1, n, out);
+        s += n ? n : 1;
     }
     fputc('"', out);
 }
 
+static size_t skip_digits(const char **s) {
+    size_t n = 0;
+    for (; **s >= '0' && **s <= '9'; (*s)++)
+        n++;
+    return n;
+}
+
+/* 1 when s is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int json_number(const char *s) {
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (skip_digits(&s) == 0)
+        return 0;
+    if (*s == '.' && (s++, skip_digits(&s) == 0))
+        return 0;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (skip_digits(&s) == 0)
+            return 0;
+    }
+    return *s == '\0';
+}
+
+/* A number result is written bare when it is a JSON number, else as a string
+ * ("nan", "inf" or a word would make the whole object unreadable). */
 static void json_object(FILE *out, const kv *list, int n) {
     fputc('{', out);
     for (int i = 0; i < n; i++) {
         fprintf(out, "%s", i ? ", " : "");
         json_string(out, list[i].key);
         fputs(": ", out);
-        if (list[i].quoted)
+        if (list[i].quoted || !json_number(list[i].value))
             json_string(out, list[i].value);
         else
             fputs(list[i].value, out);
     }
     fputc('}', out);
+}
+
+/* ", "name": v" with digits significant digits; null for NaN and infinities. */
+static void json_double(FILE *out, const char *name, double v, int digits) {
+    if (isfinite(v))
+        fprintf(out, ", \"%s\": %.*g", name, digits, v);
+    else
+        fprintf(out, ", \"%s\": null", name);
 }
 
 static const char *param(const pk_report *r, const char *key) {
@@ -257,10 +322,15 @@ static void json_runs(const pk_report *r, FILE *out) {
         const pk_stats *s = &r->rows[i];
         fprintf(out,
                 "%s\n    {\"ranks\": %d, \"threads\": %d, \"threads_obtained\": %d, \"pool\": %d, "
-                "\"runs\": %d, \"min\": %.9g, \"median\": %.9g, \"max\": %.9g, \"speedup\": %.6g, "
-                "\"efficiency\": %.6g, \"rate\": %.6g}",
-                i ? "," : "", s->ranks, s->threads, s->threads_got, s->pool, s->runs, s->min,
-                s->median, s->max, s->speedup, s->efficiency, s->rate);
+                "\"runs\": %d",
+                i ? "," : "", s->ranks, s->threads, s->threads_got, s->pool, s->runs);
+        json_double(out, "min", s->min, 9);
+        json_double(out, "median", s->median, 9);
+        json_double(out, "max", s->max, 9);
+        json_double(out, "speedup", s->speedup, 6);
+        json_double(out, "efficiency", s->efficiency, 6);
+        json_double(out, "rate", s->rate, 6);
+        fputc('}', out);
     }
     fputs(r->nrows ? "\n  ]" : "]", out);
 }

@@ -72,7 +72,12 @@ int pk_report_note(pk_report *r, const char *fmt, ...)
 /* Quiet: the table format prints only the results and the validation line. */
 void pk_report_set_quiet(pk_report *r, int quiet);
 
-/* Prints everything to out. PK_EINVAL for a NULL argument, PK_EIO on a write error. */
+/* Prints everything to out. PK_EINVAL for a NULL argument, PK_EIO on a write error.
+ * JSON is always valid JSON (RFC 8259): strings are escaped, and text that is not
+ * UTF-8 has each byte that does not start a UTF-8 sequence written as U+FFFD; a
+ * number result whose text is not a JSON number ("nan", "inf", a word) is written
+ * as a string; a row's time, speedup, efficiency or rate that is NaN or infinite
+ * is written as null. */
 int pk_report_print(const pk_report *r, FILE *out);
 
 /* Parses "table", "csv", "json"; -1 when none of them. */
