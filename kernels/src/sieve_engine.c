@@ -13,9 +13,12 @@
  * the interval's end, and an engine given the chunk that follows its last one
  * (of the same interval) carries on from there, only adding the sieving primes
  * that the higher square root brings in. Any other chunk starts afresh. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "parkit/error.h"
 #include "sieve_engine.h"
@@ -40,6 +43,7 @@ enum {
     BIG_LIMIT = 1 << 19,
     BUCKET_N = 1022,
     PLACE_BATCH = 1024,
+    ARENA = 1 << 21,
 };
 _Static_assert(1 << SEG_LOG == PK__SIEVE_SEGMENT, "segment size and its log agree");
 
@@ -62,22 +66,42 @@ typedef struct bentry {
     uint32_t x;
 } bentry;
 
+/* A block of a bucket, aligned to its size: a bucket is known by the free slot
+ * after its newest entry (its tail), and the tail reaches the block's end,
+ * aligned, exactly when the block is full; older blocks are full and hang off
+ * the newest through `next`. So pushing touches the tail array and the slot,
+ * never a block header. */
 typedef struct bblock {
     struct bblock *next;
-    size_t n;
+    size_t pad;
     bentry e[BUCKET_N];
 } bblock;
+_Static_assert((sizeof(bblock) & (sizeof(bblock) - 1)) == 0, "blocks are aligned to their size");
+
+/* Bucket blocks come from arenas of ARENA bytes, aligned so that the kernel
+ * may back them with huge pages: near 2^64 the buckets hold a gigabyte or more
+ * and every crossing-off writes to one of thousands of them, which with small
+ * pages misses the TLB nearly every time. The first block of an arena is its
+ * header. */
+typedef struct arena {
+    struct arena *next;
+} arena;
+_Static_assert(ARENA % sizeof(bblock) == 0 && sizeof(bblock) >= sizeof(arena),
+               "blocks tile an arena");
 
 struct pk__sieve {
     uint8_t *seg;   /* SEG bytes, when the job gives no output buffer */
     plist small[8]; /* one list per residue of p mod 30 */
     plist medium[8];
-    /* bucket[t & (ring - 1)]: the big primes whose next hit is in segment t,
-     * segments counted from byte `anchor`; the ring is longer than any prime's
-     * step and than a chunk, so two segments never share a bucket. */
-    bblock **bucket;
+    /* tail[t & (ring - 1)]: the bucket of the big primes whose next hit is in
+     * segment t, segments counted from byte `anchor`; the ring is longer than
+     * any prime's step and than a chunk, so two segments never share a bucket. */
+    bentry **tail;
     size_t ring, ring_cap;
-    bblock *spare;               /* emptied blocks for reuse */
+    bblock *spare; /* emptied blocks for reuse */
+    arena *arenas; /* every block's memory */
+    bblock *fresh; /* blocks never used yet, in the newest arena */
+    size_t nfresh;
     uint64_t lo, hi;             /* the interval of the job the state belongs to */
     uint64_t anchor;             /* the byte where the set-up was done */
     uint64_t end;                /* bytes from anchor to the end of the interval */
@@ -212,28 +236,54 @@ static void cross_lists(plist *l, uint8_t *seg, size_t len) {
 
 /* ---- big primes: buckets ------------------------------------------------------ */
 
-/* A fresh block at the head of bucket k. */
-static bblock *bucket_grow(pk__sieve *s, size_t k) {
+static bblock *new_block(pk__sieve *s) {
+    if (s->nfresh == 0) {
+        arena *a = aligned_alloc(ARENA, ARENA);
+        if (a == NULL)
+            return NULL;
+#if defined(MADV_HUGEPAGE)
+        (void)madvise(a, ARENA, MADV_HUGEPAGE);
+#endif
+        a->next = s->arenas;
+        s->arenas = a;
+        s->fresh = (bblock *)(void *)a + 1;
+        s->nfresh = ARENA / sizeof(bblock) - 1;
+    }
+    s->nfresh--;
+    return s->fresh++;
+}
+
+static int tail_open(bentry *t) {
+    return ((uintptr_t)t & (sizeof(bblock) - 1)) != 0;
+}
+
+static bblock *block_of(bentry *t) {
+    return (bblock *)(void *)((uintptr_t)(t - 1) & ~(uintptr_t)(sizeof(bblock) - 1));
+}
+
+/* A new newest block for the bucket whose tail is t (NULL or full): its first slot. */
+static bentry *bucket_grow(pk__sieve *s, bentry *t) {
     bblock *nb = s->spare;
     if (nb != NULL)
         s->spare = nb->next;
-    else if ((nb = malloc(sizeof *nb)) == NULL)
+    else if ((nb = new_block(s)) == NULL)
         return NULL;
-    nb->n = 0;
-    nb->next = s->bucket[k];
-    s->bucket[k] = nb;
-    return nb;
+    nb->next = t != NULL ? block_of(t) : NULL;
+    return nb->e;
 }
 
 static int bucket_push(pk__sieve *s, size_t k, uint32_t a, uint32_t x) {
-    bblock *b = s->bucket[k];
-    if ((b == NULL || b->n == BUCKET_N) && (b = bucket_grow(s, k)) == NULL)
+    bentry *t = s->tail[k];
+    if (!tail_open(t) && (t = bucket_grow(s, t)) == NULL)
         return PK_ENOMEM;
-    b->e[b->n++] = (bentry){a, x};
+    *t++ = (bentry){a, x};
+    s->tail[k] = t;
     return 0;
 }
 
-static void spare_list(pk__sieve *s, bblock *b) {
+/* Gives the blocks of the bucket whose tail is t to the spare list. */
+static void spare_bucket(pk__sieve *s, bentry *t) {
+    bblock *b = t != NULL ? block_of(t) : NULL;
     while (b != NULL) {
         bblock *next = b->next;
         b->next = s->spare;
@@ -244,18 +294,19 @@ static void spare_list(pk__sieve *s, bblock *b) {
 
 /* One hit of a big prime in segment k (counted from the anchor), then the prime
  * goes to the bucket of its next hit: this segment's again when that is still
- * inside (the list is reread until empty), so there is no data-dependent loop.
- * Primes whose next hit lies past the interval leave the ring; entries past the
- * end of a last, shorter segment are dropped. */
+ * inside (the bucket is reread until empty), so there is no data-dependent
+ * loop. Primes whose next hit lies past the interval leave the ring; entries
+ * past the end of a last, shorter segment are dropped. */
 static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
-    bblock **bucket = s->bucket;
+    bentry **tail = s->tail;
     const uint64_t mask = s->ring - 1, end = s->end, base = k << SEG_LOG;
-    bblock *b;
-    while ((b = bucket[k & mask]) != NULL) {
-        bucket[k & mask] = NULL;
+    bentry *top;
+    while ((top = tail[k & mask]) != NULL) {
+        tail[k & mask] = NULL;
+        bblock *b = block_of(top);
+        size_t n = (size_t)(top - b->e);
         while (b != NULL) {
             const bentry *e = b->e;
-            const size_t n = b->n;
             for (size_t i = 0; i < n; i++) {
                 uint32_t a = e[i].a, x = e[i].x;
                 size_t pos = x >> 6;
@@ -267,18 +318,19 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
                 if (next >= end)
                     continue;
                 size_t t = (size_t)((next >> SEG_LOG) & mask);
-                bblock *d = bucket[t];
-                if ((d == NULL || d->n == BUCKET_N) && (d = bucket_grow(s, t)) == NULL) {
-                    spare_list(s, b);
+                bentry *d = tail[t];
+                if (!tail_open(d) && (d = bucket_grow(s, d)) == NULL) {
+                    spare_bucket(s, b->e + 1);
                     return PK_ENOMEM;
                 }
-                d->e[d->n++] =
-                    (bentry){a, (uint32_t)((next & (SEG - 1)) << 6 | (w & 56) | ((w + 1) & 7))};
+                *d++ = (bentry){a, (uint32_t)((next & (SEG - 1)) << 6 | (w & 56) | ((w + 1) & 7))};
+                tail[t] = d;
             }
             bblock *next = b->next;
             b->next = s->spare;
             s->spare = b;
             b = next;
+            n = BUCKET_N;
         }
     }
     return 0;
@@ -464,14 +516,6 @@ pk__sieve *pk__sieve_new(void) {
     return s;
 }
 
-static void free_blocks(bblock *b) {
-    while (b != NULL) {
-        bblock *next = b->next;
-        free(b);
-        b = next;
-    }
-}
-
 void pk__sieve_free(pk__sieve *s) {
     if (s == NULL)
         return;
@@ -479,10 +523,12 @@ void pk__sieve_free(pk__sieve *s) {
         free(s->small[r].v);
         free(s->medium[r].v);
     }
-    for (size_t k = 0; k < s->ring; k++)
-        free_blocks(s->bucket[k]);
-    free(s->bucket);
-    free_blocks(s->spare);
+    free(s->tail);
+    while (s->arenas != NULL) {
+        arena *next = s->arenas->next;
+        free(s->arenas);
+        s->arenas = next;
+    }
     pk__sieve_free(s->gen);
     free(s->seg);
     free(s);
@@ -506,18 +552,18 @@ static int reset(pk__sieve *s, const pk__sieve_job *job) {
     for (int r = 0; r < 8; r++)
         s->small[r].n = s->medium[r].n = 0;
     for (size_t k = 0; k < s->ring; k++)
-        spare_list(s, s->bucket[k]);
+        spare_bucket(s, s->tail[k]);
     size_t n = ring_size(pk__isqrt(job->hi));
     if (n > s->ring_cap) {
-        bblock **nb = realloc(s->bucket, n * sizeof *nb);
+        bentry **nb = realloc(s->tail, n * sizeof *nb);
         if (nb == NULL) {
             s->ring = 0;
             return PK_ENOMEM;
         }
-        s->bucket = nb;
+        s->tail = nb;
         s->ring_cap = n;
     }
-    memset(s->bucket, 0, n * sizeof *s->bucket);
+    memset(s->tail, 0, n * sizeof *s->tail);
     s->ring = n;
     s->lo = job->lo;
     s->hi = job->hi;
