@@ -95,7 +95,8 @@ struct pk__sieve {
     plist medium[8];
     /* tail[t & (ring - 1)]: the bucket of the big primes whose next hit is in
      * segment t, segments counted from byte `anchor`; the ring is longer than
-     * any prime's step and than a chunk, so two segments never share a bucket. */
+     * a chunk and a prime's step together, so the live entries never reach
+     * round to the segment being sieved. */
     bentry **tail;
     size_t ring, ring_cap;
     bblock *spare; /* emptied blocks for reuse */
@@ -105,8 +106,10 @@ struct pk__sieve {
     uint64_t lo, hi;             /* the interval of the job the state belongs to */
     uint64_t anchor;             /* the byte where the set-up was done */
     uint64_t end;                /* bytes from anchor to the end of the interval */
+    uint64_t max_chunk;          /* the longest chunk the ring is made for */
     uint64_t sq;                 /* every prime in [PK__SIEVE_FIRST_PRIME, sq] is placed */
     int carry;                   /* the state is ready for the chunk starting at b1 */
+    uint64_t setups;             /* fresh states so far */
     uint64_t b0, b1;             /* the chunk's bytes */
     uint64_t start;              /* 30 * b0, its first number */
     uint64_t span;               /* hi minus start: multiples up to hi are kept */
@@ -534,13 +537,11 @@ void pk__sieve_free(pk__sieve *s) {
     free(s);
 }
 
-/* Segments in the ring: more than a chunk and than a big prime's step (below
- * 7 p / 30 bytes), a power of two. */
-static size_t ring_size(uint64_t sq) {
-    uint64_t reach = 7 * sq / 30 + 64;
-    if (reach < PK__SIEVE_MAX_CHUNK)
-        reach = PK__SIEVE_MAX_CHUNK;
-    size_t n = 1, need = (size_t)(reach >> SEG_LOG) + 2;
+/* Segments in the ring: more than the chunk of the set-up and a big prime's
+ * step (below 7 p / 30 bytes) together, a power of two. Longer chunks start
+ * afresh. */
+static size_t ring_size(uint64_t sq, uint64_t chunk) {
+    size_t n = 1, need = (size_t)((chunk + 7 * sq / 30) >> SEG_LOG) + 3;
     while (n < need)
         n *= 2;
     return n;
@@ -549,11 +550,12 @@ static size_t ring_size(uint64_t sq) {
 /* A fresh state for the job's chunk: empty lists and ring, anchored at b0. */
 static int reset(pk__sieve *s, const pk__sieve_job *job) {
     s->carry = 0;
+    s->setups++;
     for (int r = 0; r < 8; r++)
         s->small[r].n = s->medium[r].n = 0;
     for (size_t k = 0; k < s->ring; k++)
         spare_bucket(s, s->tail[k]);
-    size_t n = ring_size(pk__isqrt(job->hi));
+    size_t n = ring_size(pk__isqrt(job->hi), job->b1 - job->b0);
     if (n > s->ring_cap) {
         bentry **nb = realloc(s->tail, n * sizeof *nb);
         if (nb == NULL) {
@@ -569,6 +571,7 @@ static int reset(pk__sieve *s, const pk__sieve_job *job) {
     s->hi = job->hi;
     s->anchor = job->b0;
     s->end = job->hi / 30 + 1 - job->b0;
+    s->max_chunk = job->b1 - job->b0;
     s->sq = 0;
     return 0;
 }
@@ -576,7 +579,7 @@ static int reset(pk__sieve *s, const pk__sieve_job *job) {
 /* Whether the state left by the last chunk goes on into this one. */
 static int carries_into(const pk__sieve *s, const pk__sieve_job *job) {
     return s->carry && job->lo == s->lo && job->hi == s->hi && job->b0 == s->b1 &&
-           ((s->b1 - s->anchor) & (SEG - 1)) == 0;
+           ((s->b1 - s->anchor) & (SEG - 1)) == 0 && job->b1 - job->b0 <= s->max_chunk;
 }
 
 /* Keeps, in the byte of lo, the bits of the numbers >= lo, and in the byte of
@@ -718,4 +721,8 @@ int pk__sieve_chunk(pk__sieve *s, const pk__sieve_job *job) {
 
 void pk__sieve_forget(pk__sieve *s) {
     s->carry = 0;
+}
+
+uint64_t pk__sieve_setups(const pk__sieve *s) {
+    return s->setups;
 }

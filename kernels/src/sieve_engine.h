@@ -72,6 +72,9 @@ int pk__sieve_chunk(pk__sieve *s, const pk__sieve_job *job);
 /* Makes the next chunk start afresh, whatever it is. */
 void pk__sieve_forget(pk__sieve *s);
 
+/* How many times this engine has set its state up afresh (for tests). */
+uint64_t pk__sieve_setups(const pk__sieve *s);
+
 /* Number of set bits in len bytes. */
 uint64_t pk__sieve_popcount(const uint8_t *bits, size_t len);
 
