@@ -33,14 +33,16 @@
 
 /* Small primes (below SMALL_LIMIT) make at least four turns of the wheel (eight
  * multiples each) in an L1 block; a turn of a big prime (from BIG_LIMIT) spans
- * two segments or more, so it hits a segment four times at most. The limits
- * were tuned on pi(10^10) and on [10^14, 10^14 + 3 10^9]. */
+ * eight segments or more, so it hits a segment once at most: the primes that
+ * would hit every segment a few times cost less in the medium loop than in the
+ * buckets. The limits were tuned on pi(10^10), on [10^12, 10^12 + 2 10^9], on
+ * [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]. */
 enum {
     SEG_LOG = 18,
     SEG = PK__SIEVE_SEGMENT,
     L1_BLOCK = 1 << 15,
     SMALL_LIMIT = 1 << 13,
-    BIG_LIMIT = 1 << 19,
+    BIG_LIMIT = 1 << 21,
     BUCKET_N = 1022,
     PLACE_BATCH = 1024,
     ARENA = 1 << 21,
