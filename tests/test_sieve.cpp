@@ -1,15 +1,20 @@
 // Tests of the sieve kernel on every pool: known values of pi(10^k), the top of
 // the 64-bit range, tiny and random intervals against a Miller-Rabin reference
 // written here, the emitted list on every pool against the serial one, a
-// callback that stops the sieve, injected faults and argument errors. The
-// reference is independent of the kernel, so every expected count is computed
-// or published, never taken from the code under test.
+// callback that stops the sieve, injected faults and argument errors; high up,
+// where workers carry the sieving primes' state from chunk to chunk, lists
+// checked at every segment boundary and counts against split intervals; and the
+// engine itself, carrying its state or starting afresh. The reference is
+// independent of the kernel, so every expected count is computed or published,
+// never taken from the code under test.
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../kernels/src/sieve_engine.h"
 #include "test_util.h"
 
 namespace {
@@ -345,6 +350,177 @@ INSTANTIATE_TEST_SUITE_P(Pools, SieveTopTest,
 #endif
                                          ),
                          PoolName);
+
+// High up (square roots from 10^8), workers take blocks of chunks and carry the
+// sieving primes' state from one to the next. Checked on two pools: the top
+// costs a set-up of seconds per worker.
+class SieveHighTest : public SieveTest {
+  protected:
+    // The listed primes of [lo, hi] (given) around every multiple of the
+    // engine's segment from the interval's first wheel byte, where chunks and
+    // segments end, against Miller-Rabin.
+    void CheckAtSegmentEnds(uint64_t lo, uint64_t hi, const std::vector<uint64_t> &got) {
+        const uint64_t seg = 30ull * PK__SIEVE_SEGMENT, first = lo / 30 * 30;
+        for (uint64_t off = seg; off < hi - first - 3000; off += seg) {
+            uint64_t edge = first + off, a = edge - 3000, b = edge + 3000;
+            std::vector<uint64_t> want = PrimesByTest(a, b), have;
+            for (uint64_t p : got)
+                if (p >= a && p <= b)
+                    have.push_back(p);
+            EXPECT_EQ(have, want) << "around " << edge;
+        }
+    }
+};
+
+TEST_P(SieveHighTest, ListsAcrossSegmentsAndChunks) {
+    for (uint64_t lo : {uint64_t{1000000000000000000}, kTop - 100000000}) {
+        uint64_t hi = lo + 100000000;
+        Collected c;
+        uint64_t n = 0;
+        ASSERT_EQ(pk_sieve_primes(ctx(), lo, hi, Collect, &c, &n), 0) << ErrorString();
+        EXPECT_EQ(n, c.primes.size());
+        EXPECT_EQ(c.primes.front(), PrimesByTest(lo, lo + 1000).front());
+        EXPECT_EQ(c.primes.back(), PrimesByTest(hi - 1000, hi).back());
+        CheckAtSegmentEnds(lo, hi, c.primes);
+        EXPECT_EQ(Count(lo, hi), n) << "[" << lo << ", " << hi << "]";
+    }
+}
+
+TEST_P(SieveHighTest, CountsAddUpAcrossChunks) {
+    // A counting chunk and a bit, carried from one to the next, against pieces
+    // of other lengths that each start afresh.
+    const uint64_t lo = 1000000000000000000ull + 12345, hi = lo + 1100000000;
+    uint64_t whole = Count(lo, hi);
+    uint64_t pieces = 0;
+    for (uint64_t a = lo; a <= hi; a += 400000001)
+        pieces += Count(a, a + 400000000 < hi ? a + 400000000 : hi);
+    EXPECT_EQ(whole, pieces);
+    EXPECT_GT(whole, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pools, SieveHighTest,
+                         testing::Values(Pool{"serial", 1}
+#if PARKIT_WITH_OPENMP
+                                         ,
+                                         Pool{"omp", 2}
+#endif
+                                         ),
+                         PoolName);
+
+// The engine alone: one engine given consecutive chunks carries its state from
+// each to the next; the same chunks after pk__sieve_forget start afresh. Both
+// must find the same primes, which Miller-Rabin checks where chunks meet.
+struct EngineDeleter {
+    void operator()(pk__sieve *s) const { pk__sieve_free(s); }
+};
+
+struct ChunkPrimes {
+    std::vector<uint64_t> primes;
+};
+
+int KeepPrimes(void *arg, const uint8_t *seg, uint64_t byte, size_t len) {
+    auto *c = static_cast<ChunkPrimes *>(arg);
+    return pk__sieve_extract(
+        seg, byte, len,
+        [](void *a, uint64_t p) {
+            static_cast<ChunkPrimes *>(a)->primes.push_back(p);
+            return 0;
+        },
+        c);
+}
+
+std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64_t chunk,
+                                  bool forget) {
+    ChunkPrimes c;
+    uint64_t b0 = lo / 30, bend = hi / 30 + 1;
+    for (uint64_t b = b0; b < bend; b += chunk) {
+        pk__sieve_job job{};
+        job.lo = lo;
+        job.hi = hi;
+        job.b0 = b;
+        job.b1 = bend - b < chunk ? bend : b + chunk;
+        job.on_segment = KeepPrimes;
+        job.arg = &c;
+        if (forget)
+            pk__sieve_forget(s);
+        EXPECT_EQ(pk__sieve_chunk(s, &job), 0);
+    }
+    return c.primes;
+}
+
+TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
+    ASSERT_EQ(pk__sieve_tables_init(), 0);
+    struct Case {
+        uint64_t lo, hi, chunk; // chunk in wheel bytes
+    } cases[] = {
+        {0, 300000000, PK__SIEVE_SEGMENT}, // sieving primes added on the way
+        {100000000000000ull, 100000200000000ull, PK__SIEVE_SEGMENT}, // the ring goes round
+        {1000000000000000000ull + 7, 1000000000030000000ull, PK__SIEVE_SEGMENT},
+        {kTop - 12000000, kTop, PK__SIEVE_SEGMENT}, // every prime below 2^32 sieves
+    };
+    for (const Case &c : cases) {
+        std::unique_ptr<pk__sieve, EngineDeleter> carry(pk__sieve_new()), fresh(pk__sieve_new());
+        ASSERT_TRUE(carry && fresh);
+        std::vector<uint64_t> a = SieveChunks(carry.get(), c.lo, c.hi, c.chunk, false);
+        std::vector<uint64_t> b = SieveChunks(fresh.get(), c.lo, c.hi, c.chunk, true);
+        EXPECT_EQ(pk__sieve_setups(carry.get()), 1u) << "[" << c.lo << ", " << c.hi << "]";
+        EXPECT_EQ(pk__sieve_setups(fresh.get()), (c.hi / 30 - c.lo / 30) / c.chunk + 1);
+        EXPECT_EQ(a.size(), b.size()) << "[" << c.lo << ", " << c.hi << "]";
+        EXPECT_TRUE(a == b) << "[" << c.lo << ", " << c.hi << "]";
+        for (uint64_t b0 = c.lo / 30 + c.chunk; b0 <= c.hi / 30; b0 += c.chunk) {
+            uint64_t x = 30 * b0, lo = x - 2000 > c.lo ? x - 2000 : c.lo;
+            uint64_t hi = c.hi - x > 2000 ? x + 2000 : c.hi;
+            std::vector<uint64_t> want = PrimesByTest(lo, hi), have;
+            for (uint64_t p : a)
+                if (p >= lo && p <= hi)
+                    have.push_back(p);
+            EXPECT_EQ(have, want) << "where chunks meet at " << x;
+        }
+    }
+}
+
+TEST(SieveEngine, OtherChunksStartAfresh) {
+    // Not the successor, another interval, or after a chunk that is not whole
+    // segments: a fresh set-up each time, and still the right primes.
+    ASSERT_EQ(pk__sieve_tables_init(), 0);
+    std::unique_ptr<pk__sieve, EngineDeleter> s(pk__sieve_new());
+    ASSERT_TRUE(s);
+    const uint64_t lo = 1000000000000000000ull, hi = lo + 60000000;
+    const uint64_t b0 = lo / 30, seg = PK__SIEVE_SEGMENT;
+    struct Step {
+        uint64_t lo, hi, b0, b1;
+    } steps[] = {
+        {lo, hi, b0 + seg, b0 + 2 * seg},              // fresh
+        {lo, hi, b0, b0 + seg},                        // before it: fresh
+        {lo, hi + 30, b0 + seg, b0 + 2 * seg},         // the successor of another interval: fresh
+        {lo, hi + 30, b0 + 2 * seg, b0 + 3 * seg - 1}, // carried
+        {lo, hi + 30, b0 + 3 * seg - 1, b0 + 4 * seg}, // after a partial segment: fresh
+        {lo, hi + 30, b0 + 4 * seg, b0 + 6 * seg},     // longer than the first chunk: fresh
+    };
+    const uint64_t setups[] = {1, 2, 3, 3, 4, 5};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const Step &st = steps[i];
+        ChunkPrimes c;
+        pk__sieve_job job{};
+        job.lo = st.lo;
+        job.hi = st.hi;
+        job.b0 = st.b0;
+        job.b1 = st.b1;
+        job.on_segment = KeepPrimes;
+        job.arg = &c;
+        ASSERT_EQ(pk__sieve_chunk(s.get(), &job), 0);
+        EXPECT_EQ(pk__sieve_setups(s.get()), setups[i]) << "step " << i;
+        uint64_t first = 30 * st.b0, last = 30 * st.b1 - 1;
+        std::vector<uint64_t> want = PrimesByTest(first, first + 3000);
+        std::vector<uint64_t> tail = PrimesByTest(last - 3000, last);
+        want.insert(want.end(), tail.begin(), tail.end());
+        std::vector<uint64_t> have;
+        for (uint64_t p : c.primes)
+            if (p <= first + 3000 || p >= last - 3000)
+                have.push_back(p);
+        EXPECT_EQ(have, want) << "step " << i;
+    }
+}
 
 TEST(SieveTable, PublishedValues) {
     for (int k = 0; k < 20; k++)

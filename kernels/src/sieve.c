@@ -1,10 +1,10 @@
 /* The sieve kernel on the pool: the interval is cut into chunks of whole wheel
  * bytes whose size depends on the interval alone, never on the pool, and
- * workers claim them dynamically, each with its own sieve engine
- * (sieve_engine.c). Counting sums per-chunk counts; listing runs waves of
- * chunks whose bitmaps come back to rank 0 in order, so memory stays bounded
- * whatever the interval. */
-#include <math.h>
+ * workers claim them dynamically, or in contiguous blocks high up where the
+ * set-up of a chunk is costly, each with its own sieve engine (sieve_engine.c),
+ * which carries its state from a chunk to the next one. Counting sums per-chunk counts; listing
+ * runs waves of chunks whose bitmaps come back to rank 0 in order, so memory stays bounded whatever
+ * the interval. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,31 +12,30 @@
 #include "parkit/sieve.h"
 #include "sieve_engine.h"
 
-/* Chunk sizes in wheel bytes (30 numbers each). A chunk pays a set-up (placing
- * every sieving prime up to the square root) that takes about the time of
- * sieving a few square roots' worth of numbers, so a chunk spans at least 64
- * of them; at least MIN_CHUNK, so that small intervals are one or a few chunks;
- * about TARGET_CHUNKS chunks when the interval is large, for balance; at most
+/* Chunk sizes in wheel bytes (30 numbers each). A chunk that a worker does not
+ * take right after the one before it pays a set-up (placing every sieving prime
+ * up to the square root) that takes about the time of sieving a few square
+ * roots' worth of numbers, so a chunk spans at least 64 of them; at least
+ * MIN_CHUNK, so that small intervals are one or a few chunks; about
+ * TARGET_CHUNKS chunks when the interval is large, for balance; at most
  * COUNT_CHUNK (10^9 numbers) when counting and LIST_CHUNK when listing, whose
- * bitmaps travel to rank 0. Big sieving primes wait in buckets, 8 bytes each,
- * and a chunk holds about one per big prime with a multiple in it: the chunk
- * shrinks until that stays within BUCKET_BUDGET per worker, which matters
- * above about 10^15 (and makes wide intervals there pay the set-up more often).
+ * bitmaps travel to rank 0. A chunk is a whole number of segments unless it is
+ * the whole interval, so that the next chunk can carry on from its state.
  * WINDOW bounds the chunks of one pool call. */
 enum {
     MIN_CHUNK = 1 << 19,
-    MIN_CHUNK_MEMORY = 1 << 16,
     COUNT_CHUNK = 1 << 25,
     LIST_CHUNK = 1 << 20,
     TARGET_CHUNKS = 64,
-    BUCKET_BUDGET = 1 << 24,
     WINDOW = 1 << 20,
     BATCH = 4096,
 };
 
-_Static_assert((int)COUNT_CHUNK <= (int)PK__SIEVE_MAX_CHUNK &&
-                   (int)LIST_CHUNK <= (int)PK__SIEVE_MAX_CHUNK,
-               "chunks fit the engine's positions");
+/* From this square root up (intervals above about 10^16), the set-up of a
+ * chunk costs more than a tenth of sieving it, so workers take contiguous
+ * blocks of chunks (PK_STATIC) and carry the state from one to the next, paying
+ * the set-up about once each; below it they claim chunks one at a time. */
+#define CARRY_SQRT 100000000.0
 
 typedef struct sieve_plan {
     uint64_t lo, hi;
@@ -44,20 +43,9 @@ typedef struct sieve_plan {
     uint64_t nbytes; /* bytes up to the one holding hi */
     uint64_t chunk;  /* bytes per chunk */
     int64_t nchunks;
+    int schedule;  /* PK_STATIC when workers carry state from chunk to chunk */
     int64_t first; /* the window's first chunk, for the pool callbacks */
 } sieve_plan;
-
-static double pi_estimate(double x) {
-    return x < 30 ? 10 : x / (log(x) - 1);
-}
-
-/* Bucket entries for a chunk of c numbers and sieving primes up to sq: every
- * prime below c has a multiple in it, a larger p with probability about c / p. */
-static double bucket_entries(double c, double sq) {
-    if (c >= sq)
-        return pi_estimate(sq);
-    return pi_estimate(c) + c * (log(log(sq)) - log(log(c)));
-}
 
 static uint64_t chunk_size(uint64_t nbytes, uint64_t sq, uint64_t cap) {
     uint64_t cb = sq / 30 * 64;
@@ -67,18 +55,18 @@ static uint64_t chunk_size(uint64_t nbytes, uint64_t sq, uint64_t cap) {
         cb = nbytes / TARGET_CHUNKS;
     if (cb > cap)
         cb = cap;
-    if (cb > nbytes)
-        cb = nbytes;
-    while (cb > MIN_CHUNK_MEMORY && bucket_entries(30.0 * (double)cb, (double)sq) > BUCKET_BUDGET)
-        cb /= 2;
-    return (cb + 63) & ~(uint64_t)63;
+    if (cb >= nbytes)
+        return nbytes;
+    return (cb + PK__SIEVE_SEGMENT - 1) & ~(uint64_t)(PK__SIEVE_SEGMENT - 1);
 }
 
 static sieve_plan make_plan(uint64_t lo, uint64_t hi, uint64_t cap) {
     sieve_plan p = {.lo = lo, .hi = hi, .blo = lo / 30};
+    uint64_t sq = pk__isqrt(hi);
     p.nbytes = hi / 30 - p.blo + 1;
-    p.chunk = chunk_size(p.nbytes, pk__isqrt(hi), cap);
+    p.chunk = chunk_size(p.nbytes, sq, cap);
     p.nchunks = (int64_t)((p.nbytes - 1) / p.chunk + 1);
+    p.schedule = (double)sq >= CARRY_SQRT ? PK_STATIC : PK_DYNAMIC;
     return p;
 }
 
@@ -148,8 +136,8 @@ static int count_chunk(void *arg, int64_t begin, int64_t end, void *out, void *a
  * passes first as the call's task_base, so that error origins and injected
  * faults speak of chunk numbers of the whole interval. */
 
-static pk_opts chunk_opts(int64_t first) {
-    return (pk_opts){.schedule = PK_DYNAMIC,
+static pk_opts chunk_opts(const sieve_plan *p, int64_t first) {
+    return (pk_opts){.schedule = p->schedule,
                      .chunk = 1,
                      .worker_begin = worker_begin,
                      .worker_end = worker_end,
@@ -162,7 +150,7 @@ static int count_all(pk_ctx *ctx, sieve_plan *p, uint64_t *total) {
         int64_t n = p->nchunks - first < WINDOW ? p->nchunks - first : WINDOW;
         uint64_t sum = 0;
         p->first = first;
-        pk_opts o = chunk_opts(first);
+        pk_opts o = chunk_opts(p, first);
         int rc = pk_map_reduce(ctx, n, &o, count_chunk, p, 0, NULL, &pk_sum_u64, &sum);
         if (rc != 0)
             return rc;
@@ -321,7 +309,7 @@ static int list_wave(pk_ctx *ctx, sieve_plan *p, emitter *e, int64_t first, int6
         ctx, rc == 0 ? 0 : pk_ctx_fail(ctx, rc, "no memory for %lld chunk bitmaps", (long long)n));
     if (rc != 0)
         return rc;
-    pk_opts o = chunk_opts(first);
+    pk_opts o = chunk_opts(p, first);
     p->first = first;
     rc = pk_tasks(ctx, n, &o, list_chunk, p, &bits_type, bits);
     if (rc == 0 && pk_ctx_rank(ctx) == 0) {

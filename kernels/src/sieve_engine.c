@@ -4,10 +4,21 @@
  * eight multiples per turn of the wheel; medium ones cross off a whole segment;
  * big ones (a few hits per segment at most) wait in a bucket per segment and
  * only touch the segments they hit. Sieving primes are produced by a second
- * engine, segment by segment, so none is ever held as a full list. */
+ * engine, segment by segment, so none is ever held as a full list.
+ *
+ * Placing every sieving prime (its first multiple in the chunk) is the set-up,
+ * and near 2^64 it costs as much as sieving a billion numbers. So the state
+ * outlives a chunk: buckets are a ring over segments counted from where the
+ * set-up was done, a big prime stays in it until its next multiple lies past
+ * the interval's end, and an engine given the chunk that follows its last one
+ * (of the same interval) carries on from there, only adding the sieving primes
+ * that the higher square root brings in. Any other chunk starts afresh. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "parkit/error.h"
 #include "sieve_engine.h"
@@ -22,16 +33,19 @@
 
 /* Small primes (below SMALL_LIMIT) make at least four turns of the wheel (eight
  * multiples each) in an L1 block; a turn of a big prime (from BIG_LIMIT) spans
- * two segments or more, so it hits a segment four times at most. The limits
- * were tuned on pi(10^10) and on [10^14, 10^14 + 3 10^9]. */
+ * eight segments or more, so it hits a segment once at most: the primes that
+ * would hit every segment a few times cost less in the medium loop than in the
+ * buckets. The limits were tuned on pi(10^10), on [10^12, 10^12 + 2 10^9], on
+ * [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]. */
 enum {
     SEG_LOG = 18,
     SEG = PK__SIEVE_SEGMENT,
     L1_BLOCK = 1 << 15,
     SMALL_LIMIT = 1 << 13,
-    BIG_LIMIT = 1 << 19,
+    BIG_LIMIT = 1 << 21,
     BUCKET_N = 1022,
     PLACE_BATCH = 1024,
+    ARENA = 1 << 21,
 };
 _Static_assert(1 << SEG_LOG == PK__SIEVE_SEGMENT, "segment size and its log agree");
 
@@ -54,22 +68,53 @@ typedef struct bentry {
     uint32_t x;
 } bentry;
 
+/* A block of a bucket, aligned to its size: a bucket is known by the free slot
+ * after its newest entry (its tail), and the tail reaches the block's end,
+ * aligned, exactly when the block is full; older blocks are full and hang off
+ * the newest through `next`. So pushing touches the tail array and the slot,
+ * never a block header. */
 typedef struct bblock {
     struct bblock *next;
-    size_t n;
+    size_t pad;
     bentry e[BUCKET_N];
 } bblock;
+_Static_assert((sizeof(bblock) & (sizeof(bblock) - 1)) == 0, "blocks are aligned to their size");
+
+/* Bucket blocks come from arenas of ARENA bytes, aligned so that the kernel
+ * may back them with huge pages: near 2^64 the buckets hold a gigabyte or more
+ * and every crossing-off writes to one of thousands of them, which with small
+ * pages misses the TLB nearly every time. The first block of an arena is its
+ * header. */
+typedef struct arena {
+    struct arena *next;
+} arena;
+_Static_assert(ARENA % sizeof(bblock) == 0 && sizeof(bblock) >= sizeof(arena),
+               "blocks tile an arena");
 
 struct pk__sieve {
     uint8_t *seg;   /* SEG bytes, when the job gives no output buffer */
     plist small[8]; /* one list per residue of p mod 30 */
     plist medium[8];
-    bblock **bucket; /* bucket[k]: the big primes whose next hit is in segment k */
-    size_t nbuckets, bucket_cap;
-    bblock *spare;               /* emptied blocks for reuse */
+    /* tail[t & (ring - 1)]: the bucket of the big primes whose next hit is in
+     * segment t, segments counted from byte `anchor`; the ring is longer than
+     * a chunk and a prime's step together, so the live entries never reach
+     * round to the segment being sieved. */
+    bentry **tail;
+    size_t ring, ring_cap;
+    bblock *spare; /* emptied blocks for reuse */
+    arena *arenas; /* every block's memory */
+    bblock *fresh; /* blocks never used yet, in the newest arena */
+    size_t nfresh;
+    uint64_t lo, hi;             /* the interval of the job the state belongs to */
+    uint64_t anchor;             /* the byte where the set-up was done */
+    uint64_t end;                /* bytes from anchor to the end of the interval */
+    uint64_t max_chunk;          /* the longest chunk the ring is made for */
+    uint64_t sq;                 /* every prime in [PK__SIEVE_FIRST_PRIME, sq] is placed */
+    int carry;                   /* the state is ready for the chunk starting at b1 */
+    uint64_t setups;             /* fresh states so far */
     uint64_t b0, b1;             /* the chunk's bytes */
     uint64_t start;              /* 30 * b0, its first number */
-    uint64_t span;               /* its last number minus start */
+    uint64_t span;               /* hi minus start: multiples up to hi are kept */
     int generator;               /* producing sieving primes: the pre-sieved primes stay out */
     pk__sieve *gen;              /* the engine that produces this one's sieving primes */
     uint32_t batch[PLACE_BATCH]; /* sieving primes waiting to be placed */
@@ -196,28 +241,54 @@ static void cross_lists(plist *l, uint8_t *seg, size_t len) {
 
 /* ---- big primes: buckets ------------------------------------------------------ */
 
-/* A fresh block at the head of bucket k. */
-static bblock *bucket_grow(pk__sieve *s, size_t k) {
+static bblock *new_block(pk__sieve *s) {
+    if (s->nfresh == 0) {
+        arena *a = aligned_alloc(ARENA, ARENA);
+        if (a == NULL)
+            return NULL;
+#if defined(MADV_HUGEPAGE)
+        (void)madvise(a, ARENA, MADV_HUGEPAGE);
+#endif
+        a->next = s->arenas;
+        s->arenas = a;
+        s->fresh = (bblock *)(void *)a + 1;
+        s->nfresh = ARENA / sizeof(bblock) - 1;
+    }
+    s->nfresh--;
+    return s->fresh++;
+}
+
+static int tail_open(bentry *t) {
+    return ((uintptr_t)t & (sizeof(bblock) - 1)) != 0;
+}
+
+static bblock *block_of(bentry *t) {
+    return (bblock *)(void *)((uintptr_t)(t - 1) & ~(uintptr_t)(sizeof(bblock) - 1));
+}
+
+/* A new newest block for the bucket whose tail is t (NULL or full): its first slot. */
+static bentry *bucket_grow(pk__sieve *s, bentry *t) {
     bblock *nb = s->spare;
     if (nb != NULL)
         s->spare = nb->next;
-    else if ((nb = malloc(sizeof *nb)) == NULL)
+    else if ((nb = new_block(s)) == NULL)
         return NULL;
-    nb->n = 0;
-    nb->next = s->bucket[k];
-    s->bucket[k] = nb;
-    return nb;
+    nb->next = t != NULL ? block_of(t) : NULL;
+    return nb->e;
 }
 
 static int bucket_push(pk__sieve *s, size_t k, uint32_t a, uint32_t x) {
-    bblock *b = s->bucket[k];
-    if ((b == NULL || b->n == BUCKET_N) && (b = bucket_grow(s, k)) == NULL)
+    bentry *t = s->tail[k];
+    if (!tail_open(t) && (t = bucket_grow(s, t)) == NULL)
         return PK_ENOMEM;
-    b->e[b->n++] = (bentry){a, x};
+    *t++ = (bentry){a, x};
+    s->tail[k] = t;
     return 0;
 }
 
-static void spare_list(pk__sieve *s, bblock *b) {
+/* Gives the blocks of the bucket whose tail is t to the spare list. */
+static void spare_bucket(pk__sieve *s, bentry *t) {
+    bblock *b = t != NULL ? block_of(t) : NULL;
     while (b != NULL) {
         bblock *next = b->next;
         b->next = s->spare;
@@ -226,19 +297,21 @@ static void spare_list(pk__sieve *s, bblock *b) {
     }
 }
 
-/* One hit of a big prime in segment k, then the prime goes to the bucket of
- * its next hit: this segment's again when that is still inside (the list is
- * reread until empty), so there is no data-dependent loop. Entries past the end
- * of a last, shorter segment are dropped. */
-static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, size_t k) {
-    bblock **bucket = s->bucket;
-    const size_t nbuckets = s->nbuckets;
-    bblock *b;
-    while ((b = bucket[k]) != NULL) {
-        bucket[k] = NULL;
+/* One hit of a big prime in segment k (counted from the anchor), then the prime
+ * goes to the bucket of its next hit: this segment's again when that is still
+ * inside (the bucket is reread until empty), so there is no data-dependent
+ * loop. Primes whose next hit lies past the interval leave the ring; entries
+ * past the end of a last, shorter segment are dropped. */
+static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
+    bentry **tail = s->tail;
+    const uint64_t mask = s->ring - 1, end = s->end, base = k << SEG_LOG;
+    bentry *top;
+    while ((top = tail[k & mask]) != NULL) {
+        tail[k & mask] = NULL;
+        bblock *b = block_of(top);
+        size_t n = (size_t)(top - b->e);
         while (b != NULL) {
             const bentry *e = b->e;
-            const size_t n = b->n;
             for (size_t i = 0; i < n; i++) {
                 uint32_t a = e[i].a, x = e[i].x;
                 size_t pos = x >> 6;
@@ -246,22 +319,23 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, size_t k) {
                 if (pos >= len)
                     continue;
                 seg[pos] &= clear_mask[w >> 3][w & 7];
-                pos += (size_t)a * step_q[w & 7] + step_c[w >> 3][w & 7];
-                size_t t = k + (pos >> SEG_LOG);
-                if (t >= nbuckets)
+                uint64_t next = base + pos + (size_t)a * step_q[w & 7] + step_c[w >> 3][w & 7];
+                if (next >= end)
                     continue;
-                bblock *d = bucket[t];
-                if ((d == NULL || d->n == BUCKET_N) && (d = bucket_grow(s, t)) == NULL) {
-                    spare_list(s, b);
+                size_t t = (size_t)((next >> SEG_LOG) & mask);
+                bentry *d = tail[t];
+                if (!tail_open(d) && (d = bucket_grow(s, d)) == NULL) {
+                    spare_bucket(s, b->e + 1);
                     return PK_ENOMEM;
                 }
-                d->e[d->n++] =
-                    (bentry){a, (uint32_t)((pos & (SEG - 1)) << 6 | (w & 56) | ((w + 1) & 7))};
+                *d++ = (bentry){a, (uint32_t)((next & (SEG - 1)) << 6 | (w & 56) | ((w + 1) & 7))};
+                tail[t] = d;
             }
             bblock *next = b->next;
             b->next = s->spare;
             s->spare = b;
             b = next;
+            n = BUCKET_N;
         }
     }
     return 0;
@@ -313,26 +387,27 @@ static void quotients(uint64_t x, uint64_t span, const uint32_t *restrict p, siz
     }
 }
 
-/* Files p under its first multiple to cross off in the chunk, p q with q the
- * smallest number prime to 30 from max(p, q0), q0 = ceil(start / p); nothing
- * when that lies beyond the chunk. Only the byte of p q is computed, which
- * cannot overflow (p q < start + 7 p). */
+/* Files p under its first multiple to cross off from the chunk on, p q with q
+ * the smallest number prime to 30 from max(p, q0), q0 = ceil(start / p);
+ * nothing when that lies beyond the interval. Only the byte of p q is computed,
+ * which cannot overflow (p q < start + 7 p). Since p <= the square root of the
+ * chunk's last number, p q lies in the chunk or less than 7 p past it. */
 static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
     uint64_t q = q0 > p ? q0 : p;
     uint64_t b = q / 30;
     unsigned j = next_residue[q % 30];
     uint64_t byte =
         (uint64_t)p * b + (uint64_t)(p / 30) * pk__wheel[j] + (p % 30) * pk__wheel[j] / 30;
-    if (byte >= s->b1)
+    if (byte - s->anchor >= s->end)
         return 0;
-    uint64_t pos = byte - s->b0;
     unsigned r = residue_index[p % 30];
     if (p < SMALL_LIMIT)
-        return plist_push(&s->small[r], p / 30, pos, j);
+        return plist_push(&s->small[r], p / 30, byte - s->b0, j);
     if (p < BIG_LIMIT)
-        return plist_push(&s->medium[r], p / 30, pos, j);
-    return bucket_push(s, (size_t)(pos >> SEG_LOG), p / 30,
-                       (uint32_t)((pos & (SEG - 1)) << 6 | r << 3 | j));
+        return plist_push(&s->medium[r], p / 30, byte - s->b0, j);
+    uint64_t rel = byte - s->anchor;
+    return bucket_push(s, (size_t)((rel >> SEG_LOG) & (s->ring - 1)), p / 30,
+                       (uint32_t)((rel & (SEG - 1)) << 6 | r << 3 | j));
 }
 
 static int place_batch(pk__sieve *s, const uint32_t *p, size_t n) {
@@ -446,14 +521,6 @@ pk__sieve *pk__sieve_new(void) {
     return s;
 }
 
-static void free_blocks(bblock *b) {
-    while (b != NULL) {
-        bblock *next = b->next;
-        free(b);
-        b = next;
-    }
-}
-
 void pk__sieve_free(pk__sieve *s) {
     if (s == NULL)
         return;
@@ -461,37 +528,60 @@ void pk__sieve_free(pk__sieve *s) {
         free(s->small[r].v);
         free(s->medium[r].v);
     }
-    for (size_t k = 0; k < s->nbuckets; k++)
-        free_blocks(s->bucket[k]);
-    free(s->bucket);
-    free_blocks(s->spare);
+    free(s->tail);
+    while (s->arenas != NULL) {
+        arena *next = s->arenas->next;
+        free(s->arenas);
+        s->arenas = next;
+    }
     pk__sieve_free(s->gen);
     free(s->seg);
     free(s);
 }
 
-static int reset(pk__sieve *s, uint64_t b0, uint64_t b1) {
+/* Segments in the ring: more than the chunk of the set-up and a big prime's
+ * step (below 7 p / 30 bytes) together, a power of two. Longer chunks start
+ * afresh. */
+static size_t ring_size(uint64_t sq, uint64_t chunk) {
+    size_t n = 1, need = (size_t)((chunk + 7 * sq / 30) >> SEG_LOG) + 3;
+    while (n < need)
+        n *= 2;
+    return n;
+}
+
+/* A fresh state for the job's chunk: empty lists and ring, anchored at b0. */
+static int reset(pk__sieve *s, const pk__sieve_job *job) {
+    s->carry = 0;
+    s->setups++;
     for (int r = 0; r < 8; r++)
         s->small[r].n = s->medium[r].n = 0;
-    for (size_t k = 0; k < s->nbuckets; k++)
-        spare_list(s, s->bucket[k]);
-    size_t nseg = (size_t)((b1 - b0 + SEG - 1) >> SEG_LOG);
-    if (nseg > s->bucket_cap) {
-        bblock **nb = realloc(s->bucket, nseg * sizeof *nb);
+    for (size_t k = 0; k < s->ring; k++)
+        spare_bucket(s, s->tail[k]);
+    size_t n = ring_size(pk__isqrt(job->hi), job->b1 - job->b0);
+    if (n > s->ring_cap) {
+        bentry **nb = realloc(s->tail, n * sizeof *nb);
         if (nb == NULL) {
-            s->nbuckets = 0;
+            s->ring = 0;
             return PK_ENOMEM;
         }
-        s->bucket = nb;
-        s->bucket_cap = nseg;
+        s->tail = nb;
+        s->ring_cap = n;
     }
-    memset(s->bucket, 0, nseg * sizeof *s->bucket);
-    s->nbuckets = nseg;
-    s->b0 = b0;
-    s->b1 = b1;
-    s->start = 30 * b0;
-    s->span = 30 * (b1 - b0) - 1;
+    memset(s->tail, 0, n * sizeof *s->tail);
+    s->ring = n;
+    s->lo = job->lo;
+    s->hi = job->hi;
+    s->anchor = job->b0;
+    s->end = job->hi / 30 + 1 - job->b0;
+    s->max_chunk = job->b1 - job->b0;
+    s->sq = 0;
     return 0;
+}
+
+/* Whether the state left by the last chunk goes on into this one. */
+static int carries_into(const pk__sieve *s, const pk__sieve_job *job) {
+    return s->carry && job->lo == s->lo && job->hi == s->hi && job->b0 == s->b1 &&
+           ((s->b1 - s->anchor) & (SEG - 1)) == 0 && job->b1 - job->b0 <= s->max_chunk;
 }
 
 /* Keeps, in the byte of lo, the bits of the numbers >= lo, and in the byte of
@@ -509,7 +599,7 @@ static void apply_edges(const pk__sieve_job *job, uint8_t *seg, uint64_t byte, s
                 seg[hb - byte] &= (uint8_t) ~(1u << k);
 }
 
-static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, size_t k) {
+static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, uint64_t k) {
     for (size_t b = 0; b < len; b += L1_BLOCK) {
         size_t n = len - b < L1_BLOCK ? len - b : L1_BLOCK;
         pk__sieve_presieve(seg + b, byte + b, n);
@@ -523,12 +613,13 @@ static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, 
 
 static int run_segments(pk__sieve *s, const pk__sieve_job *job) {
     uint64_t total = s->b1 - s->b0;
-    for (size_t k = 0; k < s->nbuckets; k++) {
-        size_t off = k << SEG_LOG;
+    uint64_t k0 = (s->b0 - s->anchor) >> SEG_LOG;
+    for (uint64_t k = 0; k << SEG_LOG < total; k++) {
+        size_t off = (size_t)(k << SEG_LOG);
         size_t len = total - off < SEG ? (size_t)(total - off) : SEG;
         uint8_t *seg = job->out != NULL ? job->out + off : s->seg;
         uint64_t byte = s->b0 + off;
-        int rc = sieve_segment(s, seg, byte, len, k);
+        int rc = sieve_segment(s, seg, byte, len, k0 + k);
         if (rc != 0)
             return rc;
         apply_edges(job, seg, byte, len);
@@ -559,17 +650,20 @@ static int gen_segment(void *arg, const uint8_t *seg, uint64_t byte, size_t len)
     return 0;
 }
 
-/* Places every prime in [PK__SIEVE_FIRST_PRIME, sq]: from the table below 2^16,
- * else from the generator engine sieving [0, sq] with the table's primes. */
-static int collect_sieving_primes(pk__sieve *s, uint64_t sq, const pk__sieve_job *job) {
+/* Places every prime in [from, to] (from >= PK__SIEVE_FIRST_PRIME): from the
+ * table below 2^16, else from the generator engine sieving [from, to] with the
+ * table's primes. */
+static int add_sieving_primes(pk__sieve *s, uint64_t from, uint64_t to, const pk__sieve_job *job) {
     size_t nb;
     const uint32_t *base = pk__sieve_base_primes(&nb);
-    if (sq < (1u << 16)) {
-        size_t n = 0;
-        while (n < nb && base[n] <= sq)
+    if (to < (1u << 16)) {
+        size_t i = 0, n = 0;
+        while (i < nb && base[i] < from)
+            i++;
+        while (i + n < nb && base[i + n] <= to)
             n++;
-        for (size_t i = 0; i < n; i += PLACE_BATCH) {
-            int rc = place_batch(s, base + i, n - i < PLACE_BATCH ? n - i : PLACE_BATCH);
+        for (size_t k = 0; k < n; k += PLACE_BATCH) {
+            int rc = place_batch(s, base + i + k, n - k < PLACE_BATCH ? n - k : PLACE_BATCH);
             if (rc != 0)
                 return rc;
         }
@@ -580,10 +674,10 @@ static int collect_sieving_primes(pk__sieve *s, uint64_t sq, const pk__sieve_job
     s->gen->generator = 1;
     s->nbatch = 0;
     pk__sieve_job g = {
-        .lo = 0,
-        .hi = sq,
-        .b0 = 0,
-        .b1 = sq / 30 + 1,
+        .lo = from,
+        .hi = to,
+        .b0 = from / 30,
+        .b1 = to / 30 + 1,
         .on_segment = gen_segment,
         .arg = s,
         .stop = job->stop,
@@ -599,11 +693,38 @@ static uint64_t last_number(const pk__sieve_job *job) {
     return lastb >= job->hi / 30 ? job->hi : 30 * lastb + 29;
 }
 
+/* Makes the state the chunk's: carried on from the last chunk, or fresh; then
+ * places the sieving primes not yet placed, up to the chunk's square root. */
+static int prepare(pk__sieve *s, const pk__sieve_job *job) {
+    int rc = carries_into(s, job) ? 0 : reset(s, job);
+    s->carry = 0;
+    if (rc != 0)
+        return rc;
+    s->b0 = job->b0;
+    s->b1 = job->b1;
+    s->start = 30 * job->b0;
+    s->span = job->hi - s->start;
+    uint64_t sq = pk__isqrt(last_number(job));
+    uint64_t from = s->sq + 1 > PK__SIEVE_FIRST_PRIME ? s->sq + 1 : PK__SIEVE_FIRST_PRIME;
+    if (sq >= from && (rc = add_sieving_primes(s, from, sq, job)) != 0)
+        return rc;
+    if (sq > s->sq)
+        s->sq = sq;
+    return 0;
+}
+
 int pk__sieve_chunk(pk__sieve *s, const pk__sieve_job *job) {
-    int rc = reset(s, job->b0, job->b1);
-    if (rc == 0)
-        rc = collect_sieving_primes(s, pk__isqrt(last_number(job)), job);
+    int rc = prepare(s, job);
     if (rc == 0)
         rc = run_segments(s, job);
+    s->carry = rc == 0;
     return rc;
+}
+
+void pk__sieve_forget(pk__sieve *s) {
+    s->carry = 0;
+}
+
+uint64_t pk__sieve_setups(const pk__sieve *s) {
+    return s->setups;
 }

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Byte b of the sieve covers the numbers 30 b + {1, 7, 11, 13, 17, 19, 23, 29},
  * bit k standing for 30 b + pk__wheel[k]: the numbers prime to 2, 3 and 5. */
 extern const uint8_t pk__wheel[8];
@@ -58,8 +62,18 @@ void pk__sieve_free(pk__sieve *s);
 
 /* Sieves the chunk: 0, PK_ENOMEM, PK_EABORTED (stop said so) or the callback's
  * code. Sieving primes up to the square root of the chunk's last number are
- * generated on the way, segment by segment. */
+ * generated on the way, segment by segment. When the chunk follows the last one
+ * this engine finished (same lo and hi, b0 = the last b1, the last chunk a whole
+ * number of segments), the sieving primes' state carries on instead of being
+ * set up again; the result is the same either way. The engine keeps about 8
+ * bytes per sieving prime that has a multiple left in [b0, hi]. */
 int pk__sieve_chunk(pk__sieve *s, const pk__sieve_job *job);
+
+/* Makes the next chunk start afresh, whatever it is. */
+void pk__sieve_forget(pk__sieve *s);
+
+/* How many times this engine has set its state up afresh (for tests). */
+uint64_t pk__sieve_setups(const pk__sieve *s);
 
 /* Number of set bits in len bytes. */
 uint64_t pk__sieve_popcount(const uint8_t *bits, size_t len);
@@ -71,5 +85,9 @@ int pk__sieve_extract(const uint8_t *bits, uint64_t byte, size_t len,
 
 /* floor(sqrt(x)) exactly. */
 uint64_t pk__isqrt(uint64_t x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
