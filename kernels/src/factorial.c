@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "factorial_plan.h"
+#include "mpz_mul.h"
 #include "parkit/factorial.h"
 #include "parkit/parkit.h"
 
@@ -49,6 +50,16 @@ static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
 
 /* ---- products split over threads ---- */
 
+/* r = a * b whole: by FLINT's FFT on `threads` threads where that beats GMP
+ * (mpz_mul.h), else by mpz_mul on the calling thread. r may be a or b. */
+static void mul_whole(mpz_t r, const mpz_t a, const mpz_t b, int threads) {
+    size_t na = mpz_size(a), nb = mpz_size(b);
+    if (pk__mul_fft_pays(na > nb ? na : nb, na > nb ? nb : na, a == b, threads))
+        (void)pk__mul_fft(r, a, b, threads);
+    else
+        mpz_mul(r, a, b);
+}
+
 typedef struct split_mul {
     mpz_srcptr big, small;
     size_t piece; /* limbs of big per piece (the last takes the rest) */
@@ -67,7 +78,7 @@ static int piece_task(void *arg, int64_t t, void *result, pk_worker *w) {
     size_t len = t + 1 == s->pieces ? mpz_size(s->big) - off : s->piece;
     mpz_t view;
     mpz_roinit_n(view, mpz_limbs_read(s->big) + off, (mp_size_t)len);
-    mpz_mul(s->prod[t], view, s->small);
+    mul_whole(s->prod[t], view, s->small, 1);
     mpz_mul_2exp(s->prod[t], s->prod[t], (mp_bitcnt_t)off * GMP_NUMB_BITS + s->shift);
     return 0;
 }
@@ -101,13 +112,20 @@ static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
     return rc;
 }
 
-/* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. */
+static int ctx_threads(pk_ctx *ctx) {
+    return ctx == NULL ? 1 : pk_ctx_threads(ctx);
+}
+
+/* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. An
+ * unbalanced product is cut into one piece per thread, each multiplied whole
+ * (FLINT's truncated transform loses nothing to the cut); a balanced one is
+ * left to FLINT's threads when it is built in. */
 static int mul_shift(pk_ctx *ctx, mpz_t r, const mpz_t a, const mpz_t b, mp_bitcnt_t shift) {
     int a_big = mpz_size(a) >= mpz_size(b);
     mpz_srcptr big = a_big ? a : b, small = a_big ? b : a;
     int64_t pieces = pieces_for(ctx, mpz_size(big), mpz_size(small));
     if (pieces <= 1) {
-        mpz_mul(r, a, b);
+        mul_whole(r, a, b, ctx_threads(ctx));
         if (shift > 0)
             mpz_mul_2exp(r, r, shift);
         return 0;
@@ -141,7 +159,8 @@ static void progress_step(chain_progress *p, const mpz_t r) {
 
 /* The Horner chain over the segment products: r = P[top], then r = r^2 * P[j]
  * for j downwards, and the power of two folded into the last product. The
- * squarings stay whole: split, a square costs more than it saves. */
+ * squarings stay whole (split, a square costs more than it saves): with FLINT
+ * the big ones run on its threads, without it on one thread. */
 static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
     chain_progress prog;
     progress_start(&prog, ctx, seg, nseg);
@@ -151,7 +170,7 @@ static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
         return 0;
     }
     for (int j = nseg - 2; j >= 0; j--) {
-        mpz_mul(r, r, r);
+        mul_whole(r, r, r, ctx_threads(ctx));
         int rc = mul_shift(ctx, r, r, seg[j], j == 0 ? (mp_bitcnt_t)twos : 0);
         if (rc != 0)
             return rc;
@@ -215,7 +234,7 @@ static int leaf_task(void *arg, int64_t c, void *result, pk_worker *w) {
 static void tree_product(mpz_t *v, int64_t count, mpz_t out) {
     for (int64_t s = 1; s < count; s *= 2)
         for (int64_t i = 0; i + s < count; i += 2 * s)
-            mpz_mul(v[i], v[i], v[i + s]);
+            mul_whole(v[i], v[i], v[i + s], 1);
     if (count > 0)
         mpz_swap(out, v[0]);
 }
