@@ -8,6 +8,23 @@ target_link_libraries(parkit_gmp INTERFACE ${GMP_LIBRARY})
 
 find_package(Threads REQUIRED)
 
+# FLINT (optional): its FFT multiplies the factorial's biggest products on several
+# threads and its truncated transform beats GMP's on unbalanced ones. Absent, the
+# factorial multiplies with GMP alone.
+if(PARKIT_WITH_FLINT)
+  find_path(FLINT_INCLUDE_DIR flint/fft.h)
+  find_library(FLINT_LIBRARY flint)
+  if(NOT FLINT_INCLUDE_DIR OR NOT FLINT_LIBRARY)
+    message(STATUS "FLINT not found: the factorial multiplies with GMP alone")
+    set(PARKIT_WITH_FLINT OFF CACHE BOOL "" FORCE)
+  endif()
+endif()
+if(PARKIT_WITH_FLINT)
+  set(PARKIT_WITH_FLINT_01 1)
+else()
+  set(PARKIT_WITH_FLINT_01 0)
+endif()
+
 if(PARKIT_WITH_OPENMP)
   find_package(OpenMP COMPONENTS C)
   if(NOT OpenMP_C_FOUND)

@@ -1,6 +1,7 @@
 # Build options. Every option is prefixed PARKIT_.
 option(PARKIT_WITH_OPENMP "Build the OpenMP backend" ON)
 option(PARKIT_WITH_MPI "Build the MPI backend" ON)
+option(PARKIT_WITH_FLINT "Multiply the factorial's biggest products with FLINT's threaded FFT when FLINT is found" ON)
 option(PARKIT_BUILD_TESTS "Build the GoogleTest suite" ON)
 option(PARKIT_BUILD_BENCH "Build the benchmarks against the anchors" ON)
 option(PARKIT_BUILD_EXAMPLES "Build the examples" ON)

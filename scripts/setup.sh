@@ -8,6 +8,7 @@ cd "$top"
 
 packages=(build-essential cmake pkg-config libgmp-dev openmpi-bin libopenmpi-dev
           googletest libgtest-dev primesieve libprimesieve-dev
+          libflint-dev   # optional: threaded FFT for the factorial's biggest products
           clang-14 libomp-14-dev # clang and LLVM's OpenMP: the ThreadSanitizer stage
           libclang-rt-14-dev)    # sanitizer runtimes and libFuzzer (clang-14 only recommends it)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set up and build (warnings are errors) and run every test
-# with ctest; then the configuration without MPI and OpenMP; then the suite again
+# with ctest; then the configuration without MPI, OpenMP and FLINT (the
+# factorial's GMP-only products); then the suite again
 # under AddressSanitizer + UndefinedBehaviorSanitizer; then the thread tests of
 # the pool, the channels and the sharing primitives under ThreadSanitizer
 # (clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP visible to it);
@@ -36,9 +37,10 @@ echo "== full build: serial, OpenMP and MPI backends"
 (cd build && ctest -j"$jobs" --output-on-failure --timeout 600)
 [ "${1:-}" = "--quick" ] && exit 0
 
-echo "== minimal build: no MPI, no OpenMP"
+echo "== minimal build: no MPI, no OpenMP, no FLINT"
 cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=Release -DPARKIT_WERROR=ON \
-    -DPARKIT_WITH_MPI=OFF -DPARKIT_WITH_OPENMP=OFF -DPARKIT_BUILD_BENCH=OFF >/dev/null
+    -DPARKIT_WITH_MPI=OFF -DPARKIT_WITH_OPENMP=OFF -DPARKIT_WITH_FLINT=OFF \
+    -DPARKIT_BUILD_BENCH=OFF >/dev/null
 cmake --build build-minimal -j"$jobs"
 (cd build-minimal && ctest -j"$jobs" --output-on-failure --timeout 600)
 

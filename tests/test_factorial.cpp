@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "../kernels/src/factorial_plan.h"
+#include "../kernels/src/mpz_mul.h"
 }
 
 namespace {
@@ -325,6 +326,105 @@ TEST(FactorialDeterminism, SameResultOnEveryPool) {
             EXPECT_EQ(mpz_cmp(x.v, ref.v), 0) << p;
         }
     }
+}
+
+// n! big enough that the chain's squares and products reach the FFT sizes of
+// mpz_mul.c (with FLINT) and the split of unbalanced products over threads.
+TEST(FactorialLarge, OneMillionOnOneAndTwoThreads) {
+    Mpz want;
+    mpz_fac_ui(want.v, 1000000);
+    for (int threads : {1, 2}) {
+        CtxPtr c = MakeCtx({"omp", threads});
+        Mpz x;
+        ASSERT_EQ(pk_factorial(c.get(), 1000000, x.v), 0) << threads << " threads";
+        EXPECT_EQ(mpz_cmp(x.v, want.v), 0) << threads << " threads";
+    }
+}
+
+// ---- the FFT products of mpz_mul.c against mpz_mul ----
+
+// Random operands with long runs of zero and one bits (mpz_rrandomb), which
+// reach the carries that uniform bits rarely do.
+void RandomLimbs(mpz_t x, gmp_randstate_t rs, size_t limbs, bool negative) {
+    mpz_rrandomb(x, rs, static_cast<mp_bitcnt_t>(limbs) * GMP_NUMB_BITS);
+    if (negative)
+        mpz_neg(x, x);
+}
+
+class MulFft : public testing::TestWithParam<int> {
+  protected:
+    void SetUp() override {
+        if (!pk__mul_fft_available())
+            GTEST_SKIP() << "built without FLINT";
+    }
+    // a * b by pk__mul_fft into a fresh result, into a, and into b.
+    void ExpectProduct(mpz_srcptr a, mpz_srcptr b, const std::string &what) {
+        Mpz want, got, ra, rb;
+        mpz_mul(want.v, a, b);
+        mpz_set_ui(got.v, 7);
+        ASSERT_EQ(pk__mul_fft(got.v, a, b, GetParam()), 0);
+        EXPECT_EQ(mpz_cmp(got.v, want.v), 0) << what;
+        mpz_set(ra.v, a);
+        mpz_set(rb.v, b);
+        ASSERT_EQ(pk__mul_fft(ra.v, ra.v, b, GetParam()), 0);
+        EXPECT_EQ(mpz_cmp(ra.v, want.v), 0) << what << ", into a";
+        ASSERT_EQ(pk__mul_fft(rb.v, a, rb.v, GetParam()), 0);
+        EXPECT_EQ(mpz_cmp(rb.v, want.v), 0) << what << ", into b";
+    }
+};
+
+TEST_P(MulFft, ManySizesBalancedAndNot) {
+    gmp_randstate_t rs;
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 20240611u + static_cast<unsigned>(GetParam()));
+    const size_t sizes[] = {1, 2, 3, 17, 64, 333, 1000, 4097, 20000, 70001, 150000};
+    int k = 0;
+    for (size_t na : sizes)
+        for (size_t nb : sizes) {
+            if (nb > na || na * nb > 3000000000u)
+                continue;
+            Mpz a, b;
+            RandomLimbs(a.v, rs, na, k % 3 == 1);
+            RandomLimbs(b.v, rs, nb, k % 5 == 2);
+            k++;
+            ExpectProduct(a.v, b.v, std::to_string(na) + " x " + std::to_string(nb) + " limbs");
+            ExpectProduct(b.v, a.v, std::to_string(nb) + " x " + std::to_string(na) + " limbs");
+        }
+    gmp_randclear(rs);
+}
+
+TEST_P(MulFft, SquaresAndZero) {
+    gmp_randstate_t rs;
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 99u);
+    for (size_t n : {1u, 2u, 5u, 1000u, 30000u, 100000u}) {
+        Mpz a, want;
+        RandomLimbs(a.v, rs, n, n == 5u);
+        mpz_mul(want.v, a.v, a.v);
+        ASSERT_EQ(pk__mul_fft(a.v, a.v, a.v, GetParam()), 0);
+        EXPECT_EQ(mpz_cmp(a.v, want.v), 0) << n << " limbs squared in place";
+    }
+    Mpz zero, x(12345), r(1);
+    ASSERT_EQ(pk__mul_fft(r.v, zero.v, x.v, GetParam()), 0);
+    EXPECT_EQ(mpz_sgn(r.v), 0);
+    ASSERT_EQ(pk__mul_fft(r.v, x.v, zero.v, GetParam()), 0);
+    EXPECT_EQ(mpz_sgn(r.v), 0);
+    ASSERT_EQ(pk__mul_fft(r.v, zero.v, zero.v, GetParam()), 0);
+    EXPECT_EQ(mpz_sgn(r.v), 0);
+    gmp_randclear(rs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, MulFft, testing::Values(1, 2));
+
+TEST(MulFftChoice, NeverWithoutFlintAndNotForSmallOperands) {
+    if (!pk__mul_fft_available()) {
+        EXPECT_EQ(pk__mul_fft_pays(1u << 24, 1u << 24, 0, 2), 0);
+        Mpz r(5), a(3);
+        EXPECT_EQ(pk__mul_fft(r.v, a.v, a.v, 1), PK_ENOTSUP);
+        EXPECT_EQ(mpz_cmp_ui(r.v, 5), 0);
+    }
+    EXPECT_EQ(pk__mul_fft_pays(1u << 24, 1, 0, 2), 0);
+    EXPECT_EQ(pk__mul_fft_pays(100, 100, 1, 1), 0);
 }
 
 // ---- pk_mpz_digits ----

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "factorial_plan.h"
+#include "mpz_mul.h"
 #include "parkit/factorial.h"
 #include "parkit/parkit.h"
 
@@ -49,6 +50,16 @@ static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
 
 /* ---- products split over threads ---- */
 
+/* r = a * b whole: by FLINT's FFT on `threads` threads where that beats GMP
+ * (mpz_mul.h), else by mpz_mul on the calling thread. r may be a or b. */
+static void mul_whole(mpz_t r, const mpz_t a, const mpz_t b, int threads) {
+    size_t na = mpz_size(a), nb = mpz_size(b);
+    if (pk__mul_fft_pays(na > nb ? na : nb, na > nb ? nb : na, a == b, threads))
+        (void)pk__mul_fft(r, a, b, threads);
+    else
+        mpz_mul(r, a, b);
+}
+
 typedef struct split_mul {
     mpz_srcptr big, small;
     size_t piece; /* limbs of big per piece (the last takes the rest) */
@@ -57,18 +68,29 @@ typedef struct split_mul {
     mpz_t *prod;
 } split_mul;
 
-/* prod[t] = (piece t of big) * small * 2^(its offset + shift). The pieces are
- * read-only views into big's limbs, so nothing is copied in. */
+/* Where piece t of big starts, in limbs. */
+static size_t piece_offset(const split_mul *s, int64_t t) {
+    return (size_t)t * s->piece;
+}
+
+/* out = (piece t of big) * small, unshifted. The pieces are read-only views
+ * into big's limbs, so nothing is copied in. */
+static void piece_product(const split_mul *s, int64_t t, mpz_t out) {
+    size_t off = piece_offset(s, t);
+    size_t len = t + 1 == s->pieces ? mpz_size(s->big) - off : s->piece;
+    mpz_t view;
+    mpz_roinit_n(view, mpz_limbs_read(s->big) + off, (mp_size_t)len);
+    mul_whole(out, view, s->small, 1);
+}
+
+/* prod[t] = (piece t of big) * small * 2^(its offset + shift). */
 static int piece_task(void *arg, int64_t t, void *result, pk_worker *w) {
     (void)result;
     (void)w;
     const split_mul *s = arg;
-    size_t off = (size_t)t * s->piece;
-    size_t len = t + 1 == s->pieces ? mpz_size(s->big) - off : s->piece;
-    mpz_t view;
-    mpz_roinit_n(view, mpz_limbs_read(s->big) + off, (mp_size_t)len);
-    mpz_mul(s->prod[t], view, s->small);
-    mpz_mul_2exp(s->prod[t], s->prod[t], (mp_bitcnt_t)off * GMP_NUMB_BITS + s->shift);
+    piece_product(s, t, s->prod[t]);
+    mpz_mul_2exp(s->prod[t], s->prod[t],
+                 (mp_bitcnt_t)piece_offset(s, t) * GMP_NUMB_BITS + s->shift);
     return 0;
 }
 
@@ -78,6 +100,10 @@ static int64_t pieces_for(pk_ctx *ctx, size_t big, size_t small) {
     if (ctx == NULL || big < SPLIT_MIN_BIG || small < SPLIT_MIN_SMALL)
         return 1;
     int64_t k = pk_ctx_threads(ctx);
+    /* FLINT's transform lengths go by steps: a very unbalanced product measured
+     * 10-30% faster cut in two halves than whole, so even one thread cuts it. */
+    if (k < 2 && big >= 8 * small && pk__mul_fft_pays(big / 2, small, 0, 1))
+        k = 2;
     int64_t fit = (int64_t)(big / small);
     return k < fit ? k : fit;
 }
@@ -101,13 +127,20 @@ static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
     return rc;
 }
 
-/* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. */
+static int ctx_threads(pk_ctx *ctx) {
+    return ctx == NULL ? 1 : pk_ctx_threads(ctx);
+}
+
+/* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. An
+ * unbalanced product is cut into one piece per thread, each multiplied whole
+ * (FLINT's truncated transform loses nothing to the cut); a balanced one is
+ * left to FLINT's threads when it is built in. */
 static int mul_shift(pk_ctx *ctx, mpz_t r, const mpz_t a, const mpz_t b, mp_bitcnt_t shift) {
     int a_big = mpz_size(a) >= mpz_size(b);
     mpz_srcptr big = a_big ? a : b, small = a_big ? b : a;
     int64_t pieces = pieces_for(ctx, mpz_size(big), mpz_size(small));
     if (pieces <= 1) {
-        mpz_mul(r, a, b);
+        mul_whole(r, a, b, ctx_threads(ctx));
         if (shift > 0)
             mpz_mul_2exp(r, r, shift);
         return 0;
@@ -141,7 +174,8 @@ static void progress_step(chain_progress *p, const mpz_t r) {
 
 /* The Horner chain over the segment products: r = P[top], then r = r^2 * P[j]
  * for j downwards, and the power of two folded into the last product. The
- * squarings stay whole: split, a square costs more than it saves. */
+ * squarings stay whole (split, a square costs more than it saves): with FLINT
+ * the big ones run on its threads, without it on one thread. */
 static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
     chain_progress prog;
     progress_start(&prog, ctx, seg, nseg);
@@ -154,13 +188,143 @@ static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
         int rc = pk_ctx_interrupted(ctx);
         if (rc != 0)
             return rc;
-        mpz_mul(r, r, r);
+        mul_whole(r, r, r, ctx_threads(ctx));
         rc = mul_shift(ctx, r, r, seg[j], j == 0 ? (mp_bitcnt_t)twos : 0);
         if (rc != 0)
             return rc;
         progress_step(&prog, r);
     }
     return 0;
+}
+
+/* ---- the chain's unbalanced products over every rank ---- */
+
+/* Under MPI the other ranks would wait through the whole chain: instead the
+ * big unbalanced products r^2 * P_j are cut into pieces for every worker of
+ * every rank. Rank 0 broadcasts both operands, each worker multiplies the
+ * pieces it claims, and the pieces come back to rank 0 to be added. A product
+ * worth it takes milliseconds at least, its operands' transfer tens of
+ * microseconds. The squares stay on rank 0: a square cut into independent
+ * products costs as much per worker as the whole (the FFT is near linear). */
+enum { RANKS_MIN_BIG = 32768 };
+
+/* x on every rank as on rank 0 (x is rank 0's operand or another rank's
+ * scratch). */
+static int bcast_mpz(pk_ctx *ctx, mpz_t x) {
+    uint64_t n = pk_ctx_rank(ctx) == 0 ? (uint64_t)mpz_size(x) : 0;
+    int rc = pk_bcast(ctx, &n, sizeof n);
+    if (rc != 0 || n == 0) {
+        if (rc == 0)
+            mpz_set_ui(x, 0);
+        return rc;
+    }
+    int root = pk_ctx_rank(ctx) == 0;
+    mp_limb_t *p = root ? mpz_limbs_modify(x, (mp_size_t)n) : mpz_limbs_write(x, (mp_size_t)n);
+    rc = pk_bcast(ctx, p, (size_t)n * sizeof *p);
+    if (!root)
+        mpz_limbs_finish(x, rc == 0 ? (mp_size_t)n : 0);
+    return rc;
+}
+
+static int rank_piece_task(void *arg, int64_t t, void *result, pk_worker *w) {
+    (void)w;
+    piece_product(arg, t, result);
+    return 0;
+}
+
+/* On rank 0: r = sum of the pieces, each at its offset, times 2^shift. */
+static void add_pieces(mpz_t r, const split_mul *s, mpz_t *vals) {
+    mpz_t t;
+    mpz_init(t);
+    mpz_set_ui(r, 0);
+    for (int64_t i = 0; i < s->pieces; i++) {
+        mpz_mul_2exp(t, vals[i], (mp_bitcnt_t)piece_offset(s, i) * GMP_NUMB_BITS);
+        mpz_add(r, r, t);
+    }
+    mpz_mul_2exp(r, r, s->shift);
+    mpz_clear(t);
+}
+
+/* Collective: r = r * small * 2^shift with rank 0's r and small, the pieces
+ * on every worker. big and small are scratch on the other ranks. */
+static int ranks_multiply(pk_ctx *ctx, mpz_t big, mpz_t small, mp_bitcnt_t shift) {
+    int rc = bcast_mpz(ctx, big);
+    if (rc == 0)
+        rc = bcast_mpz(ctx, small);
+    if (rc != 0)
+        return rc;
+    int64_t workers = (int64_t)pk_ctx_size(ctx) * pk_ctx_threads(ctx);
+    size_t nb = mpz_size(big), ns = mpz_size(small);
+    int64_t fit = ns == 0 ? 1 : (int64_t)(nb / ns);
+    split_mul s = {.big = big, .small = small, .pieces = workers < fit ? workers : fit};
+    if (s.pieces < 1)
+        s.pieces = 1;
+    s.piece = nb / (size_t)s.pieces;
+    s.shift = shift;
+    const pk_type *type = &pk_mpz_product.type;
+    void *vals = NULL;
+    int local_rc = 0;
+    if (pk_ctx_rank(ctx) == 0 && pk_values_new(&vals, type, s.pieces) != 0)
+        local_rc =
+            pk_ctx_fail(ctx, PK_ENOMEM, "no memory for %lld partial products", (long long)s.pieces);
+    rc = pk_agree(ctx, local_rc);
+    if (rc == 0) {
+        pk_opts o = {.schedule = PK_DYNAMIC, .chunk = 1, .flags = PK_NO_FAULTS | PK_NO_PROGRESS};
+        rc = pk_tasks(ctx, s.pieces, &o, rank_piece_task, &s, type, vals);
+    }
+    if (rc == 0 && pk_ctx_rank(ctx) == 0)
+        add_pieces(big, &s, vals);
+    pk_values_free(type, s.pieces, vals);
+    return rc;
+}
+
+/* Limbs of P_j as the plan predicts them (its packed limbs), the same on every
+ * rank: which products go to the ranks must be decided alike everywhere. */
+static size_t seg_estimate(const pk__fact_plan *plan, int j) {
+    return plan->seg_limb[j + 1] - plan->seg_limb[j];
+}
+
+/* The chain of horner() with every rank taking part (collective). rc is rank
+ * 0's status so far; returns the agreed code of a failed collective step, else
+ * rank 0's own. */
+static int horner_ranks(pk_ctx *ctx, mpz_t r, mpz_t *seg, const pk__fact_plan *plan, uint64_t twos,
+                        int rc) {
+    int root = pk_ctx_rank(ctx) == 0, nseg = plan->nseg;
+    mpz_t big, small; /* the other ranks' copies of the operands */
+    mpz_inits(big, small, NULL);
+    chain_progress prog = {0};
+    if (root && rc == 0) {
+        progress_start(&prog, ctx, seg, nseg);
+        mpz_swap(r, seg[nseg - 1]);
+    }
+    size_t est = seg_estimate(plan, nseg - 1);
+    for (int j = nseg - 2; j >= 0; j--) {
+        mp_bitcnt_t shift = j == 0 ? (mp_bitcnt_t)twos : 0;
+        int spread = 2 * est >= RANKS_MIN_BIG && seg_estimate(plan, j) >= SPLIT_MIN_SMALL;
+        est = 2 * est + seg_estimate(plan, j);
+        if (root && rc == 0) /* a signal: the next agreement stops every rank */
+            rc = pk_ctx_interrupted(ctx);
+        if (root && rc == 0)
+            mul_whole(r, r, r, ctx_threads(ctx));
+        if (spread) {
+            int agreed = pk_agree(ctx, rc);
+            if (agreed == 0)
+                agreed = root ? ranks_multiply(ctx, r, seg[j], shift)
+                              : ranks_multiply(ctx, big, small, shift);
+            if (agreed != 0) {
+                rc = agreed;
+                break;
+            }
+        } else if (root && rc == 0) {
+            rc = mul_shift(ctx, r, r, seg[j], shift);
+        }
+        if (root && rc == 0)
+            progress_step(&prog, r);
+    }
+    if (root && rc == 0 && nseg == 1)
+        mpz_mul_2exp(r, r, (mp_bitcnt_t)twos);
+    mpz_clears(big, small, NULL);
+    return rc;
 }
 
 static mpz_t *segs_new(int nseg) {
@@ -218,7 +382,7 @@ static int leaf_task(void *arg, int64_t c, void *result, pk_worker *w) {
 static void tree_product(mpz_t *v, int64_t count, mpz_t out) {
     for (int64_t s = 1; s < count; s *= 2)
         for (int64_t i = 0; i + s < count; i += 2 * s)
-            mpz_mul(v[i], v[i], v[i + s]);
+            mul_whole(v[i], v[i], v[i + s], 1);
     if (count > 0)
         mpz_swap(out, v[0]);
 }
@@ -286,7 +450,9 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
     if (rc == 0)
         rc = segment_products(ctx, &plan, seg, &local_rc);
     if (rc == 0) {
-        if (pk_ctx_rank(ctx) == 0 && local_rc == 0)
+        if (pk_ctx_size(ctx) > 1)
+            local_rc = horner_ranks(ctx, result, seg, &plan, pk__fact_twos(n), local_rc);
+        else if (local_rc == 0)
             local_rc = horner(ctx, result, seg, plan.nseg, pk__fact_twos(n));
         rc = pk_agree(ctx, local_rc);
     }

@@ -20,6 +20,24 @@ TEST(MpiKernels, FactorialMatchesGmp) {
     mpz_clears(got, want, nullptr);
 }
 
+// Big enough that the chain's last unbalanced products are cut into pieces
+// for every rank (their operands broadcast, the pieces gathered on rank 0).
+TEST(MpiKernels, FactorialWithProductsOverTheRanks) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    mpz_t got, want;
+    mpz_inits(got, want, nullptr);
+    mpz_fac_ui(want, 300000);
+    for (int rep = 0; rep < 2; rep++) {
+        ASSERT_EQ(pk_factorial(ctx.get(), 300000, got), 0) << ErrorText(ctx.get());
+        if (WorldRank() == 0)
+            EXPECT_EQ(mpz_cmp(got, want), 0) << "call " << rep;
+        else
+            EXPECT_EQ(mpz_sgn(got), 0);
+    }
+    mpz_clears(got, want, nullptr);
+}
+
 TEST(MpiKernels, FactorialEachLandsOnRankZeroInOrder) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
