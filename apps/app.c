@@ -421,7 +421,10 @@ static void discard_outputs(app *a) {
 
 int app_args(app *a, const app_program *p, int argc, char **argv) {
     int rc = app_parse(a, p, argc, argv);
-    return rc == APP_OK ? p->check(a, p->state) : rc;
+    rc = rc == APP_OK ? p->check(a, p->state) : rc;
+    if (rc == APP_OK && a->common.plot != NULL)
+        rc = app_output_add(a, &a->plot, "plot", a->common.plot);
+    return rc;
 }
 
 /* ---- the context ---- */
@@ -650,14 +653,32 @@ static int conclude(app *a, const app_program *p, const pk_stats *rows, int nrow
     return code;
 }
 
+/* --plot: rank 0 draws the sweep's rows, titled with the command line. */
+static int write_plot(app *a, const pk_stats *rows, int nrows) {
+    if (a->common.plot == NULL || !app_is_root(a) || app_output_file(&a->plot) == NULL)
+        return APP_OK;
+    char title[256];
+    int len = snprintf(title, sizeof title, "%s", a->prog);
+    for (int i = 0; i < a->nargs && len > 0 && (size_t)len < sizeof title; i++)
+        len += snprintf(title + len, sizeof title - (size_t)len, " %s", a->args[i]);
+    if (len > 0 && (size_t)len < sizeof title)
+        snprintf(title + len, sizeof title - (size_t)len, " (%s)", pk_ctx_backend(a->ctx));
+    if (pk_plot_svg(app_output_file(&a->plot), title, rows, nrows) != 0)
+        return app_error(a, "error writing --plot '%s'", a->common.plot);
+    return app_output_commit(a, &a->plot);
+}
+
 static int run(app *a, const app_program *p) {
     pk_stats *rows = NULL;
     int nrows = 0;
     int rc = app_sweep(a, p, &rows, &nrows);
     a->rows = rows;
     a->nrows = nrows;
+    int swept = rc == APP_OK;
     if (rc == APP_OK && (!p->root_only || app_is_root(a)))
         rc = conclude(a, p, rows, nrows);
+    if (swept && nrows > 0) /* the timings hold even when validation failed */
+        rc = worse(rc, write_plot(a, rows, nrows));
     a->rows = NULL;
     a->nrows = 0;
     free(rows);

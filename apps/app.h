@@ -62,10 +62,11 @@ typedef struct app {
     int mpi_level;   /* provided thread level, -1 without MPI */
     int hide_report; /* set by a program that prints only its own output */
     int progress_shown;
-    double progress_start; /* when the part now shown was first shown... */
-    double progress_base;  /* ...and its fraction then */
-    double progress_frac;  /* its fraction last shown */
+    double progress_start;                /* when the part now shown was first shown... */
+    double progress_base;                 /* ...and its fraction then */
+    double progress_frac;                 /* its fraction last shown */
     app_output *outputs[APP_MAX_OUTPUTS]; /* registered by the program's check */
+    app_output plot;                      /* --plot FILE */
     int noutputs;
 } app;
 

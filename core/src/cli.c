@@ -408,6 +408,15 @@ static int set_format(void *t, const char *arg, const char **why) {
     return 0;
 }
 
+static int set_plot(void *t, const char *arg, const char **why) {
+    if (arg[0] == '\0') {
+        *why = "expected a file name";
+        return PK_EINVAL;
+    }
+    ((pk_cli_common *)t)->plot = arg;
+    return 0;
+}
+
 static int set_quiet(void *t, const char *arg, const char **why) {
     (void)arg, (void)why;
     ((pk_cli_common *)t)->quiet = 1;
@@ -455,6 +464,8 @@ static const pk_cli_option common_options[] = {
     {"repeat", 0, 1, "N", "timed runs per pool size (default 3)", set_repeat},
     {"warmup", 0, 1, "N", "untimed runs before them (default 1)", set_warmup},
     {"format", 0, 1, "FMT", "table, csv or json (default table)", set_format},
+    {"plot", 0, 1, "FILE", "also draw the sweep (time, speedup and efficiency\n"
+                           "against the pool, with the ideal) as SVG in FILE", set_plot},
     {"quiet", 0, 0, NULL, "print only the result and the validation line", set_quiet},
     {"progress", 0, 0, NULL, "show progress on stderr (default: when stderr is a\n"
                              "terminal); --no-progress turns it off", set_progress},

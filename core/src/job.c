@@ -79,7 +79,8 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     atomic_init(&job->threads_obtained, 0);
     job->err.rank = job->err.thread = -1;
     job->err.task = -1;
-    job->progress_next = pk__now() + ctx->progress_interval;
+    /* the first report comes sooner: a call of a second shows it is moving */
+    job->progress_next = pk__now() + ctx->progress_interval / 4;
 }
 
 void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads) {

@@ -53,17 +53,27 @@ static void put_escaped(FILE *out, const char *s) {
     }
 }
 
-/* A round number at or above v (1, 2 or 5 times a power of ten), for an axis. */
-static double nice_ceiling(double v) {
+/* The smallest of steps[] times a power of ten at or above v. */
+static double round_up(double v, const double *steps, int nsteps) {
     if (!(v > 0) || !isfinite(v))
         return 1;
     double p = pow(10, floor(log10(v)));
-    for (int i = 0; i < 4; i++) {
-        static const double steps[] = {1, 2, 5, 10};
+    for (int i = 0; i < nsteps; i++)
         if (steps[i] * p >= v * (1 - 1e-12))
             return steps[i] * p;
-    }
     return 10 * p;
+}
+
+/* A round number at or above v, for the top of an axis. */
+static double nice_ceiling(double v) {
+    static const double steps[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10};
+    return round_up(v, steps, (int)(sizeof steps / sizeof steps[0]));
+}
+
+/* A round step between an axis's ticks: 1, 2, 2.5 or 5 times a power of ten. */
+static double nice_step(double v) {
+    static const double steps[] = {1, 2, 2.5, 5, 10};
+    return round_up(v, steps, (int)(sizeof steps / sizeof steps[0]));
 }
 
 static int pool_index(const plot *pl, int pool) {
@@ -129,7 +139,7 @@ static void setup(plot *pl) {
 
 /* Raises the frame's top to a whole number of round steps. */
 static void fit_axis(frame *f) {
-    double step = nice_ceiling(f->ymax / 5);
+    double step = nice_step(f->ymax / 5);
     f->ymax = ceil(f->ymax / step - 1e-9) * step;
 }
 
@@ -144,7 +154,7 @@ static void axes(const plot *pl, const frame *f, const char *name, const char *u
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
             "stroke=\"#888\"/>\n",
             f->x, f->y, f->w, f->h);
-    double step = nice_ceiling(f->ymax / 5); /* round steps, up to ymax (fit_axis) */
+    double step = nice_step(f->ymax / 5); /* round steps, up to ymax (fit_axis) */
     int steps = (int)floor(f->ymax / step + 0.5);
     for (int k = 0; k <= steps; k++) { /* y grid and labels */
         double v = step * k, y = ypos(f, v);

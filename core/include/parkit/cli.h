@@ -72,6 +72,7 @@ typedef struct pk_cli_common {
     int repeat;         /* --repeat N (default 3) */
     int warmup;         /* --warmup N (default 1) */
     int format;         /* enum pk_format */
+    const char *plot;   /* --plot FILE: the sweep as an SVG picture, NULL: none */
     int quiet;          /* --quiet */
     int progress;       /* -1 auto, 0 off, 1 on */
     const char *inject; /* --inject-fault SPEC, else PARKIT_INJECT */
