@@ -559,7 +559,16 @@ static int app_sweep(app *a, const app_program *p, pk_stats **rows, int *nrows) 
         return app_error(a, "out of memory");
     int rc = pk_sweep_run(a->ctx, &sw, p->run_once, p->state, *rows);
     end_progress(a);
-    return rc != 0 ? app_fail(a, rc) : APP_OK;
+    if (rc != 0)
+        return app_fail(a, rc);
+    /* ranks may obtain different thread counts (unequal hosts): the header says so */
+    int64_t lo = pk_ctx_threads_obtained(a->ctx), hi = lo;
+    if (pk_combine(a->ctx, &pk_min_i64, &lo, PK_ON_ALL) == 0 &&
+        pk_combine(a->ctx, &pk_max_i64, &hi, PK_ON_ALL) == 0) {
+        a->threads_lo = (int)lo;
+        a->threads_hi = (int)hi;
+    }
+    return APP_OK;
 }
 
 /* The header lines every report has. */
@@ -577,8 +586,14 @@ static int report_header(const app *a, pk_report *r) {
     rc = app_first_error(rc, pk_report_param(r, "backend", "%s", pk_ctx_backend(a->ctx)));
     rc = app_first_error(rc, pk_report_param(r, "ranks", "%d", pk_ctx_size(a->ctx)));
     rc = app_first_error(rc, pk_report_param(r, "threads requested", "%s", list));
-    rc = app_first_error(
-        rc, pk_report_param(r, "threads obtained", "%d", pk_ctx_threads_obtained(a->ctx)));
+    if (a->threads_lo > 0 && a->threads_lo != a->threads_hi)
+        rc = app_first_error(rc, pk_report_param(r, "threads obtained",
+                                                 "%d on rank 0, %d..%d per rank (pools sum them)",
+                                                 pk_ctx_threads_obtained(a->ctx), a->threads_lo,
+                                                 a->threads_hi));
+    else
+        rc = app_first_error(
+            rc, pk_report_param(r, "threads obtained", "%d", pk_ctx_threads_obtained(a->ctx)));
 #if PARKIT_WITH_MPI
     if (a->mpi_level >= 0)
         rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",

@@ -67,6 +67,7 @@ typedef struct app {
     double progress_frac;                 /* its fraction last shown */
     app_output *outputs[APP_MAX_OUTPUTS]; /* registered by the program's check */
     app_output plot;                      /* --plot FILE */
+    int threads_lo, threads_hi;           /* threads obtained, least and most over ranks */
     int noutputs;
 } app;
 

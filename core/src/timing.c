@@ -61,6 +61,7 @@ static double slowest(pk_ctx *ctx, double dt) {
 static int time_size(pk_ctx *sub, const pk_sweep *sw, pk_run_fn fn, void *arg, pk_stats *row,
                      double *samples) {
     int got = 1 << 30;
+    int64_t pool = INT64_MAX;
     for (int i = 0; i < sw->warmup + sw->repeat; i++) {
         pk_rank_barrier(sub);
         double t0 = pk_time_now();
@@ -70,11 +71,16 @@ static int time_size(pk_ctx *sub, const pk_sweep *sw, pk_run_fn fn, void *arg, p
             return rc;
         int obtained = pk_ctx_threads_obtained(sub);
         got = obtained < got ? obtained : got;
+        /* the pool is every rank's threads: ranks on unequal hosts differ */
+        int64_t all = obtained;
+        if (pk_combine(sub, &pk_sum_i64, &all, PK_ON_ALL) != 0)
+            all = (int64_t)obtained * pk_ctx_size(sub);
+        pool = all < pool ? all : pool;
         if (i >= sw->warmup)
             samples[i - sw->warmup] = dt;
     }
     row->threads_got = got;
-    row->pool = pk_ctx_size(sub) * got;
+    row->pool = pool < INT32_MAX ? (int)pool : INT32_MAX;
     return pk_stats_compute(samples, sw->repeat, row);
 }
 
