@@ -394,7 +394,7 @@ TEST_F(CliApply, UnknownNamesAreNotCommon) {
 TEST(CliCommon, WhichOptionsTakeAnArgument) {
     const pk_cli_option *table = pk_cli_common_options();
     for (const char *name :
-         {"backend", "threads", "ranks", "repeat", "warmup", "format", "inject-fault"}) {
+         {"backend", "threads", "ranks", "repeat", "warmup", "format", "plot", "inject-fault"}) {
         ASSERT_NE(pk_cli_find(table, name), nullptr) << name;
         EXPECT_EQ(pk_cli_find(table, name)->has_arg, 1) << name;
         EXPECT_NE(pk_cli_find(table, name)->arg_name, nullptr) << name;
@@ -405,7 +405,7 @@ TEST(CliCommon, WhichOptionsTakeAnArgument) {
     }
     EXPECT_EQ(pk_cli_find(table, "first"), nullptr);
     EXPECT_EQ(pk_cli_find(table, "thread"), nullptr);
-    EXPECT_EQ(pk_cli_count(table), 12);
+    EXPECT_EQ(pk_cli_count(table), 13);
     EXPECT_EQ(pk_cli_find(table, "help")->short_name, 'h');
 }
 
