@@ -34,13 +34,49 @@ static int usable_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* A digest of the CPUs this process may use (0: unknown). */
+static uint64_t cpu_set_digest(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 0;
+    uint64_t h = 1469598103934665603u; /* FNV-1a over the CPU numbers */
+    for (size_t c = 0; c < CPU_SETSIZE; c++) {
+        if (CPU_ISSET(c, &set)) {
+            h ^= (uint64_t)c + 1;
+            h *= 1099511628211u;
+        }
+    }
+    return h;
+}
+
+/* How many ranks of this node may use exactly this rank's CPUs (collective over
+ * the node): all of them when the launcher did not bind, 1 when it gave each
+ * rank CPUs of its own (srun --cpu-bind, mpirun --bind-to), between when ranks
+ * share sockets. */
+static int ranks_sharing_cpus(const pk__mpi_state *st) {
+    enum { MOST = 1024 };
+    int n = st->node_ranks > 0 ? st->node_ranks : 1;
+    if (!st->have_node || n == 1 || n > MOST)
+        return n;
+    uint64_t mine = cpu_set_digest(), all[MOST];
+    if (MPI_Allgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, st->node) != MPI_SUCCESS ||
+        mine == 0)
+        return n;
+    int same = 0;
+    for (int i = 0; i < n; i++)
+        same += all[i] == mine;
+    return same > 0 ? same : n;
+}
+
 static int default_threads(const pk__mpi_state *st) {
     if (!(st->threads->caps & PK__CAP_THREADS))
         return 1;
+    int sharing = ranks_sharing_cpus(st); /* collective: before any return */
     int env = env_threads();
     if (env > 0)
         return env;
-    int t = usable_cores() / (st->node_ranks > 0 ? st->node_ranks : 1);
+    int t = usable_cores() / sharing;
     return t > 0 ? t : 1;
 }
 
