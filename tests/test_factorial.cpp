@@ -331,6 +331,10 @@ TEST(FactorialDeterminism, SameResultOnEveryPool) {
 // n! big enough that the chain's squares and products reach the FFT sizes of
 // mpz_mul.c (with FLINT) and the split of unbalanced products over threads.
 TEST(FactorialLarge, OneMillionOnOneAndTwoThreads) {
+    pk_ctx *probe = nullptr;
+    if (pk_ctx_new(&probe, "omp") != 0)
+        GTEST_SKIP() << "built without OpenMP";
+    pk_ctx_free(probe);
     Mpz want;
     mpz_fac_ui(want.v, 1000000);
     for (int threads : {1, 2}) {
