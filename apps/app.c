@@ -1,16 +1,21 @@
 /* The program driver shared by the four parkit programs (see app.h): one main
  * path, one option parser built from the option tables, one report step that
  * checks every status it gets. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity */
+#endif
 #include "app.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #if PARKIT_WITH_MPI
@@ -419,8 +424,11 @@ static void discard_outputs(app *a) {
     a->noutputs = 0;
 }
 
+static int parse_compare(app *a, const app_program *p);
+
 int app_args(app *a, const app_program *p, int argc, char **argv) {
     int rc = app_parse(a, p, argc, argv);
+    rc = rc == APP_OK ? parse_compare(a, p) : rc;
     rc = rc == APP_OK ? p->check(a, p->state) : rc;
     if (rc == APP_OK && a->common.plot != NULL)
         rc = app_output_add(a, &a->plot, "plot", a->common.plot);
@@ -473,7 +481,10 @@ static const char *inject_spec(const app *a) {
 static int start_mpi_if_asked(app *a) {
 #if PARKIT_WITH_MPI
     const char *want = a->common.backend ? a->common.backend : getenv("PARKIT_BACKEND");
-    if (want != NULL && strcmp(want, "mpi") == 0 && a->mpi_level < 0) {
+    int listed = 0;
+    for (int i = 0; i < a->ncompare; i++)
+        listed |= strcmp(a->compare[i], "mpi") == 0;
+    if (want != NULL && (strcmp(want, "mpi") == 0 || listed) && a->mpi_level < 0) {
         int provided;
         if (pk_mpi_init(NULL, NULL, &provided) != 0)
             return app_error(a, "MPI failed to start");
@@ -485,15 +496,22 @@ static int start_mpi_if_asked(app *a) {
     return APP_OK;
 }
 
+/* "serial, omp, mpi": the backends this build has. */
+static const char *built_backends(char *list, size_t len) {
+    list[0] = '\0';
+    for (const char *const *b = pk_backends(); *b; b++)
+        snprintf(list + strlen(list), len - strlen(list), "%s%s", b == pk_backends() ? "" : ", ",
+                 *b);
+    return list;
+}
+
 static int new_context(app *a) {
     const char *backend = a->common.backend;
     int rc = pk_ctx_new(&a->ctx, backend);
     if (rc == PK_ENOENT) {
-        char list[128] = "";
-        for (const char *const *b = pk_backends(); *b; b++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                     b == pk_backends() ? "" : ", ", *b);
-        return app_usage(a, "unknown backend '%s' (built with: %s)", backend ? backend : "", list);
+        char list[128];
+        return app_usage(a, "unknown backend '%s' (built with: %s)", backend ? backend : "",
+                         built_backends(list, sizeof list));
     }
     if (rc != 0)
         return app_error(a, "cannot create the %s backend: %s", backend ? backend : "auto",
@@ -571,8 +589,23 @@ static int app_sweep(app *a, const app_program *p, pk_stats **rows, int *nrows) 
     return APP_OK;
 }
 
+/* One backend of --backend omp,mpi: how its run was set up and how it went. */
+typedef struct app_phase {
+    const char *backend;
+    int ranks, threads; /* the pool it was given */
+    int cpus;           /* CPUs rank 0 could use for it (0: unknown) */
+    int ran, passed, fired;
+    pk_stats row;
+    char detail[PK_REPORT_VALUE_LEN];
+} app_phase;
+
+static int compare_header(const app *a, pk_report *r);
+static int compare_results(const app *a, pk_report *r, const pk_stats *rows, int nrows);
+
 /* The header lines every report has. */
 static int report_header(const app *a, pk_report *r) {
+    if (a->ncompare > 0)
+        return compare_header(a, r);
     char list[256] = "";
     if (a->common.nthreads > 0) {
         for (int i = 0; i < a->common.nthreads; i++)
@@ -609,7 +642,10 @@ static int fill_report(app *a, const app_program *p, pk_report *r, int passed, c
     int rc = report_header(a, r);
     rc = app_first_error(rc, p->report(a, p->state, r));
     rc = app_first_error(rc, pk_report_validation(r, passed, detail));
-    return app_first_error(rc, pk_report_runs(r, rows, nrows, p->rate_unit(p->state)));
+    rc = app_first_error(rc, pk_report_runs(r, rows, nrows, p->rate_unit(p->state)));
+    if (a->ncompare > 0)
+        rc = app_first_error(rc, compare_results(a, r, rows, nrows));
+    return rc;
 }
 
 /* Prints the report on rank 0 (quiet: only results and validation). */
@@ -651,6 +687,18 @@ static void warn_fault_not_fired(app *a, int fired) {
                 a->prog, inject);
 }
 
+/* The output around the report and the report, once validated. */
+static int conclude_validated(app *a, const app_program *p, int passed, const char *detail,
+                              int fired, const pk_stats *rows, int nrows) {
+    int before = p->before_report ? p->before_report(a, p->state) : APP_OK;
+    int code = make_report(a, p, passed, detail, rows, nrows);
+    code = worse(worse(code, passed ? APP_OK : APP_FAILED), before);
+    warn_fault_not_fired(a, fired);
+    if (before == APP_OK && p->after_report)
+        code = p->after_report(a, p->state, code);
+    return code;
+}
+
 /* After a sweep that succeeded: validation, the output around the report, the report. */
 static int conclude(app *a, const app_program *p, const pk_stats *rows, int nrows) {
     /* An injected fault targets the timed runs (where it did not fire, or the sweep
@@ -659,13 +707,7 @@ static int conclude(app *a, const app_program *p, const pk_stats *rows, int nrow
     pk_ctx_set_fault(a->ctx, NULL);
     char detail[PK_REPORT_VALUE_LEN] = "";
     int passed = p->validate(a, p->state, detail, sizeof detail);
-    int before = p->before_report ? p->before_report(a, p->state) : APP_OK;
-    int code = make_report(a, p, passed, detail, rows, nrows);
-    code = worse(worse(code, passed ? APP_OK : APP_FAILED), before);
-    warn_fault_not_fired(a, fired);
-    if (before == APP_OK && p->after_report)
-        code = p->after_report(a, p->state, code);
-    return code;
+    return conclude_validated(a, p, passed, detail, fired, rows, nrows);
 }
 
 /* --plot: rank 0 draws the sweep's rows, titled with the command line. */
@@ -697,6 +739,285 @@ static int run(app *a, const app_program *p) {
     a->rows = NULL;
     a->nrows = 0;
     free(rows);
+    return rc;
+}
+
+/* ---- --backend omp,mpi: threads or processes? ----
+ * Under `mpirun -n K`, the same work on K threads of one process (rank 0 alone;
+ * the other ranks wait without spinning) and on K ranks of one thread (or of
+ * --threads T each, against K*T threads), in the same launch: each backend
+ * starts from the state the options gave, prepares, runs --repeat times and
+ * validates; one report has a row per backend, their time ratio and a verdict. */
+
+/* A list in --backend: the backends to compare, or usage errors. */
+static int parse_compare(app *a, const app_program *p) {
+    const char *list = a->common.backend;
+    if (list == NULL || strchr(list, ',') == NULL)
+        return APP_OK;
+    if (a->common.nthreads > 1 || a->common.nranks > 0)
+        return app_usage(a,
+                         "--backend %s compares the backends at one pool size: give at most one "
+                         "--threads value (threads per rank) and no --ranks",
+                         list);
+    if (a->common.plot != NULL)
+        return app_usage(a,
+                         "--plot draws a sweep of pool sizes; --backend %s compares backends "
+                         "at one pool size",
+                         list);
+    char buf[64], built[128];
+    if (strlen(list) >= sizeof buf)
+        return app_usage(a, "--backend '%s' is too long", list);
+    strcpy(buf, list);
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        const char *known = NULL;
+        for (const char *const *b = pk_backends(); *b; b++)
+            if (strcmp(*b, tok) == 0)
+                known = *b;
+        if (known == NULL)
+            return app_usage(a, "unknown backend '%s' in --backend %s (built with: %s)", tok, list,
+                             built_backends(built, sizeof built));
+        for (int i = 0; i < n; i++)
+            if (a->compare[i] == known)
+                return app_usage(a, "--backend %s names '%s' twice", list, tok);
+        if (n == (int)(sizeof a->compare / sizeof a->compare[0]))
+            return app_usage(a, "--backend %s: at most 3 backends", list);
+        a->compare[n++] = known;
+    }
+    if (n < 2)
+        return app_usage(a, "--backend %s: a list compares two or more backends, e.g. omp,mpi",
+                         list);
+    if (p->state_size == 0)
+        return app_usage(a, "%s cannot compare backends", a->prog);
+    a->ncompare = n;
+    return APP_OK;
+}
+
+/* The CPUs this process may run on (0 when unknown). */
+static int usable_cpus(void) {
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+#endif
+    return 0;
+}
+
+/* Rank 0's exit code after a part only it ran, on every rank; the others wait
+ * in a sleeping poll, so they leave the cores to rank 0's threads. */
+static int code_of_root(int launched, int code) {
+#if PARKIT_WITH_MPI
+    if (launched > 1) {
+        MPI_Request req;
+        int agreed = code;
+        if (MPI_Ibcast(&agreed, 1, MPI_INT, 0, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+            return APP_FAILED;
+        int done = 0;
+        while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
+        return done ? agreed : APP_FAILED;
+    }
+#else
+    (void)launched;
+#endif
+    return code;
+}
+
+/* One backend's part on the ranks that take part (all for mpi, rank 0 for the
+ * others): a context, prepare, the timed runs of one pool size, validation. */
+static int run_phase(app *a, const app_program *p, app_phase *ph, int last) {
+    a->common.backend = ph->backend;
+    a->common.threads[0] = ph->threads;
+    a->common.nthreads = ph->threads > 0; /* else the context's default */
+    int rc = app_open(a);
+    if (rc == APP_OK && p->prepare)
+        rc = p->prepare(a, p->state);
+    pk_stats *rows = NULL;
+    int nrows = 0;
+    if (rc == APP_OK)
+        rc = app_sweep(a, p, &rows, &nrows);
+    ph->ran = rc == APP_OK;
+    if (rc == APP_OK) {
+        ph->row = rows[0];
+        ph->cpus = usable_cpus();
+        ph->fired = pk_ctx_fault_fired(a->ctx);
+        pk_ctx_set_fault(a->ctx, NULL);
+        if (!p->root_only || app_is_root(a))
+            ph->passed = p->validate(a, p->state, ph->detail, sizeof ph->detail);
+        else
+            ph->passed = 1;
+    }
+    free(rows);
+    if (!last || rc != APP_OK) {
+        if (p->release)
+            p->release(p->state);
+        pk_ctx_free(a->ctx);
+        a->ctx = NULL;
+    }
+    return rc;
+}
+
+static int run_compare(app *a, const app_program *p) {
+    int launched = a->nranks, rank = a->rank;
+    /* threads per rank: --threads, else 1 under a launch of several ranks (K
+     * ranks of one thread against K threads), else the context's default */
+    int per_rank = a->common.nthreads == 1 ? a->common.threads[0] : launched > 1 ? 1 : 0;
+    app_phase phases[3];
+    memset(phases, 0, sizeof phases);
+    void *saved = malloc(p->state_size);
+    if (saved == NULL)
+        return app_error(a, "out of memory");
+    memcpy(saved, p->state, p->state_size);
+    pk_cli_common common = a->common;
+    a->phases = phases;
+    int rc = APP_OK, last_ran = 0;
+    for (int i = 0; i < a->ncompare && rc == APP_OK; i++) {
+        app_phase *ph = &phases[i];
+        int last = i == a->ncompare - 1, everywhere = strcmp(a->compare[i], "mpi") == 0;
+        ph->backend = a->compare[i];
+        ph->ranks = everywhere ? launched : 1;
+        ph->threads = everywhere                           ? per_rank
+                      : strcmp(ph->backend, "serial") == 0 ? 1
+                                                           : per_rank * launched;
+        memcpy(p->state, saved, p->state_size);
+        a->common = common;
+        ph->passed = 1; /* judged where it ran: rank 0 reports */
+        if (everywhere || rank == 0) {
+            a->nranks = everywhere ? launched : 1;
+            rc = run_phase(a, p, ph, last);
+            a->nranks = launched;
+            last_ran = last && rc == APP_OK;
+            if (!last_ran) /* released: back to the options' state for the next one */
+                memcpy(p->state, saved, p->state_size);
+        }
+        if (!everywhere)
+            rc = code_of_root(launched, rc);
+    }
+    a->common = common;
+    free(saved);
+    if (rc != APP_OK || !last_ran || (p->root_only && !app_is_root(a))) {
+        a->phases = NULL;
+        return rc;
+    }
+    /* the report: a row per backend, times relative to the first */
+    pk_stats rows[3];
+    int passed = 1, fired = 0;
+    char detail[PK_REPORT_VALUE_LEN] = "";
+    for (int i = 0; i < a->ncompare; i++) {
+        rows[i] = phases[i].row;
+        fired |= phases[i].fired;
+        if (!phases[i].passed && passed) {
+            passed = 0;
+            snprintf(detail, sizeof detail, "%s: %s", phases[i].backend, phases[i].detail);
+        }
+    }
+    if (app_is_root(a))
+        pk_stats_relative(rows, a->ncompare, p->work(a, p->state));
+    rc = conclude_validated(a, p, passed, detail, fired, rows, a->ncompare);
+    a->phases = NULL;
+    return rc;
+}
+
+/* "threads (omp, 1 process x 2)" */
+static void describe_phase(const app_phase *ph, char *buf, size_t len) {
+    if (strcmp(ph->backend, "mpi") == 0)
+        snprintf(buf, len, "ranks (mpi, %d x %d thread%s)", ph->ranks, ph->row.threads_got,
+                 ph->row.threads_got == 1 ? "" : "s");
+    else if (strcmp(ph->backend, "omp") == 0)
+        snprintf(buf, len, "threads (omp, 1 process x %d)", ph->row.threads_got);
+    else
+        snprintf(buf, len, "%s (1 thread)", ph->backend);
+}
+
+static int compare_header(const app *a, pk_report *r) {
+    char list[64] = "", asked[256] = "", got[256] = "";
+    for (int i = 0; i < a->ncompare; i++) {
+        const app_phase *ph = &a->phases[i];
+        const char *sep = i ? ", " : "";
+        const char *unit = strcmp(ph->backend, "mpi") == 0 ? " per rank" : "";
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "",
+                 ph->backend);
+        char n[16] = "default";
+        if (ph->threads > 0)
+            snprintf(n, sizeof n, "%d", ph->threads);
+        snprintf(asked + strlen(asked), sizeof asked - strlen(asked), "%s%s%s (%s)", sep, n, unit,
+                 ph->backend);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%d%s (%s)", sep,
+                 ph->row.threads_got, unit, ph->backend);
+    }
+    int rc = pk_report_param(r, "program", "%s", a->prog);
+    rc = app_first_error(rc, pk_report_param(r, "version", "%s", PARKIT_VERSION));
+    rc = app_first_error(rc, pk_report_param(r, "backend", "%s (compared)", list));
+    rc = app_first_error(rc, pk_report_param(r, "ranks", "%d", a->nranks));
+    rc = app_first_error(rc, pk_report_param(r, "threads requested", "%s", asked));
+    rc = app_first_error(rc, pk_report_param(r, "threads obtained", "%s", got));
+#if PARKIT_WITH_MPI
+    if (a->mpi_level >= 0)
+        rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",
+                                                 pk_mpi_thread_level_name(a->mpi_level)));
+#endif
+    return app_first_error(rc,
+                           pk_report_param(r, "timer resolution", "%.3g s", pk_time_resolution()));
+}
+
+/* Each row's backend, the time ratios to the first row and the verdict. */
+static int compare_results(const app *a, pk_report *r, const pk_stats *rows, int nrows) {
+    int rc = 0, best = 0;
+    char what[3][64], line[512] = "";
+    for (int i = 0; i < nrows; i++) {
+        describe_phase(&a->phases[i], what[i], sizeof what[i]);
+        snprintf(line + strlen(line), sizeof line - strlen(line), "%srow %d: %s", i ? ", " : "",
+                 i + 1, what[i]);
+        if (rows[i].median < rows[best].median)
+            best = i;
+    }
+    rc = app_first_error(rc, pk_report_note(r, "%s", line));
+    for (int i = 1; i < nrows; i++) {
+        char key[PK_REPORT_KEY_LEN];
+        snprintf(key, sizeof key, "time %s/%s", a->phases[i].backend, a->phases[0].backend);
+        rc = app_first_error(rc,
+                             pk_report_result_num(r, key, "%.3f", rows[i].median / rows[0].median));
+    }
+    /* the verdict: the fastest against the next fastest */
+    int next = best == 0 ? 1 : 0;
+    for (int i = 0; i < nrows; i++)
+        if (i != best && rows[i].median < rows[next].median)
+            next = i;
+    double ratio = rows[next].median / rows[best].median;
+    int pool = rows[best].pool;
+    if (ratio < 1.05)
+        snprintf(line, sizeof line,
+                 "verdict: %s and %s take the same time within 5%% for this work on this machine "
+                 "(median %.3g s and %.3g s, pools of %d and %d): either serves",
+                 what[best], what[next], rows[best].median, rows[next].median, pool,
+                 rows[next].pool);
+    else
+        snprintf(line, sizeof line,
+                 "verdict: faster with %s, %.2fx less time than %s, for this work on this "
+                 "machine (median %.3g s against %.3g s, pools of %d and %d)",
+                 what[best], ratio, what[next], rows[best].median, rows[next].median, pool,
+                 rows[next].pool);
+    rc = app_first_error(rc, pk_report_note(r, "%s", line));
+    const app_phase *omp = NULL;
+    for (int i = 0; i < nrows; i++)
+        if (strcmp(a->phases[i].backend, "omp") == 0)
+            omp = &a->phases[i];
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (omp != NULL && omp->cpus > 0 && omp->cpus < omp->row.threads_got && omp->cpus < online)
+        rc = app_first_error(
+            rc, pk_report_note(r,
+                               "the %d threads had %d of this host's %ld CPUs: the launcher "
+                               "bound rank 0 (mpirun --bind-to none, srun --cpu-bind=none give "
+                               "it more)",
+                               omp->row.threads_got, omp->cpus, online));
+    else if (omp != NULL && online > 0 && omp->row.threads_got > online)
+        rc = app_first_error(rc, pk_report_note(r,
+                                                "%d threads on %ld CPUs: both rows are "
+                                                "oversubscribed",
+                                                omp->row.threads_got, online));
     return rc;
 }
 
@@ -736,12 +1057,16 @@ int app_main(const app_program *p, int argc, char **argv) {
         rc = app_args(&a, p, argc, argv);
     if (rc == APP_OK)
         rc = open_outputs(&a);
-    if (rc == APP_OK)
-        rc = app_open(&a);
-    if (rc == APP_OK && p->prepare)
-        rc = p->prepare(&a, p->state);
-    if (rc == APP_OK)
-        rc = run(&a, p);
+    if (rc == APP_OK && a.ncompare > 0) {
+        rc = run_compare(&a, p);
+    } else {
+        if (rc == APP_OK)
+            rc = app_open(&a);
+        if (rc == APP_OK && p->prepare)
+            rc = p->prepare(&a, p->state);
+        if (rc == APP_OK)
+            rc = run(&a, p);
+    }
     discard_outputs(&a);
     if (p->release)
         p->release(p->state);

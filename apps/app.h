@@ -13,6 +13,10 @@
  *   the context: --backend, --inject-fault (or PARKIT_INJECT), progress, --ranks;
  *   prepare   what the runs need once the context exists;
  *   the sweep of run_once over the pool sizes (work units per run);
+ *     with a list of backends (--backend omp,mpi) instead: prepare, one run
+ *     of the same pool size and validate on each backend in turn, from the
+ *     state the options gave, then one report whose rows are the backends,
+ *     with their time ratio and a verdict;
  *   validate, then before_report, the report (header, the program's report
  *     items, the validation line, the rows with rate_unit) printed by rank 0,
  *     the warning for an injected fault that never fired, then after_report;
@@ -69,6 +73,9 @@ typedef struct app {
     app_output plot;                      /* --plot FILE */
     int threads_lo, threads_hi;           /* threads obtained, least and most over ranks */
     int noutputs;
+    const char *compare[3]; /* --backend omp,mpi: the backends compared, in order */
+    int ncompare;
+    struct app_phase *phases; /* their rows and validation, while comparing */
 } app;
 
 /* A program. Callbacks get the program's state; those returning an exit code
@@ -83,6 +90,8 @@ typedef struct app_program {
     int max_args;                        /* positional arguments it takes at most */
     int root_only;                       /* validate and report on rank 0 alone */
     void *state;                         /* the program's state, holding its defaults */
+    size_t state_size;                   /* its size: --backend omp,mpi starts each backend from the
+                                            state the options gave (0: the program cannot compare) */
     int (*check)(app *a, void *state);   /* arguments into the state; exit code */
     int (*prepare)(app *a, void *state); /* optional; exit code */
     pk_run_fn run_once;                  /* one timed run; its arg is the state */

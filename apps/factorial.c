@@ -522,6 +522,7 @@ static const app_program factorial = {
     .max_args = 1,
     .root_only = 1, /* the values live on rank 0 */
     .state = &state,
+    .state_size = sizeof state,
     .check = check_args,
     .prepare = prepare,
     .run_once = run_once,

@@ -378,6 +378,7 @@ static const app_program prodcons = {
             "  prodcons --producers 2 --consumers 2 --inject-fault thread=3,task=100\n",
     .max_args = 0,
     .state = &state,
+    .state_size = sizeof state,
     .check = check_options,
     .prepare = prepare,
     .run_once = run_once,

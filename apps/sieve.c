@@ -340,6 +340,7 @@ static const app_program sieve = {
             "  sieve 100 200 --print --quiet\n\n",
     .max_args = 2,
     .state = &state,
+    .state_size = sizeof state,
     .check = parse_bounds,
     .run_once = run_once,
     .work = work,

@@ -233,6 +233,7 @@ static const app_program squares = {
             "  mpirun -n 8 squares --ranks 1,2,4,8\n\n",
     .max_args = 1,
     .state = &state,
+    .state_size = sizeof state,
     .check = check,
     .prepare = alloc_out,
     .run_once = run_once,

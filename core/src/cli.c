@@ -456,7 +456,11 @@ static int set_version(void *t, const char *arg, const char **why) {
 /* clang-format off */
 static const pk_cli_option common_options[] = {
     {"backend", 0, 1, "NAME", "serial, omp or mpi (default: PARKIT_BACKEND, else auto:\n"
-                              "mpi under mpirun with more than one rank, else omp)", set_backend},
+                              "mpi under mpirun with more than one rank, else omp);\n"
+                              "a list compares them: under mpirun -n K, omp,mpi runs\n"
+                              "K threads in one process, then K ranks of one thread\n"
+                              "(of --threads T each, against K*T threads), and prints\n"
+                              "both rows, their time ratio and a verdict", set_backend},
     {"threads", 0, 1, "LIST", "threads per process to sweep, e.g. 1,2,4 or 1..4\n"
                               "(default: OMP_NUM_THREADS, else the cores available)", set_threads},
     {"ranks", 0, 1, "LIST", "MPI ranks to sweep inside one launch, e.g. 1,2,4,8; every\n"
