@@ -32,7 +32,7 @@
 #include "core_internal.h"
 #include "parkit/exec.h"
 
-enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 4000 };
+enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256 };
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
