@@ -14,21 +14,32 @@ parkit_cli_test(NAME alloc_fault.squares
 # The sieve allocates its engine (its segment) once per worker, outside any
 # task; its chunks allocate nothing of their own when counting (the listing's
 # per-chunk bitmaps, which are, run after the timed runs: see the unit tests).
-parkit_cli_test(NAME alloc_fault.sieve_engine
-  COMMAND sieve 1e9 --inject-fault kernel=sieve,thread=1,fail=alloc EXIT 1
-  STDERR "^sieve: rank 0, thread 1: out of memory \\(injected\\): 262208 bytes\n$"
+# factorial: a leaf's product (GMP's memory, announced before it multiplies).
+parkit_cli_test(NAME alloc_fault.sieve_engine_serial
+  COMMAND sieve 1e9 --backend serial --inject-fault kernel=sieve,thread=0,fail=alloc EXIT 1
+  STDERR "^sieve: rank 0, thread 0: out of memory \\(injected\\): 262208 bytes\n$"
   NOT_STDOUT ".")
+parkit_cli_test(NAME alloc_fault.factorial_serial
+  COMMAND factorial 200000 --backend serial --inject-fault kernel=factorial,task=2,fail=alloc
+  EXIT 1
+  STDERR "^factorial: rank 0, thread 0, task 2: out of memory \\(injected\\): [0-9]+ bytes\n$"
+  NOT_STDOUT ".")
+if(PARKIT_WITH_OPENMP) # a second thread
+  parkit_cli_test(NAME alloc_fault.sieve_engine
+    COMMAND sieve 1e9 --inject-fault kernel=sieve,thread=1,fail=alloc EXIT 1
+    STDERR "^sieve: rank 0, thread 1: out of memory \\(injected\\): 262208 bytes\n$"
+    NOT_STDOUT ".")
+  parkit_cli_test(NAME alloc_fault.factorial
+    COMMAND factorial 200000 --inject-fault kernel=factorial,thread=1,task=2,fail=alloc EXIT 1
+    STDERR "^factorial: rank 0, thread 1, task 2: out of memory \\(injected\\): [0-9]+ bytes\n$"
+    NOT_STDOUT ".")
+endif()
 # A task that allocates nothing: the fault does not fire, and the program says so.
 parkit_cli_test(NAME alloc_fault.sieve_task_without_allocation
-  COMMAND sieve 1e8 --repeat 1 --warmup 0 --inject-fault kernel=sieve,thread=1,task=3,fail=alloc
+  COMMAND sieve 1e8 --repeat 1 --warmup 0 --inject-fault kernel=sieve,task=3,fail=alloc
   EXIT 0
   STDOUT "(^|\n)Validation: PASSED\n"
   STDERR "^sieve: warning: the injected fault '[^']*fail=alloc' did not fire")
-# factorial: a leaf's product (GMP's memory, announced before it multiplies).
-parkit_cli_test(NAME alloc_fault.factorial
-  COMMAND factorial 200000 --inject-fault kernel=factorial,thread=1,task=2,fail=alloc EXIT 1
-  STDERR "^factorial: rank 0, thread 1, task 2: out of memory \\(injected\\): [0-9]+ bytes\n$"
-  NOT_STDOUT ".")
 # prodcons: a worker's batch buffer, allocated as its item 0.
 parkit_cli_test(NAME alloc_fault.prodcons
   COMMAND prodcons --producers 2 --consumers 2 --items 1e5
