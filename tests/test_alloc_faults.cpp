@@ -12,8 +12,12 @@
 #include "test_util.h"
 
 // A real allocation failure below asks malloc for SIZE_MAX bytes: under
-// AddressSanitizer that must come back NULL rather than stop the program.
+// AddressSanitizer or ThreadSanitizer that must come back NULL rather than
+// stop the program.
 extern "C" const char *__asan_default_options() {
+    return "allocator_may_return_null=1";
+}
+extern "C" const char *__tsan_default_options() {
     return "allocator_may_return_null=1";
 }
 
