@@ -5,10 +5,10 @@
 //   each item it put and each consumer each item it got;
 // - the pk_prodcons kernel with its trace, which sees every item go in and out
 //   of the channel, against the kernel's own counts, sums and XORs.
-// When a consumer fails mid-stream, the call returns its error, every blocked
-// worker wakes (the call returns at all, under a timeout), and the counts of
-// the abort reconcile item by item: nothing consumed twice, nothing consumed
-// that was not produced, consumed <= produced.
+// When a consumer (or a producer) fails mid-stream, the call returns its
+// error, every blocked worker wakes (the call returns at all, under a
+// timeout), and the counts of the abort reconcile item by item: nothing
+// consumed twice, nothing consumed that was not produced, consumed <= produced.
 //
 // The random choices come from one seed, PARKIT_STRESS_SEED when set, else the
 // clock; every failure message names it, so a run can be repeated.
@@ -318,6 +318,53 @@ TEST_P(ProdconsStress, KernelConsumerFaultCountsReconcile) {
                     << what << ": the item the consumer failed on, " << v;
             }
     EXPECT_GT(fired, 0) << SeedNote();
+}
+
+// A producer fails at its item K: the items that went into the channel are
+// exactly the ones counted as produced, and the consumers' counts are exactly
+// the items that came out (no consumer failed on one).
+TEST_P(ProdconsStress, KernelProducerFaultCountsReconcile) {
+    std::mt19937_64 rng(Seed() + 4);
+    for (int p : {1, 3, 8})
+        for (int c : {1, 2, 8})
+            for (size_t capacity : {size_t{1}, size_t{2}, size_t{1024}}) {
+                const int64_t n = 2000;
+                pk_prodcons_opts o = KernelOpts(p, c, capacity, n, rng);
+                o.produce_delay = o.consume_delay = 0;
+                TraceCounts t(n);
+                o.trace = Count;
+                o.trace_arg = &t;
+                int producer = static_cast<int>(rng() % static_cast<uint64_t>(p));
+                int64_t k = static_cast<int64_t>(rng() % static_cast<uint64_t>(n / (2 * p)));
+                std::string spec = "kernel=prodcons,thread=" + std::to_string(producer) +
+                                   ",task=" + std::to_string(k);
+                ASSERT_EQ(pk_ctx_set_fault(ctx(), spec.c_str()), 0);
+                pk_prodcons_result r;
+                int rc = pk_prodcons(ctx(), &o, &r);
+                ASSERT_EQ(pk_ctx_set_fault(ctx(), nullptr), 0);
+                std::string what = What(p, c, capacity) + " " + spec;
+                ASSERT_EQ(rc, PK_EINJECTED) << what << ": " << ErrorString();
+                EXPECT_EQ(pk_ctx_error(ctx())->thread, producer) << what;
+                EXPECT_EQ(pk_ctx_error(ctx())->task, k) << what;
+                int64_t nadded = 0, nremoved = 0, twice = 0;
+                uint64_t sum_added = 0, sum_removed = 0, xor_removed = 0;
+                for (int64_t v = 1; v <= n; v++) {
+                    int a = t.added[static_cast<size_t>(v)], d = t.removed[static_cast<size_t>(v)];
+                    twice += a > 1 || d > 1 || d > a;
+                    nadded += a;
+                    nremoved += d;
+                    sum_added += a ? static_cast<uint64_t>(v) : 0;
+                    sum_removed += d ? static_cast<uint64_t>(v) : 0;
+                    xor_removed ^= d ? static_cast<uint64_t>(v) : 0;
+                }
+                EXPECT_EQ(twice + t.bad, 0) << what;
+                EXPECT_EQ(r.produced, nadded) << what;
+                EXPECT_EQ(r.sum_produced, sum_added) << what;
+                EXPECT_EQ(r.consumed, nremoved) << what;
+                EXPECT_EQ(r.sum_consumed, sum_removed) << what;
+                EXPECT_EQ(r.xor_consumed, xor_removed) << what;
+                EXPECT_LT(r.produced, n) << what;
+            }
 }
 
 // Without a trace, batches: a consumer fault mid-stream still reconciles by

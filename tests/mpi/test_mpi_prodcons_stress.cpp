@@ -6,9 +6,9 @@
 // must be exactly 1 for every item. The pk_prodcons kernel runs the same grid
 // and its counts, sums and XORs are checked against the values 1..N. When a
 // consumer fails mid-stream (its own error, or an injected fault in the
-// kernel), every rank returns that error (nobody stays blocked: the test has a
-// timeout), and the counts up to the abort reconcile: no item consumed twice
-// or without being produced, consumed <= produced, the same on every rank.
+// kernel; a producer too, in the kernel), every rank returns that error (nobody stays blocked: the
+// test has a timeout), and the counts up to the abort reconcile: no item consumed twice or without
+// being produced, consumed <= produced, the same on every rank.
 //
 // The seed is rank 0's PARKIT_STRESS_SEED when set, else its clock; every
 // failure message names it.
@@ -284,4 +284,41 @@ TEST(MpiProdconsStress, KernelConsumerFaultReportsCountsThatReconcile) {
             EXPECT_LT(r.consumed, o.items) << what;
         }
     EXPECT_GT(fired, 0) << SeedNote();
+}
+
+// A producer rank fails at its item K: every rank returns the fault, and the
+// counts reconcile (what a producer put but had not sent yet counts as
+// produced and is never consumed).
+TEST(MpiProdconsStress, KernelProducerFaultReportsCountsThatReconcile) {
+    if (WorldSize() < 2)
+        return ExpectTwoRolesRefusedOnOneRank();
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    std::mt19937_64 rng(Seed() + 4);
+    for (auto [p, c] : Splits(WorldSize()))
+        for (size_t capacity : kCapacities) {
+            pk_prodcons_opts o{};
+            o.producers = p;
+            o.consumers = c;
+            o.capacity = capacity;
+            o.items = 4000;
+            o.batch = 1;
+            int producer = static_cast<int>(rng() % static_cast<uint64_t>(p));
+            int64_t k = static_cast<int64_t>(rng() % static_cast<uint64_t>(o.items / (2 * p)));
+            std::string spec =
+                "kernel=prodcons,rank=" + std::to_string(producer) + ",task=" + std::to_string(k);
+            ASSERT_EQ(pk_ctx_set_fault(ctx.get(), spec.c_str()), 0);
+            pk_prodcons_result r;
+            int rc = pk_prodcons(ctx.get(), &o, &r);
+            ASSERT_EQ(pk_ctx_set_fault(ctx.get(), nullptr), 0);
+            std::string what = What(p, c, capacity) + " " + spec;
+            ASSERT_TRUE(SameOnAllRanks(rc)) << what;
+            ASSERT_EQ(rc, PK_EINJECTED) << what << ": " << ErrorText(ctx.get());
+            EXPECT_EQ(pk_ctx_error(ctx.get())->rank, producer) << what;
+            EXPECT_EQ(pk_ctx_error(ctx.get())->task, k) << what;
+            EXPECT_TRUE(SameOnAllRanks(r.produced) && SameOnAllRanks(r.consumed)) << what;
+            EXPECT_LE(r.consumed, r.produced) << what;
+            EXPECT_LT(r.produced, o.items) << what;
+            EXPECT_LE(r.sum_consumed, r.sum_produced) << what;
+        }
 }
