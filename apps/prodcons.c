@@ -214,8 +214,14 @@ static int run_once(pk_ctx *ctx, void *arg) {
     pk_prodcons_opts o = kernel_opts(ctx, s);
     pk_prodcons_result r;
     int rc = pk_prodcons(ctx, &o, &r);
-    if (rc != 0)
+    if (rc != 0) {
+        /* A worker failed (not an argument, not a signal): what moved before
+         * the abort, beside the error line the driver prints after this. */
+        if (rc != PK_EINTR && pk_ctx_error(ctx)->thread >= 0 && pk_ctx_rank(ctx) == 0)
+            fprintf(stderr, "prodcons: aborted after %lld produced, %lld consumed\n",
+                    (long long)r.produced, (long long)r.consumed);
         return rc;
+    }
     char why[sizeof s->detail];
     if (!s->failed && check(s, &r, why, sizeof why) != NULL) {
         s->failed = 1;

@@ -1,5 +1,5 @@
 /* Fuzz target: the fault-spec parser behind --inject-fault and PARKIT_INJECT
- * ("kernel=K,rank=R,thread=T,task=I"). Besides not crashing, it checks that a
+ * ("kernel=K,rank=R,thread=T,task=I,fail=F"). Besides not crashing, it checks that a
  * refused spec gives PK_EINVAL with a message and leaves the armed fault as it
  * was, and that an accepted one, written back as a spec, parses to the same
  * fault. */
@@ -29,13 +29,15 @@ static void spec_of(const pk__fault *f, char *out, size_t len) {
         n += snprintf(out + n, len - (size_t)n, "thread=%d,", f->thread);
     if (f->task >= 0)
         n += snprintf(out + n, len - (size_t)n, "task=%" PRId64 ",", f->task);
+    if (f->alloc || n == 0) /* a spec naming no field but fail= is armed too */
+        n += snprintf(out + n, len - (size_t)n, "fail=%s,", f->alloc ? "alloc" : "task");
     if (n > 0)
         out[n - 1] = '\0';
 }
 
 static int same_fault(const pk__fault *a, const pk__fault *b) {
     return a->armed == b->armed && strcmp(a->kernel, b->kernel) == 0 && a->rank == b->rank &&
-           a->thread == b->thread && a->task == b->task;
+           a->thread == b->thread && a->task == b->task && a->alloc == b->alloc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

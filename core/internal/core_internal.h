@@ -25,9 +25,11 @@
 
 enum pk__kind { PK__FOR, PK__MAP_REDUCE, PK__TASKS, PK__COMBINE, PK__TEAM };
 
-/* Fault-injection spec parsed from "kernel=K,rank=R,thread=T,task=I"; -1 = any. */
+/* Fault-injection spec parsed from "kernel=K,rank=R,thread=T,task=I,fail=F";
+ * -1 = any. */
 typedef struct pk__fault {
     int armed;
+    int alloc;       /* fail=alloc: the first matching allocation fails (pk_worker_reserve) */
     char kernel[32]; /* "" = any */
     int rank;
     int thread;

@@ -475,7 +475,9 @@ static const pk_cli_option common_options[] = {
                              "terminal); --no-progress turns it off", set_progress},
     {"no-progress", 0, 0, NULL, NULL, set_no_progress},
     {"inject-fault", 0, 1, "SPEC", "make one task fail, SPEC = kernel=K,rank=R,thread=T,\n"
-                                   "task=I (any subset; also PARKIT_INJECT)", set_inject},
+                                   "task=I,fail=task|alloc (any subset; also\n"
+                                   "PARKIT_INJECT); fail=alloc: its first allocation\n"
+                                   "fails instead (out of memory)", set_inject},
     {"help", 'h', 0, NULL, "show this help and exit", set_help},
     {"version", 0, 0, NULL, "show the version and exit", set_version},
     {NULL, 0, 0, NULL, NULL, NULL},

@@ -110,6 +110,17 @@ static int fault_field(pk_ctx *ctx, pk__fault *f, const char *key, size_t klen, 
         f->kernel[vlen] = '\0';
         return 0;
     }
+    if (klen == 4 && strncmp(key, "fail", 4) == 0) {
+        if (vlen == 4 && strncmp(val, "task", 4) == 0)
+            f->alloc = 0;
+        else if (vlen == 5 && strncmp(val, "alloc", 5) == 0)
+            f->alloc = 1;
+        else
+            return pk__set_error(ctx, PK_EINVAL,
+                                 "fault spec: fail=%.*s: expected fail=task or fail=alloc",
+                                 (int)(vlen > 32 ? 32 : vlen), val);
+        return 0;
+    }
     char num[32];
     if (vlen >= sizeof num)
         return pk__set_error(ctx, PK_EINVAL, "fault spec: value of '%.*s' too long", (int)klen,
@@ -130,7 +141,7 @@ static int fault_field(pk_ctx *ctx, pk__fault *f, const char *key, size_t klen, 
     else
         return pk__set_error(ctx, PK_EINVAL,
                              "fault spec: unknown or out-of-range field '%.*s' (expected "
-                             "kernel, rank, thread or task)",
+                             "kernel, rank, thread, task or fail)",
                              (int)klen, key);
     return 0;
 }

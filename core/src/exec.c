@@ -493,7 +493,7 @@ static int unqueue(xstate *x, task *t) {
 
 static int fault_hits(xstate *x, int64_t num, const pk_worker *w) {
     const pk__fault *f = &x->ctx->fault;
-    if (!f->armed || f->task != num || x->fault_fired)
+    if (!f->armed || f->alloc || f->task != num || x->fault_fired)
         return 0;
     if (f->kernel[0] != '\0' && strcmp(f->kernel, "exec") != 0)
         return 0;
@@ -920,7 +920,7 @@ static void fault_place(const pk_exec *ex, const task *t, int *rank, int *thread
     const pk__fault *f = &ex->x.ctx->fault;
     *rank = -1;
     *thread = -1;
-    if (!f->armed || f->task < t->num || f->task >= t->num + t->count)
+    if (!f->armed || f->alloc || f->task < t->num || f->task >= t->num + t->count)
         return;
     if (f->kernel[0] != '\0' && strcmp(f->kernel, "exec") != 0)
         return;

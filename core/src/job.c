@@ -158,9 +158,36 @@ int pk_task_begin(pk_worker *w, int64_t task) {
     if ((f->task >= 0 && f->task != job->task_base + task) ||
         (f->thread >= 0 && f->thread != w->thread) || (f->rank >= 0 && f->rank != w->rank))
         return 0;
-    if (atomic_exchange(&job->fault_fired, 1))
+    if (f->alloc || atomic_exchange(&job->fault_fired, 1))
         return 0;
     return pk_fail(w, PK_EINJECTED, "injected fault");
+}
+
+/* Whether an armed fail=alloc fault takes this allocation (once per call). */
+static int alloc_fault_hits(const pk_worker *w) {
+    pk__job *job = w->job_;
+    if (job == NULL || !job->fault_on)
+        return 0;
+    const pk__fault *f = &job->ctx->fault;
+    if (!f->alloc || (f->task >= 0 && (w->task < 0 || f->task != job->task_base + w->task)) ||
+        (f->thread >= 0 && f->thread != w->thread) || (f->rank >= 0 && f->rank != w->rank))
+        return 0;
+    return !atomic_exchange(&job->fault_fired, 1);
+}
+
+int pk_worker_reserve(pk_worker *w, size_t bytes) {
+    if (w == NULL || !alloc_fault_hits(w))
+        return 0;
+    return pk_fail(w, PK_ENOMEM, "out of memory (injected): %zu bytes", bytes);
+}
+
+void *pk_worker_alloc(pk_worker *w, size_t bytes) {
+    if (pk_worker_reserve(w, bytes) != 0)
+        return NULL;
+    void *p = malloc(bytes > 0 ? bytes : 1);
+    if (p == NULL && w != NULL)
+        pk_fail(w, PK_ENOMEM, "out of memory: %zu bytes", bytes);
+    return p;
 }
 
 /* Thread 0 of each rank, at most once per interval: on rank 0 the callback

@@ -113,7 +113,20 @@ static int alloc_partials(pk_ctx *ctx, pk__job *job, const pk_reducer *red) {
     job->part_base = job->clo;
     if (count == 0)
         return 0;
-    job->partials = malloc((size_t)count * red->type.size);
+    size_t bytes = (size_t)count * red->type.size;
+    const pk__fault *f = &ctx->fault;
+    if (job->fault_on && f->alloc && f->task < 0 && f->thread < 0 &&
+        (f->rank < 0 || f->rank == ctx->rank)) {
+        /* fail=alloc naming no thread nor task: the rank's own buffer (made
+         * by its thread 0) */
+        atomic_store(&job->fault_fired, 1);
+        ctx->fault.fired = 1;
+        pk__set_error(ctx, PK_ENOMEM, "out of memory (injected): %zu bytes", bytes);
+        ctx->err.rank = ctx->rank;
+        ctx->err.thread = 0;
+        return PK_ENOMEM;
+    }
+    job->partials = malloc(bytes);
     if (job->partials == NULL)
         return pk__set_error(ctx, PK_ENOMEM, "no memory for %lld partial results",
                              (long long)count);

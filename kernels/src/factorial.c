@@ -368,10 +368,14 @@ static int fact_serial(mpz_t r, uint64_t k) {
 /* ---- pk_factorial ---- */
 
 static int leaf_task(void *arg, int64_t c, void *result, pk_worker *w) {
-    (void)w;
     const pk__fact_plan *plan = arg;
     size_t b, e;
     pk__fact_plan_chunk(plan, c, &b, &e);
+    /* The product of e - b limbs fits in as many: GMP allocates them (and
+     * cannot report a failure), so they are announced to the fault hook. */
+    int rc = pk_worker_reserve(w, (e - b) * sizeof(mp_limb_t));
+    if (rc != 0)
+        return rc;
     pk__prod_limbs(result, plan->limbs + b, e - b);
     return 0;
 }
@@ -510,6 +514,11 @@ static int check_range(pk_ctx *ctx, uint64_t a, uint64_t b, const void *results)
 static int each_task(void *arg, int64_t t, void *result, pk_worker *w) {
     const each_arg *e = arg;
     uint64_t k = e->a + (uint64_t)t;
+    /* k! takes at most k log2 k bits, GMP's allocation: announced to the hook */
+    double bits = k > 1 ? (double)k * log2((double)k) : 1.0;
+    int rc = pk_worker_reserve(w, (size_t)(bits / 8.0) + sizeof(mp_limb_t));
+    if (rc != 0)
+        return rc;
     if (fact_serial(result, k) != 0)
         return pk_fail(w, PK_ENOMEM, "no memory to compute %llu!", (unsigned long long)k);
     return 0;

@@ -49,17 +49,19 @@ static inline int64_t next_item(int64_t i, int64_t items, int64_t step) {
 
 /* Fills buf with up to batch items from *next on (a stride of step, below
  * items), each announced to fault injection when armed; returns how many, or a
- * negative code. The tally counts them. */
+ * negative code. done counts the items already handed to the channel: the
+ * batch's own counts go to *pend, which the caller adds once it put them. */
 static long fill_batch(const pc_run *r, pk_worker *w, int faults, int64_t *buf, int64_t *next,
-                       pk_prodcons_result *t) {
+                       int64_t done, pk_prodcons_result *pend) {
     const pk_prodcons_opts *o = r->o;
     const int64_t items = o->items, step = o->producers;
     const size_t batch = batch_of(o);
     const double delay = o->produce_delay;
     int64_t i = *next;
     size_t n = 0;
+    memset(pend, 0, sizeof *pend);
     for (; n < batch && i < items; n++, i = next_item(i, items, step)) {
-        int64_t ordinal = t->produced + (int64_t)n;
+        int64_t ordinal = done + (int64_t)n;
         int rc = faults ? pk_task_begin(w, ordinal) : 0;
         if (rc == 0)
             rc = pk_interrupt_check(w);
@@ -67,25 +69,41 @@ static long fill_batch(const pc_run *r, pk_worker *w, int faults, int64_t *buf, 
             return rc;
         sleep_seconds(delay);
         buf[n] = i + 1;
-        t->sum_produced += (uint64_t)(i + 1);
-        t->xor_produced ^= (uint64_t)(i + 1);
+        pend->sum_produced += (uint64_t)(i + 1);
+        pend->xor_produced ^= (uint64_t)(i + 1);
     }
     *next = i;
-    t->produced += (int64_t)n;
-    w->task = t->produced - 1; /* the last item's, should the channel fail */
+    pend->produced = (int64_t)n;
+    w->task = done + (int64_t)n - 1; /* the last item's, should the channel fail */
     return (long)n;
 }
 
+static void add_produced(pk_prodcons_result *t, const pk_prodcons_result *pend) {
+    t->produced += pend->produced;
+    t->sum_produced += pend->sum_produced;
+    t->xor_produced ^= pend->xor_produced;
+}
+
 /* Producer p: items p, p + P, p + 2P, ... below N, item i carrying the value i + 1.
- * The tally counts what was handed to the channel; after a failure it is moot. */
+ * The tally counts the items handed to the channel: after a failure, those of
+ * every put that succeeded, and the whole batch of a put_many that the abort
+ * cut short (some of it may have gone in), so no item a consumer got is left
+ * out. */
 static int produce(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t) {
     const int faults = pk_fault_armed(w);
     int64_t next = w->id;
-    pk_prodcons_result tally = {0};
+    pk_prodcons_result tally = {0}, pend;
     long n;
     int rc = 0;
-    while (rc == 0 && (n = fill_batch(r, w, faults, buf, &next, &tally)) != 0)
-        rc = n < 0 ? (int)n : put_batch(r, buf, (size_t)n);
+    while (rc == 0 && (n = fill_batch(r, w, faults, buf, &next, tally.produced, &pend)) != 0) {
+        if (n < 0) {
+            rc = (int)n;
+            break;
+        }
+        rc = put_batch(r, buf, (size_t)n);
+        if (rc == 0 || n > 1)
+            add_produced(&tally, &pend);
+    }
     *t = tally;
     w->task = -1;
     return rc != 0 ? rc : pk_chan_close(r->ch);
@@ -127,12 +145,16 @@ static int consume(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t)
 
 static int worker(void *arg, pk_worker *w) {
     pc_run *r = arg;
-    int64_t *buf = malloc(batch_of(r->o) * sizeof *buf);
-    if (buf == NULL)
-        return pk_fail(w, PK_ENOMEM, "no memory for a batch of %zu items", batch_of(r->o));
     pk_prodcons_result t;
     memset(&t, 0, sizeof t);
-    int rc = w->id < r->o->producers ? produce(r, w, buf, &t) : consume(r, w, buf, &t);
+    /* The batch buffer serves the worker's items from its first on: allocated
+     * as task 0 (the first item), which is where a fail=alloc fault fires. */
+    w->task = 0;
+    int64_t *buf = pk_worker_alloc(w, batch_of(r->o) * sizeof *buf);
+    w->task = -1;
+    int rc = buf == NULL               ? PK_ENOMEM
+             : w->id < r->o->producers ? produce(r, w, buf, &t)
+                                       : consume(r, w, buf, &t);
     free(buf);
     r->tallies[w->id] = t;
     return rc;
@@ -224,13 +246,15 @@ static int run(pk_ctx *ctx, const pk_prodcons_opts *o, pk_prodcons_result *resul
     rc = pk_agree(ctx, rc);
     if (rc == 0)
         rc = open_channel(ctx, &r);
-    if (rc == 0)
-        rc = pk_team(ctx, n, NULL, worker, &r);
+    int team_rc = rc == 0 ? pk_team(ctx, n, NULL, worker, &r) : rc;
     if (rc == 0) {
+        /* also after a failed team: the counts up to the abort, summed over
+         * ranks, with the team's error kept as the call's */
         for (int i = 0; i < n; i++)
             combine_results(result, &r.tallies[i], NULL);
         result->max_depth = pk_chan_max_depth(r.ch);
-        rc = pk_combine(ctx, &results_reducer, result, PK_ON_ALL);
+        int crc = pk_combine(ctx, &results_reducer, result, PK_ON_ALL);
+        rc = team_rc != 0 ? team_rc : crc; /* a call that succeeds leaves the error */
     }
     pk_chan_free(r.ch);
     free(r.contents);

@@ -85,6 +85,10 @@ static uint64_t wheel_primes_below_7(uint64_t lo, uint64_t hi) {
 
 static int worker_begin(void *arg, pk_worker *w) {
     (void)arg;
+    /* the engine's segment, outside any task (aligned: its own allocation) */
+    int rc = pk_worker_reserve(w, PK__SIEVE_SEGMENT + 64);
+    if (rc != 0)
+        return rc;
     w->local = pk__sieve_new();
     return w->local ? 0 : pk_fail(w, PK_ENOMEM, "no memory for a sieve segment");
 }
@@ -254,9 +258,9 @@ static int list_chunk(void *arg, int64_t task, void *result, pk_worker *w) {
     pk__sieve_job job = chunk_job(p, c);
     b->len = job.b1 - job.b0;
     b->count = 0;
-    b->bits = malloc(b->len);
+    b->bits = pk_worker_alloc(w, b->len);
     if (b->bits == NULL)
-        return pk_fail(w, PK_ENOMEM, "no memory for the bitmap of chunk %lld", (long long)c);
+        return PK_ENOMEM;
     return run_chunk(p, c, b->bits, &b->count, w);
 }
 

@@ -52,7 +52,8 @@ int pk__mpi_agree(pk_ctx *ctx, int rc) {
     if (m != MPI_SUCCESS)
         return pk__mpi_err(ctx, m, "MPI_Bcast (error detail)");
     ctx->err = info;
-    if (info.code == PK_EINJECTED)
+    if (info.code == PK_EINJECTED ||
+        (info.code == PK_ENOMEM && strncmp(info.message, "out of memory (injected)", 24) == 0))
         ctx->fault.fired = 1;
     return info.code;
 }

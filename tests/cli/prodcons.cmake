@@ -121,24 +121,25 @@ parkit_cli_test(NAME prodcons.json
        "result.max depth:NUMBER" "validation=^PASSED$" "runs.0.pool:NUMBER=^4$"
   NOT_STDERR ".")
 
-# ---- fault injection: exit 1, the origin on stderr, nothing left hanging ----
+# ---- fault injection: exit 1, the counts before the abort and the origin on
+# stderr, nothing left hanging ----
 
 parkit_cli_test(NAME prodcons.fault_on_a_consumer
   COMMAND prodcons --producers 2 --consumers 2 --capacity 4 --inject-fault thread=3,task=100
   EXIT 1
-  STDERR "^prodcons: rank 0, thread 3, task 100: injected fault\n$"
+  STDERR "^prodcons: aborted after [0-9]+ produced, [0-9]+ consumed\nprodcons: rank 0, thread 3, task 100: injected fault\n$"
   NOT_STDOUT ".")
 
 parkit_cli_test(NAME prodcons.fault_on_a_producer COMMAND prodcons --producers 3 --consumers 1
   EXIT 1
   ENV PARKIT_INJECT=kernel=prodcons,thread=1,task=0
-  STDERR "^prodcons: rank 0, thread 1, task 0: injected fault\n$"
+  STDERR "^prodcons: aborted after [0-9]+ produced, [0-9]+ consumed\nprodcons: rank 0, thread 1, task 0: injected fault\n$"
   NOT_STDOUT ".")
 
 parkit_cli_test(NAME prodcons.fault_serial_backend
   COMMAND prodcons --backend serial --producers 1 --consumers 1 --capacity 1
           --inject-fault thread=0,task=5000 EXIT 1
-  STDERR "^prodcons: rank 0, thread 0, task 5000: injected fault\n$")
+  STDERR "^prodcons: aborted after [0-9]+ produced, [0-9]+ consumed\nprodcons: rank 0, thread 0, task 5000: injected fault\n$")
 
 parkit_cli_test(NAME prodcons.fault_that_never_fires
   COMMAND prodcons --producers 1 --consumers 1 ${small} --inject-fault thread=5,task=1 EXIT 0

@@ -276,3 +276,83 @@ TEST(MpiFaults, ErrorCallbackRunsOnceOnRankZero) {
     EXPECT_EQ(SumOverRanks(seen.calls), 1);
     pk_ctx_set_fault(ctx.get(), nullptr);
 }
+
+// ---- allocation failures (fail=alloc) inside each kernel, on a named rank ----
+
+namespace {
+
+// The call failed on every rank with the injected allocation failure of rank
+// r's thread `thread` in `task` (collective).
+void ExpectAllocFault(pk_ctx *ctx, int rc, const char *kernel, int r, int thread, int64_t task) {
+    const pk_error_info *e = pk_ctx_error(ctx);
+    EXPECT_EQ(rc, PK_ENOMEM) << kernel << ": " << ErrorText(ctx);
+    EXPECT_STREQ(e->kernel, kernel);
+    EXPECT_EQ(e->rank, r) << kernel;
+    EXPECT_EQ(e->thread, thread) << kernel;
+    EXPECT_EQ(e->task, task) << kernel;
+    EXPECT_EQ(std::string(e->message).rfind("out of memory (injected): ", 0), 0u) << e->message;
+    EXPECT_EQ(pk_ctx_fault_fired(ctx), 1) << kernel;
+    ExpectSameEverywhere(ctx, rc);
+}
+
+int CountListed(void *arg, const uint64_t *, size_t count) {
+    *static_cast<uint64_t *>(arg) += count;
+    return 0;
+}
+
+} // namespace
+
+TEST(MpiFaults, AllocationFailureInEachKernelOnTheLastRank) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    pk_ctx *c = ctx.get();
+    const int r = WorldSize() - 1;
+    const std::string rank = "rank=" + std::to_string(r);
+
+    // squares: the rank's buffer of partial sums (no thread nor task named)
+    ASSERT_EQ(pk_ctx_set_fault(c, ("kernel=squares," + rank + ",fail=alloc").c_str()), 0);
+    pk_i128 sum;
+    ExpectAllocFault(c, pk_squares(c, 1, 1 << 22, PK_SQUARES_SUM_ONLY, nullptr, &sum), "squares", r,
+                     0, -1);
+
+    // sieve: the engine of the rank's thread 0, then a listing chunk's bitmap
+    ASSERT_EQ(pk_ctx_set_fault(c, ("kernel=sieve," + rank + ",thread=0,fail=alloc").c_str()), 0);
+    uint64_t count = 0, listed = 0;
+    ExpectAllocFault(c, pk_sieve_count(c, 0, 1000000000, &count), "sieve", r, 0, -1);
+    ASSERT_EQ(pk_ctx_set_fault(c, ("kernel=sieve," + rank + ",thread=0,task=3,fail=alloc").c_str()),
+              0);
+    ExpectAllocFault(c, pk_sieve_primes(c, 0, 100000000, CountListed, &listed, &count), "sieve", r,
+                     0, 3);
+
+    // factorial: a leaf's product
+    ASSERT_EQ(
+        pk_ctx_set_fault(c, ("kernel=factorial," + rank + ",thread=0,task=2,fail=alloc").c_str()),
+        0);
+    mpz_t f;
+    mpz_init(f);
+    ExpectAllocFault(c, pk_factorial(c, 200000, f), "factorial", r, 0, 2);
+    mpz_clear(f);
+
+    // prodcons: the batch buffer of the last rank's worker (a consumer)
+    if (WorldSize() >= 2) {
+        ASSERT_EQ(pk_ctx_set_fault(c, ("kernel=prodcons," + rank + ",task=0,fail=alloc").c_str()),
+                  0);
+        pk_prodcons_opts o{};
+        o.producers = 1;
+        o.consumers = WorldSize() - 1;
+        o.capacity = 4;
+        o.items = 10000;
+        pk_prodcons_result res;
+        ExpectAllocFault(c, pk_prodcons(c, &o, &res), "prodcons", r, 0, 0);
+        EXPECT_LE(res.consumed, res.produced);
+        EXPECT_TRUE(SameOnAllRanks(res.produced) && SameOnAllRanks(res.consumed));
+    }
+
+    // a task that allocates nothing: no fault, the right count
+    ASSERT_EQ(pk_ctx_set_fault(c, ("kernel=sieve," + rank + ",thread=0,task=3,fail=alloc").c_str()),
+              0);
+    EXPECT_EQ(pk_sieve_count(c, 0, 100000000, &count), 0) << ErrorText(c);
+    EXPECT_EQ(count, pk_prime_pi_pow10(8));
+    EXPECT_EQ(pk_ctx_fault_fired(c), 0);
+    pk_ctx_set_fault(c, nullptr);
+}

@@ -65,11 +65,20 @@ int pk_ctx_threads_obtained(const pk_ctx *ctx);
 int pk_ctx_rank(const pk_ctx *ctx);
 int pk_ctx_size(const pk_ctx *ctx);
 
-/* Fault injection: "kernel=K,rank=R,thread=T,task=I" (every field optional,
- * at least one). The first task that matches every given field fails with
- * PK_EINJECTED. When both thread and task are given the pool runs that task on
- * that thread, so the fault fires whatever the schedule. NULL or "" disarms.
- * PK_EINVAL with a message for a malformed spec. */
+/* Fault injection: "kernel=K,rank=R,thread=T,task=I,fail=F" (every field
+ * optional, at least one). With fail=task (the default) the first task that
+ * matches every given field fails with PK_EINJECTED. With fail=alloc no task
+ * fails at its start; instead the first allocation made through
+ * pk_worker_alloc or pk_worker_reserve (parkit/pool.h) by a matching worker
+ * (while it runs task I, when task is given) returns NULL and the call fails
+ * with PK_ENOMEM, "out of memory (injected): N bytes", with that worker's
+ * origin. The pool's own buffer of partial results for a reduction is rank
+ * R's allocation, made by its thread 0 before any task: a spec that names
+ * neither thread nor task takes it first. A matching task that
+ * allocates nothing leaves the fault unfired (pk_ctx_fault_fired() is 0).
+ * When both thread and task are given the pool runs that task on that thread,
+ * so the fault fires whatever the schedule. NULL or "" disarms. PK_EINVAL
+ * with a message for a malformed spec. */
 int pk_ctx_set_fault(pk_ctx *ctx, const char *spec);
 
 /* 1 when the armed fault fired during the most recent kernel or pool call. */

@@ -46,7 +46,8 @@
  * executor was opened fail-fast, when the first failure cancels every task not
  * yet started. An injected fault (--inject-fault / PARKIT_INJECT naming task I,
  * and optionally rank R and thread T, kernel "exec" or none) fails exactly the
- * future of task I, which runs on rank R, thread T. Top-level tasks are numbered
+ * future of task I, which runs on rank R, thread T (a fail=alloc spec is not
+ * the executor's: it fires nothing here). Top-level tasks are numbered
  * in submission order from 0 (a map of n arguments takes n numbers); tasks
  * submitted from tasks are numbered on their rank from (rank + 1) * 2^40.
  *

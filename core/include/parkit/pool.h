@@ -128,6 +128,20 @@ int pk_interrupt_check(pk_worker *w);
  * PK_EINJECTED (with the message set). The pool calls it for each chunk itself. */
 int pk_task_begin(pk_worker *w, int64_t task);
 
+/* Memory for a callback (a per-task or per-worker buffer): malloc(bytes) (at
+ * least one byte), or NULL with PK_ENOMEM recorded as w's error, with its
+ * origin (rank, thread, task), when the allocation fails: return PK_ENOMEM
+ * then. An armed fault with fail=alloc (pk_ctx_set_fault) makes the first
+ * matching allocation fail: "out of memory (injected): N bytes". Free with
+ * free(). w may be NULL (plain malloc, nothing recorded). */
+void *pk_worker_alloc(pk_worker *w, size_t bytes);
+
+/* For memory a callback gets from an allocator of its own (aligned_alloc, a
+ * big-integer library): 0, or PK_ENOMEM recorded as w's error when an armed
+ * fail=alloc fault takes this allocation of `bytes`. Call it just before
+ * allocating, and fail the task when it says so. */
+int pk_worker_reserve(pk_worker *w, size_t bytes);
+
 /* 1 when an armed fault may fire in the running call (pk_ctx_set_fault), so a
  * callback that announces many small items with pk_task_begin can skip that
  * call per item when it is 0. */

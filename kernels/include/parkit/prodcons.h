@@ -22,7 +22,17 @@ extern "C" {
  * (item i has the value i + 1). Every item is consumed exactly once; the result
  * holds counts, sums and XORs of both sides, which the caller compares.
  * Task = the ordinal of the item within its worker (the I-th item that producer or
- * consumer handles). */
+ * consumer handles). Each worker allocates its batch buffer as task 0
+ * (pk_worker_alloc), which is where a fail=alloc fault fires.
+ *
+ * When the team fails (a worker's error, an injected fault, an interrupt), the
+ * call returns that error on every rank and every blocked producer and consumer
+ * wakes; result then holds what happened up to the abort, summed over ranks:
+ * produced counts the items handed to the channel (every put that succeeded,
+ * and the whole batch of a batched put that the abort cut short), consumed the
+ * items a consumer took and finished (not one taken and failed), with their
+ * sums and XORs. So consumed <= produced, and every consumed item was
+ * produced once. */
 enum pk_prodcons_event { PK_PC_ADDED = 0, PK_PC_REMOVED = 1 };
 
 /* Limits checked up front (PK_EINVAL): producers + consumers, and opts.batch. */
