@@ -2,9 +2,10 @@
 # The whole test suite: set up and build (warnings are errors) and run every test
 # with ctest; then the configuration without MPI, OpenMP and FLINT (the
 # factorial's GMP-only products); then the suite again
-# under AddressSanitizer + UndefinedBehaviorSanitizer; then the thread tests of
-# the pool, the channels and the sharing primitives under ThreadSanitizer
-# (clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP visible to it);
+# under AddressSanitizer + UndefinedBehaviorSanitizer; then every test that
+# starts threads, and the MPI tests at 2 ranks, under ThreadSanitizer
+# (scripts/tsan.sh: clang-14 with LLVM's OpenMP, whose Archer tool makes OpenMP
+# visible to it);
 # last, each libFuzzer target of fuzz/ for a few seconds (scripts/fuzz.sh).
 # The full build's tests include `ctest -L slurm`, which starts a Slurm cluster on
 # this machine: slurm-wlm and munge are installed here when missing (not by
@@ -49,11 +50,8 @@ cmake --preset asan-ubsan >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900)
 
-echo "== ThreadSanitizer build: the pool, channels, sharing primitives and executor on threads"
-cmake --preset tsan >/dev/null
-cmake --build build-tsan -j"$jobs" --target test_pool test_sync test_exec
-(cd build-tsan && TSAN_OPTIONS="ignore_noninstrumented_modules=1 halt_on_error=1" \
-    ctest -j"$jobs" --output-on-failure --timeout 900 -R "^(Pools|Backends|Random)[./]")
+echo "== ThreadSanitizer build: every threaded test, and the MPI tests at 2 ranks"
+./scripts/tsan.sh
 
 echo "== fuzzing: each libFuzzer target for ${PARKIT_FUZZ_SECONDS:-8} s (clang-14, ASan+UBSan)"
 ./scripts/fuzz.sh "${PARKIT_FUZZ_SECONDS:-8}"
