@@ -10,7 +10,9 @@
 // to a getter together: every team shape that fits the ranks at capacities 1,
 // 2 and 1024 with each putter's items in order at each getter, a close right
 // after a few kept items, and a kept item that must go out when its putter
-// waits for the answer on another channel.
+// waits for the answer on another channel. Room across ranks: a putter that
+// closes with room granted and unused, or with a request for room still
+// pending, leaves that room to the later putters (at 2 ranks and up).
 #include <sched.h>
 #include <time.h>
 
@@ -858,6 +860,67 @@ TEST(MpiChan, ThePutterThatClosesWithUnusedRoomLeavesItToTheOthers) {
     if (WorldRank() == 1) {
         EXPECT_EQ(u.seen, (std::vector<int64_t>{1, 2}));
         EXPECT_EQ(u.end_rc, PK_ECLOSED);
+    }
+}
+
+namespace {
+
+// Putters {0, 1}, getter {1}, capacity 1. Worker 0 asks for room (a try_put
+// that finds none) and closes at once; only then, told by a plain message on
+// MPI_COMM_WORLD, does worker 1 look at the channel, so that the request and
+// the close come in together. The getter must not grant room to a putter that
+// has closed, or that room is lost for good and worker 1's own puts never get
+// any: they fail for 20 seconds and the test fails with that reason.
+struct Asked {
+    pk_chan *ch = nullptr;
+    int first_rc = 1;
+    std::vector<int64_t> seen;
+    int end_rc = 1;
+};
+
+int AskThenCloseWorker(void *arg, pk_worker *w) {
+    auto *a = static_cast<Asked *>(arg);
+    int64_t v = 1;
+    int token = 0;
+    if (w->id == 0) {
+        a->first_rc = pk_chan_try_put(a->ch, &v); // no room yet: asks for some
+        int rc = pk_chan_close(a->ch);
+        MPI_Send(&token, 1, MPI_INT, 1, 77, MPI_COMM_WORLD);
+        return rc;
+    }
+    if (w->id != 1)
+        return 0;
+    MPI_Recv(&token, 1, MPI_INT, 0, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    Sleep(50); // the request and the close are in by now
+    v = 2;
+    int rc = Retry([&] { return pk_chan_try_put(a->ch, &v); });
+    if (rc == PK_EAGAIN)
+        return pk_fail(w, PK_ETIMEDOUT,
+                       "worker 1 got no room in 20 s: the room worker 0 asked for before "
+                       "it closed went to worker 0 and never came back");
+    rc = rc != 0 ? rc : pk_chan_close(a->ch);
+    while (rc == 0 && (rc = pk_chan_get(a->ch, &v)) == 0)
+        a->seen.push_back(v);
+    a->end_rc = rc;
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+} // namespace
+
+TEST(MpiChan, RoomAskedForByAPutterThatClosedGoesToTheOthers) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    if (WorldSize() < 2)
+        return; // two workers, one rank each
+    Asked a;
+    a.ch = OpenRoles(ctx.get(), {0, 1}, {1}, 1);
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, AskThenCloseWorker, &a), 0) << ErrorText(ctx.get());
+    pk_chan_free(a.ch);
+    if (WorldRank() == 0)
+        EXPECT_EQ(a.first_rc, PK_EAGAIN);
+    if (WorldRank() == 1) {
+        EXPECT_EQ(a.seen, (std::vector<int64_t>{2}));
+        EXPECT_EQ(a.end_rc, PK_ECLOSED);
     }
 }
 
