@@ -1,6 +1,7 @@
 // Tests of the channel contract (parkit/chan.h, pk_chan_*) on every pool of
 // AllPools(): FIFO order, the non-blocking calls, close then drain, put after
-// close, abort of really blocked puts and gets, batches, the depth high-water
+// close, abort of really blocked puts and gets, a batch put that must wake
+// every sleeping getter, batches, the depth high-water
 // mark, peek and the observe hook, open's argument errors, exactly-once
 // delivery under many producers and consumers (every shape up to 4P4C at
 // capacities 1, 2 and 1024, each putter's items in order at each getter), and a
@@ -1040,6 +1041,13 @@ TEST_P(Chan, RefusalsNameTheirReason) {
     EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
               "a channel between 4 putters and 1 getters needs a team of 5 workers; the team "
               "has 4");
+    // roles that fill the team exactly are accepted
+    o = ChanOpts(4, 3, 1);
+    o.workers = 4;
+    c = nullptr;
+    EXPECT_EQ(pk_chan_open(ctx(), &c, &o), 0) << ErrorString();
+    EXPECT_NE(c, nullptr);
+    pk_chan_free(c);
     const int zero[] = {0};
     o = ChanOpts(4, 1, 4);
     o.putters = zero;
