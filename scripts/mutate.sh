@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-# The mutant table is the text after the __MUTANTS__ line. The helper below
+# The mutant table is the quoted here-document at the end of this file. The helper below
 # reads it: "names", "field NAME KEY", "apply NAME" (writes the mutated file).
 tool() {
     python3 - "$self" "$root" "$@" <<'PY'
@@ -62,7 +62,7 @@ import sys
 path, root, cmd = sys.argv[1], sys.argv[2], sys.argv[3]
 args = sys.argv[4:]
 text = open(path, encoding="utf-8").read()
-table = text.split("\n__MUTANTS__\n", 1)[1]
+table = text.split("\n: <<'__MUTANTS__'\n", 1)[1].rsplit("\n__MUTANTS__", 1)[0]
 
 
 def parse(table):
@@ -170,11 +170,13 @@ stop_tests() {
     fi
 }
 
+# shellcheck disable=SC2317 # run by the traps below
 on_exit() {
     stop_tests
     restore
     rm -rf "$backup"
 }
+# shellcheck disable=SC2317 # run by the traps below
 on_signal() {
     echo "mutate.sh: interrupted; the sources are restored, the build folder still holds the last mutant (rebuild it)" >&2
     exit 130
@@ -260,7 +262,8 @@ for name in $names; do
     elif [ "$check" = 1 ]; then
         if [ "$rc" = 0 ]; then result="passes"; by="-"; caught=$((caught + 1)); else
             result="FAILS"
-            by=$([ "$rc" = 124 ] && echo "time limit" || culprits "$log")
+            by="time limit"
+            [ "$rc" = 124 ] || by=$(culprits "$log")
         fi
     elif [ "$rc" = 0 ]; then
         result="SURVIVED"
@@ -268,7 +271,8 @@ for name in $names; do
     else
         result="caught"
         caught=$((caught + 1))
-        by=$([ "$rc" = 124 ] && echo "time limit (hang)" || culprits "$log")
+        by="time limit (hang)"
+        [ "$rc" = 124 ] || by=$(culprits "$log")
     fi
     row=$(printf '%-30s %-9s %4ss  %s' "$name" "$result" "$secs" "$by")
     rows+=("$row")
@@ -293,7 +297,8 @@ echo "caught $caught of $total (${pct}%) in ${mins} min"
 [ $((100 * caught)) -ge $((need * total)) ] || exit 1
 exit 0
 
-__MUTANTS__
+# shellcheck disable=SC2317 # never run: the table, read by tool() above
+: <<'__MUTANTS__'
 # The mutants. Each: "== name", then file, what (one line), tests (ctest
 # arguments: -R regex or -L label, no spaces inside one), optional env
 # (VAR=VALUE ... for the test run, e.g. a GTEST_FILTER that narrows an MPI
@@ -612,3 +617,4 @@ env: GTEST_FILTER=MpiChan.*:MpiFaults.*
 @@ new
     return rc == 0 ? KEY_OK : KEY_ERROR;
 @@ end
+__MUTANTS__
