@@ -1,6 +1,7 @@
 // Tests of the channel contract (parkit/chan.h, pk_chan_*) on every pool of
 // AllPools(): FIFO order, the non-blocking calls, close then drain, put after
-// close, abort of really blocked puts and gets, batches, the depth high-water
+// close, abort of really blocked puts and gets, a batch put that must wake
+// every sleeping getter, batches, the depth high-water
 // mark, peek and the observe hook, open's argument errors, exactly-once
 // delivery under many producers and consumers (every shape up to 4P4C at
 // capacities 1, 2 and 1024, each putter's items in order at each getter), and a
@@ -237,6 +238,67 @@ TEST_P(Chan, AbortWakesEveryBlockedWaiter) {
         t.join();
     for (auto &code : *codes)
         EXPECT_EQ(code.load(), PK_EABORTED);
+}
+
+// Three getters sleep on an empty channel; one batch put of three items must
+// wake all of them, not one: each gets an item before anything else happens
+// (no close, no further put, which would hide a wake-up that went to one
+// sleeper only).
+TEST_P(Chan, ABatchPutWakesEveryBlockedGetter) {
+    auto ch = Open(4, 1, 3);
+    ASSERT_NE(ch, nullptr);
+    pk_chan *c = ch.get();
+    auto started = std::make_shared<std::atomic<int>>(0);
+    auto woken = std::make_shared<std::atomic<int>>(0);
+    auto codes = std::make_shared<std::vector<std::atomic<int>>>(3);
+    auto items = std::make_shared<std::vector<std::atomic<int64_t>>>(3);
+    std::vector<std::thread> getters;
+    for (size_t i = 0; i < 3; i++)
+        getters.emplace_back([c, started, woken, codes, items, i] {
+            ++*started;
+            int64_t v = 0;
+            (*codes)[i] = pk_chan_get(c, &v);
+            (*items)[i] = v;
+            ++*woken;
+        });
+    while (*started < 3)
+        std::this_thread::yield();
+    // long enough for every getter to stop spinning and yielding and to sleep
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(woken->load(), 0) << "a get on an empty channel returned";
+    const int64_t batch[3] = {11, 22, 33};
+    EXPECT_EQ(pk_chan_put_many(c, batch, 3), 0);
+    auto until = Clock::now() + std::chrono::seconds(10);
+    while (*woken < 3 && Clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    int asleep = 3 - *woken;
+    if (asleep > 0) {
+        // close wakes the rest (they then fail on the items they find, or
+        // PK_ECLOSED); if even that does not, leave them and the channel behind
+        EXPECT_EQ(pk_chan_close(c), 0);
+        until = Clock::now() + std::chrono::seconds(10);
+        while (*woken < 3 && Clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (*woken < 3) {
+            for (auto &t : getters)
+                t.detach();
+            (void)ch.release();
+        } else {
+            for (auto &t : getters)
+                t.join();
+        }
+        FAIL() << "a batch put of 3 items woke " << 3 - asleep
+               << " of 3 sleeping getters; the others slept on with items waiting";
+    }
+    for (auto &t : getters)
+        t.join();
+    std::vector<int64_t> got;
+    for (size_t i = 0; i < 3; i++) {
+        EXPECT_EQ((*codes)[i].load(), 0);
+        got.push_back((*items)[i].load());
+    }
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<int64_t>{11, 22, 33}));
 }
 
 TEST_P(Chan, CloseWakesABlockedGet) {
@@ -979,6 +1041,13 @@ TEST_P(Chan, RefusalsNameTheirReason) {
     EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
               "a channel between 4 putters and 1 getters needs a team of 5 workers; the team "
               "has 4");
+    // roles that fill the team exactly are accepted
+    o = ChanOpts(4, 3, 1);
+    o.workers = 4;
+    c = nullptr;
+    EXPECT_EQ(pk_chan_open(ctx(), &c, &o), 0) << ErrorString();
+    EXPECT_NE(c, nullptr);
+    pk_chan_free(c);
     const int zero[] = {0};
     o = ChanOpts(4, 1, 4);
     o.putters = zero;

@@ -10,7 +10,9 @@
 // to a getter together: every team shape that fits the ranks at capacities 1,
 // 2 and 1024 with each putter's items in order at each getter, a close right
 // after a few kept items, and a kept item that must go out when its putter
-// waits for the answer on another channel.
+// waits for the answer on another channel. Room across ranks: a putter that
+// closes with room granted and unused, or with a request for room still
+// pending, leaves that room to the later putters (at 2 ranks and up).
 #include <sched.h>
 #include <time.h>
 
@@ -780,6 +782,146 @@ TEST(MpiChan, ARankWaitingGivesBackTheRoomItHolds) {
     for (pk_chan *c : {l.token, l.done, l.go, l.ch})
         pk_chan_free(c);
     EXPECT_EQ(SumOverRanks(l.got), 4);
+}
+
+namespace {
+
+// Putters {0, 1}, getter {1}, capacity 1. Worker 0 puts one item; the getter
+// takes it and, the slot free again, grants worker 0 the room it asked for
+// ahead. Worker 0 never uses that room: it closes without waiting anywhere
+// (waiting would give the room back). The getter must count the room of a
+// closed putter as free, or worker 1, the later putter, never gets any: its
+// non-blocking puts fail for 20 seconds and the test fails with that reason.
+struct Unused {
+    pk_chan *ch = nullptr, *ack = nullptr;
+    std::vector<int64_t> seen;
+    int end_rc = 1;
+};
+
+// Calls try(ch, &v) until it gives something else than PK_EAGAIN, or 20 s.
+template <class Try> int Retry(Try attempt) {
+    double until = MPI_Wtime() + 20;
+    int rc;
+    while ((rc = attempt()) == PK_EAGAIN && MPI_Wtime() < until)
+        sched_yield();
+    return rc;
+}
+
+int UnusedRoomWorker(void *arg, pk_worker *w) {
+    auto *u = static_cast<Unused *>(arg);
+    int64_t v = 1;
+    if (w->id == 0) {
+        int rc = pk_chan_put(u->ch, &v);
+        // no blocking call here: a rank that waits gives back its room
+        rc = rc != 0 ? rc : Retry([&] { return pk_chan_try_get(u->ack, &v); });
+        return rc != 0 ? rc : pk_chan_close(u->ch);
+    }
+    if (w->id != 1)
+        return 0;
+    int rc = pk_chan_get(u->ch, &v);
+    if (rc != 0)
+        return rc;
+    u->seen.push_back(v);
+    // a while of calls that take in worker 0's request for room and grant it
+    for (double until = MPI_Wtime() + 0.05; rc == 0 && MPI_Wtime() < until;) {
+        rc = pk_chan_try_get(u->ch, &v);
+        rc = rc == PK_EAGAIN ? 0 : (rc == 0 ? PK_EBACKEND : rc);
+    }
+    rc = rc != 0 ? rc : pk_chan_put(u->ack, &v);
+    rc = rc != 0 ? rc : pk_chan_close(u->ack);
+    if (rc != 0)
+        return rc;
+    v = 2;
+    rc = Retry([&] { return pk_chan_try_put(u->ch, &v); });
+    if (rc == PK_EAGAIN)
+        return pk_fail(w, PK_ETIMEDOUT,
+                       "worker 1 got no room in 20 s: the room granted to worker 0, "
+                       "which closed without using it, never came back");
+    rc = rc != 0 ? rc : pk_chan_close(u->ch);
+    while (rc == 0 && (rc = pk_chan_get(u->ch, &v)) == 0)
+        u->seen.push_back(v);
+    u->end_rc = rc;
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+} // namespace
+
+TEST(MpiChan, ThePutterThatClosesWithUnusedRoomLeavesItToTheOthers) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    if (WorldSize() < 2)
+        return; // two workers, one rank each
+    Unused u;
+    u.ch = OpenRoles(ctx.get(), {0, 1}, {1}, 1);
+    u.ack = OpenRoles(ctx.get(), {1}, {0}, 1);
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, UnusedRoomWorker, &u), 0) << ErrorText(ctx.get());
+    pk_chan_free(u.ack);
+    pk_chan_free(u.ch);
+    if (WorldRank() == 1) {
+        EXPECT_EQ(u.seen, (std::vector<int64_t>{1, 2}));
+        EXPECT_EQ(u.end_rc, PK_ECLOSED);
+    }
+}
+
+namespace {
+
+// Putters {0, 1}, getter {1}, capacity 1. Worker 0 asks for room (a try_put
+// that finds none) and closes at once; only then, told by a plain message on
+// MPI_COMM_WORLD, does worker 1 look at the channel, so that the request and
+// the close come in together. The getter must not grant room to a putter that
+// has closed, or that room is lost for good and worker 1's own puts never get
+// any: they fail for 20 seconds and the test fails with that reason.
+struct Asked {
+    pk_chan *ch = nullptr;
+    int first_rc = 1;
+    std::vector<int64_t> seen;
+    int end_rc = 1;
+};
+
+int AskThenCloseWorker(void *arg, pk_worker *w) {
+    auto *a = static_cast<Asked *>(arg);
+    int64_t v = 1;
+    int token = 0;
+    if (w->id == 0) {
+        a->first_rc = pk_chan_try_put(a->ch, &v); // no room yet: asks for some
+        int rc = pk_chan_close(a->ch);
+        MPI_Send(&token, 1, MPI_INT, 1, 77, MPI_COMM_WORLD);
+        return rc;
+    }
+    if (w->id != 1)
+        return 0;
+    MPI_Recv(&token, 1, MPI_INT, 0, 77, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    Sleep(50); // the request and the close are in by now
+    v = 2;
+    int rc = Retry([&] { return pk_chan_try_put(a->ch, &v); });
+    if (rc == PK_EAGAIN)
+        return pk_fail(w, PK_ETIMEDOUT,
+                       "worker 1 got no room in 20 s: the room worker 0 asked for before "
+                       "it closed went to worker 0 and never came back");
+    rc = rc != 0 ? rc : pk_chan_close(a->ch);
+    while (rc == 0 && (rc = pk_chan_get(a->ch, &v)) == 0)
+        a->seen.push_back(v);
+    a->end_rc = rc;
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+} // namespace
+
+TEST(MpiChan, RoomAskedForByAPutterThatClosedGoesToTheOthers) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    if (WorldSize() < 2)
+        return; // two workers, one rank each
+    Asked a;
+    a.ch = OpenRoles(ctx.get(), {0, 1}, {1}, 1);
+    EXPECT_EQ(pk_team(ctx.get(), 2, nullptr, AskThenCloseWorker, &a), 0) << ErrorText(ctx.get());
+    pk_chan_free(a.ch);
+    if (WorldRank() == 0)
+        EXPECT_EQ(a.first_rc, PK_EAGAIN);
+    if (WorldRank() == 1) {
+        EXPECT_EQ(a.seen, (std::vector<int64_t>{2}));
+        EXPECT_EQ(a.end_rc, PK_ECLOSED);
+    }
 }
 
 namespace {
