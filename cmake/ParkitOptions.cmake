@@ -24,7 +24,12 @@ elseif(NOT PARKIT_SANITIZE STREQUAL "")
   message(FATAL_ERROR "PARKIT_SANITIZE must be empty, address or thread")
 endif()
 
-option(PARKIT_NATIVE "Tune for this machine's processor (-march=native)" ON)
+# Off (the default), the build targets baseline x86-64 and runs on any x86-64
+# processor and under valgrind; the kernels' hot loops are compiled in several
+# versions and choose AVX2 or AVX-512 at run time (kernels/src/isa.h). On, the
+# build is for the processor that builds it (-march=native) and may stop with
+# "illegal instruction" on another; the hot loops are then compiled once.
+option(PARKIT_NATIVE "Build for this machine's processor alone (-march=native)" OFF)
 if(PARKIT_NATIVE)
   include(CheckCCompilerFlag)
   check_c_compiler_flag(-march=native PARKIT_HAS_MARCH_NATIVE)

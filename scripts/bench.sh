@@ -7,14 +7,20 @@
 # which alternates parkit's channel with its ring anchors inside one process).
 #
 #   scripts/bench.sh [--quick] [--pairs N] [--json FILE] [--only REGEX]
-#                    [--no-build] [--build-dir DIR]
+#                    [--no-build] [--build-dir DIR] [--against DIR]
 #
 #   --quick      small sizes (seconds in all), for a smoke test
 #   --pairs N    alternating pairs per row after the warm-up (default 5)
 #   --json FILE  where the JSON goes (default bench-results.json)
 #   --only RE    only the rows whose name matches the extended regex RE
 #   --no-build   use the build found in --build-dir (default: scripts/setup.sh
-#                installs what is missing and builds in Release into build/)
+#                installs what is missing and builds in Release into build/,
+#                the default build: portable, hot loops chosen at run time)
+#   --against D  also rows of parkit against parkit: this build's programs
+#                alternately with those of the build in D, e.g. a
+#                -DPARKIT_NATIVE=ON one (cmake --preset native; cmake --build
+#                --preset native) for "... vs build-native"; --only 'vs build-'
+#                runs just those
 #
 # Ratios: for time rows, parkit's time / the anchor's (below 1: parkit faster);
 # for bandwidth rows (squares), the anchor's time / parkit's (parkit's share of
@@ -24,7 +30,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-quick=0 pairs=5 json=bench-results.json only="" build=1 bdir="$top/build"
+quick=0 pairs=5 json=bench-results.json only="" build=1 bdir="$top/build" against=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1 ;;
@@ -33,7 +39,8 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --no-build) build=0 ;;
     --build-dir) bdir=$2; shift ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --against) against=$2; shift ;;
+    -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -48,6 +55,24 @@ bin="$bdir/bin"
 for p in sieve factorial squares prodcons bench_anchor bench_prodcons; do
     [ -x "$bin/$p" ] || { echo "bench.sh: $bin/$p is missing (build first, or drop --no-build)" >&2; exit 1; }
 done
+bdir=$(cd "$bdir" && pwd) || { echo "bench.sh: no folder $bdir" >&2; exit 1; }
+if [ -n "$against" ]; then
+    against=$(cd "$against" && pwd) || { echo "bench.sh: no folder $against" >&2; exit 1; }
+    for p in sieve factorial squares; do
+        [ -x "$against/bin/$p" ] || { echo "bench.sh: $against/bin/$p is missing" >&2; exit 1; }
+    done
+fi
+
+# Which build: PARKIT_NATIVE from its CMake cache (the default, off, is the
+# portable build whose hot loops pick their instruction set at run time).
+build_kind() { # dir
+    case "$(sed -n 's/^PARKIT_NATIVE:BOOL=//p' "$1/CMakeCache.txt" 2>/dev/null)" in
+    ON) echo "native (-march=native)" ;;
+    OFF) echo "portable (x86-64, hot loops chosen at run time)" ;;
+    *) echo "unknown kind" ;;
+    esac
+}
+
 # shellcheck source=scripts/mpi-env.sh
 . "$top/scripts/mpi-env.sh"
 have_mpi=0
@@ -117,6 +142,21 @@ row "squares $SQ stored, 1 thread vs fill bandwidth" speed ">= 0.95" \
     "pk_time 1 $Q $SQ --threads 1" "anchor_time fill $SQ 1"
 row "squares $SQ stored, 2 threads vs fill bandwidth" speed ">= 0.95" \
     "pk_time 1 $Q $SQ --threads 2" "anchor_time fill $SQ 2"
+if [ -n "$against" ]; then # this build / the other, alternately: below 1, this one faster
+    A=$(basename "$against")
+    row "sieve pi($W), 1 thread, vs $A" time "<= 1.03" \
+        "pk_time 0 $S $W --threads 1" "pk_time 0 $against/bin/sieve $W --threads 1"
+    row "sieve pi($W), 2 threads, vs $A" time "<= 1.03" \
+        "pk_time 0 $S $W --threads 2" "pk_time 0 $against/bin/sieve $W --threads 2"
+    row "sieve [1e12, 1e12+$W], 2 threads, vs $A" time "<= 1.03" \
+        "pk_time 0 $S 1e12 1e12+$W --threads 2" "pk_time 0 $against/bin/sieve 1e12 1e12+$W --threads 2"
+    row "sieve [1e18, 1e18+$W], 2 threads, vs $A" time "<= 1.03" \
+        "pk_time 0 $S 1e18 1e18+$W --threads 2" "pk_time 0 $against/bin/sieve 1e18 1e18+$W --threads 2"
+    row "squares $SQ stored, 2 threads, vs $A" time "<= 1.03" \
+        "pk_time 1 $Q $SQ --threads 2" "pk_time 1 $against/bin/squares $SQ --threads 2"
+    row "factorial $FAC1, 2 threads, vs $A" time "<= 1.03" \
+        "pk_time 0 $F $FAC1 --threads 2" "pk_time 0 $against/bin/factorial $FAC1 --threads 2"
+fi
 if [ "$have_mpi" = 1 ]; then
     row "sieve pi($W), mpirun -n 2 vs primesieve 2 threads" time "<= 1.0" \
         "pk_time 0 mpi2 $S $W" "anchor_time primesieve 0 $W 2"
@@ -149,6 +189,8 @@ json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')";
 host=$(uname -n) cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo unknown)
 cores=$(nproc 2>/dev/null || echo 1)
 echo "parkit benchmarks on $host: $cpu, $cores cores; $([ "$quick" = 1 ] && echo quick sizes || echo full sizes), warm-up pair + $pairs pairs per row"
+echo "build measured: $bdir, $(build_kind "$bdir")"
+[ -z "$against" ] || echo "against: $against, $(build_kind "$against")"
 printf '%-62s %10s %10s %8s %8s %8s  %-8s %s\n' "row" "parkit(s)" "anchor(s)" "ratio" "min" "max" "goal" "met"
 jrows=()
 failed=0
@@ -191,6 +233,8 @@ fi
 {
     echo "{"
     echo "  \"host\": $(json_str "$host"), \"cpu\": $(json_str "$cpu"), \"cores\": $cores,"
+    echo "  \"build\": $(json_str "$bdir"), \"build_kind\": $(json_str "$(build_kind "$bdir")"),"
+    [ -z "$against" ] || echo "  \"against\": $(json_str "$against"), \"against_kind\": $(json_str "$(build_kind "$against")"),"
     echo "  \"quick\": $([ "$quick" = 1 ] && echo true || echo false), \"pairs\": $pairs,"
     echo "  \"rows\": ["
     n=${#jrows[@]}

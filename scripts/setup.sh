@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what parkit needs from Debian's packages (only what is missing; apt-get
-# runs only then) and configures and builds it in Release into build/.
-# Usage: scripts/setup.sh [extra cmake arguments...]
+# runs only then) and configures and builds it in Release into build/: the
+# portable build (any x86-64; the hot loops choose AVX2 or AVX-512 at run time),
+# also when build/ was configured before with PARKIT_NATIVE on.
+# Usage: scripts/setup.sh [extra cmake arguments...]   (-DPARKIT_NATIVE=ON: for
+# this machine's processor alone)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -30,5 +33,5 @@ else
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPARKIT_WERROR=ON "$@" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPARKIT_WERROR=ON -DPARKIT_NATIVE=OFF "$@" >/dev/null
 cmake --build build -j"$jobs"

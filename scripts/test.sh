@@ -8,8 +8,9 @@
 # visible to it);
 # last, each libFuzzer target of fuzz/ for a few seconds (scripts/fuzz.sh).
 # The full build's tests include `ctest -L slurm`, which starts a Slurm cluster on
-# this machine: slurm-wlm and munge are installed here when missing (not by
-# setup.sh, which installs only what building needs), as root or with sudo.
+# this machine, and `ctest -L valgrind`, which runs the portable build under
+# valgrind: slurm-wlm, munge and valgrind are installed here when missing (not
+# by setup.sh, which installs only what building needs), as root or with sudo.
 # Usage: scripts/test.sh [--quick]   (--quick: the full build's tests only)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,7 @@ install_missing() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 install_missing slurm-wlm munge # the slurm tests' cluster
+install_missing valgrind        # the valgrind tests: the portable build under memcheck
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== full build: serial, OpenMP and MPI backends"

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "isa.h"
 #include "parkit/error.h"
 #include "sieve_engine.h"
 
@@ -368,8 +369,8 @@ static uint64_t ceil_div(uint64_t x, uint32_t p) {
  * Branch-free so the compiler vectorizes it: near the top of the range this
  * runs for the 2 10^8 primes below 2^32 in every chunk, and the test lets all
  * but the few that hit the chunk skip the rest of the placement. */
-static void quotients(uint64_t x, uint64_t span, const uint32_t *restrict p, size_t n,
-                      uint64_t *restrict q0, uint8_t *restrict hit) {
+PK_HOT_BODY void quotients_body(uint64_t x, uint64_t span, const uint32_t *restrict p, size_t n,
+                                uint64_t *restrict q0, uint8_t *restrict hit) {
     const double xd = (double)x;
     for (size_t i = 0; i < n; i++) {
         uint64_t pi = p[i];
@@ -386,6 +387,10 @@ static void quotients(uint64_t x, uint64_t span, const uint32_t *restrict p, siz
         hit[i] = gap <= span;
     }
 }
+PK_HOT_VOID(static, quotients,
+            (uint64_t x, uint64_t span, const uint32_t *restrict p, size_t n, uint64_t *restrict q0,
+             uint8_t *restrict hit),
+            (x, span, p, n, q0, hit), quotients_body)
 
 /* Files p under its first multiple to cross off from the chunk on, p q with q
  * the smallest number prime to 30 from max(p, q0), q0 = ceil(start / p);
@@ -484,17 +489,23 @@ int pk__sieve_extract(const uint8_t *bits, uint64_t byte, size_t len,
     return extract(bits, byte, len, put, arg);
 }
 
-uint64_t pk__sieve_popcount(const uint8_t *bits, size_t len) {
-    uint64_t n0 = 0, n1 = 0;
+/* Compiled per instruction set (isa.h): baseline x86-64 has no POPCNT, and
+ * with AVX512_VPOPCNTDQ the loop vectorizes. The order of a word's bytes does
+ * not matter here, so a word is a plain load. */
+PK_HOT_BODY uint64_t popcount_body(const uint8_t *bits, size_t len) {
+    uint64_t n = 0;
     size_t i = 0;
-    for (; i + 16 <= len; i += 16) {
-        n0 += (uint64_t)__builtin_popcountll(load_le64(bits + i));
-        n1 += (uint64_t)__builtin_popcountll(load_le64(bits + i + 8));
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, bits + i, sizeof w);
+        n += (uint64_t)__builtin_popcountll(w);
     }
     for (; i < len; i++)
-        n0 += (uint64_t)__builtin_popcount(bits[i]);
-    return n0 + n1;
+        n += (uint64_t)__builtin_popcount(bits[i]);
+    return n;
 }
+PK_HOT(extern, uint64_t, pk__sieve_popcount, (const uint8_t *bits, size_t len), (bits, len),
+       popcount_body)
 
 uint64_t pk__isqrt(uint64_t x) {
     uint64_t r = (uint64_t)sqrt((double)x);

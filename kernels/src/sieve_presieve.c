@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa.h"
 #include "sieve_engine.h"
 
 const uint8_t pk__wheel[8] = {1, 7, 11, 13, 17, 19, 23, 29};
@@ -98,8 +99,8 @@ const uint32_t *pk__sieve_base_primes(size_t *n) {
 }
 
 /* dst[i] (&)= a[i] & b[i] & c[i] & d[i]: the loop the compiler vectorizes. */
-static void and4(uint8_t *restrict dst, const uint8_t *restrict a, const uint8_t *restrict b,
-                 const uint8_t *restrict c, const uint8_t *restrict d, size_t n, int first) {
+PK_HOT_BODY void and4(uint8_t *restrict dst, const uint8_t *restrict a, const uint8_t *restrict b,
+                      const uint8_t *restrict c, const uint8_t *restrict d, size_t n, int first) {
     if (first) {
         for (size_t i = 0; i < n; i++)
             dst[i] = a[i] & b[i] & c[i] & d[i];
@@ -111,7 +112,7 @@ static void and4(uint8_t *restrict dst, const uint8_t *restrict a, const uint8_t
 
 /* One pass: dst (&)= the four patterns of groups g..g+3, in runs that end where
  * one of the patterns wraps around. */
-static void presieve_pass(uint8_t *dst, uint64_t byte, size_t len, int g) {
+PK_HOT_BODY void presieve_pass(uint8_t *dst, uint64_t byte, size_t len, int g) {
     const pattern *p = &patterns[g];
     size_t off[GROUPS_PER_PASS];
     for (int k = 0; k < GROUPS_PER_PASS; k++)
@@ -133,10 +134,15 @@ static void presieve_pass(uint8_t *dst, uint64_t byte, size_t len, int g) {
     }
 }
 
-void pk__sieve_presieve(uint8_t *dst, uint64_t byte, size_t len) {
+/* Compiled per instruction set (isa.h), and4 vectorized in each. */
+PK_HOT_BODY void presieve_body(uint8_t *dst, uint64_t byte, size_t len) {
     for (int g = 0; g < NGROUPS; g += GROUPS_PER_PASS)
         presieve_pass(dst, byte, len, g);
 }
+// clang-format off
+PK_HOT_VOID(extern, pk__sieve_presieve, (uint8_t *dst, uint64_t byte, size_t len),
+            (dst, byte, len), presieve_body)
+// clang-format on
 
 /* The pre-sieve crossed off the pre-sieved primes themselves (and left 1):
  * puts the primes back when the segment holds them, unless only larger primes

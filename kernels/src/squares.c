@@ -6,6 +6,7 @@
  * anchor next to it). */
 #include <string.h>
 
+#include "isa.h"
 #include "parkit/parkit.h"
 #include "parkit/squares.h"
 
@@ -18,7 +19,7 @@ typedef struct squares_arg {
 /* The sum of the squares in [b, e) as two 64-bit lanes (low and high 32 bits of
  * each square): each lane grows by < 2^32 per element, so a chunk of up to 2^32
  * elements cannot overflow it, and the loop vectorizes. */
-static pk_i128 chunk_squares(int64_t x0, int64_t n, int64_t *restrict out) {
+PK_HOT_BODY pk_i128 chunk_squares_body(int64_t x0, int64_t n, int64_t *restrict out) {
     uint64_t lo = 0, hi = 0;
     if (out != NULL) {
         for (int64_t i = 0; i < n; i++) {
@@ -39,6 +40,9 @@ static pk_i128 chunk_squares(int64_t x0, int64_t n, int64_t *restrict out) {
     u128 s = ((u128)hi << 32) + lo;
     return (pk_i128){.lo = (uint64_t)s, .hi = (int64_t)(uint64_t)(s >> 64)};
 }
+/* Compiled per instruction set (isa.h). */
+PK_HOT(static, pk_i128, chunk_squares, (int64_t x0, int64_t n, int64_t *restrict out), (x0, n, out),
+       chunk_squares_body)
 
 static int squares_chunk(void *arg, int64_t begin, int64_t end, void *out, void *acc,
                          pk_worker *w) {
