@@ -602,6 +602,17 @@ typedef struct app_phase {
 static int compare_header(const app *a, pk_report *r);
 static int compare_results(const app *a, pk_report *r, const pk_stats *rows, int nrows);
 
+/* The header's last lines, after rc (the status so far). */
+static int header_end(const app *a, pk_report *r, int rc) {
+#if PARKIT_WITH_MPI
+    if (a->mpi_level >= 0)
+        rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",
+                                                 pk_mpi_thread_level_name(a->mpi_level)));
+#endif
+    return app_first_error(rc,
+                           pk_report_param(r, "timer resolution", "%.3g s", pk_time_resolution()));
+}
+
 /* The header lines every report has. */
 static int report_header(const app *a, pk_report *r) {
     if (a->ncompare > 0)
@@ -627,13 +638,7 @@ static int report_header(const app *a, pk_report *r) {
     else
         rc = app_first_error(
             rc, pk_report_param(r, "threads obtained", "%d", pk_ctx_threads_obtained(a->ctx)));
-#if PARKIT_WITH_MPI
-    if (a->mpi_level >= 0)
-        rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",
-                                                 pk_mpi_thread_level_name(a->mpi_level)));
-#endif
-    return app_first_error(rc,
-                           pk_report_param(r, "timer resolution", "%.3g s", pk_time_resolution()));
+    return header_end(a, r, rc);
 }
 
 /* Everything the report holds: 0 or the first setter's error. */
@@ -954,13 +959,7 @@ static int compare_header(const app *a, pk_report *r) {
     rc = app_first_error(rc, pk_report_param(r, "ranks", "%d", a->nranks));
     rc = app_first_error(rc, pk_report_param(r, "threads requested", "%s", asked));
     rc = app_first_error(rc, pk_report_param(r, "threads obtained", "%s", got));
-#if PARKIT_WITH_MPI
-    if (a->mpi_level >= 0)
-        rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",
-                                                 pk_mpi_thread_level_name(a->mpi_level)));
-#endif
-    return app_first_error(rc,
-                           pk_report_param(r, "timer resolution", "%.3g s", pk_time_resolution()));
+    return header_end(a, r, rc);
 }
 
 /* Each row's backend, the time ratios to the first row and the verdict. */
