@@ -23,12 +23,12 @@
  * in the same file, its versions; PK_HOT_VOID(linkage, name, ...) is the same
  * for a function returning void. The body is always inlined into each version,
  * where the compiler vectorizes it for that version's instruction set. The
- * choice costs a load and a jump per call: dispatch a function that does a
- * run of work per call, not one per element.
+ * choice costs a call and a jump per call: dispatch a function that does a run
+ * of work per call, not one per element.
  *
- * Elsewhere (not x86-64, not gcc or clang, or a build whose compiler flags
- * already give AVX2 or more, as -march=native does on this project's machines:
- * PARKIT_NATIVE) only the plain version is compiled; PK_NO_DISPATCH forces it. */
+ * Elsewhere (not x86, not gcc or clang, or a build whose compiler flags
+ * already give AVX2 or more, as -march=native (PARKIT_NATIVE) does on any
+ * recent CPU) only the plain version is compiled; PK_NO_DISPATCH forces it. */
 #ifndef PARKIT_KERNELS_ISA_H
 #define PARKIT_KERNELS_ISA_H
 
