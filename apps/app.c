@@ -604,6 +604,7 @@ static int compare_results(const app *a, pk_report *r, const pk_stats *rows, int
 
 /* The header's last lines, after rc (the status so far). */
 static int header_end(const app *a, pk_report *r, int rc) {
+    (void)a; /* read only when MPI is built in */
 #if PARKIT_WITH_MPI
     if (a->mpi_level >= 0)
         rc = app_first_error(rc, pk_report_param(r, "MPI thread level", "%s",
