@@ -1267,6 +1267,53 @@ TEST_P(Exec, FreeingAFutureEarlyDropsOnlyItsResult) {
     EXPECT_EQ(g.started.load(), Workers());
 }
 
+// Futures freed by the submitter are reused for later submissions: rounds of
+// submissions where some futures are freed before their task ran and the others
+// after their result was read; every result still belongs to its own task.
+TEST_P(Exec, FreedFuturesComeBackWithoutMixingResults) {
+    constexpr int64_t kPerRound = 2000, kRounds = 5;
+    ResetBoard(kPerRound * kRounds);
+    pk_exec *ex = Open();
+    ASSERT_NE(ex, nullptr);
+    int64_t wrong = 0, first_wrong = -1;
+    for (int64_t r = 0; r < kRounds; r++) {
+        std::vector<pk_future *> fs;
+        for (int64_t i = 0; i < kPerRound; i++) {
+            int64_t num = r * kPerRound + i;
+            pk_future *f = Submit("count", num);
+            ASSERT_NE(f, nullptr) << "task " << num;
+            EXPECT_EQ(pk_future_task(f), num);
+            if (i % 3 == 0) { // freed at once, most before they ran
+                Free(f);
+                f = nullptr;
+            }
+            fs.push_back(f);
+        }
+        for (int64_t i = 0; i < kPerRound; i++) {
+            pk_future *f = fs[static_cast<size_t>(i)];
+            if (f == nullptr)
+                continue;
+            int64_t num = r * kPerRound + i;
+            const void *data = nullptr;
+            size_t len = 0;
+            int rc = pk_future_result(f, &data, &len);
+            bool ok = rc == 0 && len == sizeof(int64_t) && ReadI64(data) == 3 * num + 1 &&
+                      pk_future_task(f) == num;
+            if (!ok && wrong++ == 0)
+                first_wrong = num;
+            Free(f);
+        }
+    }
+    EXPECT_EQ(wrong, 0) << "first wrong result: task " << first_wrong;
+    EXPECT_EQ(Close(PK_EXEC_WAIT), 0);
+    for (int64_t i = 0; i < kPerRound * kRounds; i++)
+        EXPECT_LE(Hits(i), 1) << "task " << i;
+    for (int64_t r = 0; r < kRounds; r++)
+        for (int64_t i = 0; i < kPerRound; i++)
+            if (i % 3 != 0) // waited for: ran once
+                EXPECT_EQ(Hits(r * kPerRound + i), 1) << "task " << r * kPerRound + i;
+}
+
 // ---- faults ---------------------------------------------------------------------------------
 
 TEST_P(Exec, InjectedFaultFailsExactlyThatFuture) {

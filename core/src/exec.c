@@ -15,6 +15,11 @@
  * results come back in batches. Tasks submitted from tasks stay on their rank,
  * in its queue, and a task that waits on one not yet started runs it inline.
  *
+ * With one process, a submission does not take the mutex: the submitter pushes
+ * the task onto a lock-free inbox (a stack the workers take whole, under the
+ * mutex, in submission order) and takes the mutex only to wake a sleeping
+ * worker. Futures the submitter frees are kept for its next submissions.
+ *
  * Messages (ranks only): TASKS and STOP/CANCEL from rank 0, RESULTS and HELLO
  * to it. A rank other than 0 leaves when it has seen STOP and its queue (nested
  * tasks included) is empty and nothing runs. */
@@ -155,7 +160,7 @@ struct pk_future {
     int64_t num;
     int nested;        /* made by a task (pk_call_submit) */
     _Atomic int state; /* F_*: written under x->mu, F_DONE read unlocked */
-    int refs;          /* the owner's, and the task's while it is out */
+    _Atomic int refs;  /* the owner's, and the task's while it is out */
     int user_freed;
     task *t;      /* while in a queue or the pending list */
     int rank_out; /* F_REMOTE: the rank holding it */
@@ -184,7 +189,8 @@ struct xstate {
     int waiters;            /* threads asleep on `done` for any event */
     int sub_waiting;        /* the submitter is asleep on `done`... */
     pk_future *sub_for;     /* ...for this future's end (NULL: any event) */
-    int sleepers;           /* threads asleep on `work` */
+    _Atomic int sleepers;   /* threads asleep on `work` (read unlocked by the submitter) */
+    _Atomic(task *) inbox;  /* one process: tasks submitted, newest first, not yet queued */
     int64_t npinned;        /* queued tasks pinned to a thread */
     int running;
     int rank, nranks, nthreads;
@@ -205,7 +211,7 @@ struct pk_exec {
     xstate x;
     void *chan;
     int fail_fast, prefetch;
-    int failed; /* fail-fast has fired: no more submissions */
+    _Atomic int failed; /* fail-fast has fired: no more submissions */
     int64_t next_num, submitted, completed;
     pk_future **byid; /* top-level futures by number, NULL once freed or done and freed */
     int64_t cap_byid;
@@ -220,6 +226,9 @@ struct pk_exec {
     int in_callbacks;
     int cancel_told;
     int error; /* the executor's own failure */
+    pthread_t submitter;
+    pk_future *cache; /* freed top-level futures, for the next submissions */
+    int ncache;
 };
 
 struct pk_call {
@@ -293,8 +302,24 @@ static double poller_nap(poller *p) {
 
 /* ---- futures (under x->mu) ---- */
 
+enum { CACHE_MAX = 1 << 16 }; /* freed futures kept for reuse (18 MiB at most) */
+
+/* Is the calling thread the submitter's (rank 0's main thread)? */
+static int on_submitter(const xstate *x) {
+    return x->ex != NULL && pthread_equal(pthread_self(), x->ex->submitter);
+}
+
 static pk_future *future_new(xstate *x, int64_t num, int nested) {
-    pk_future *f = calloc(1, sizeof *f);
+    pk_future *f = NULL;
+    if (!nested && on_submitter(x) && x->ex->cache != NULL) {
+        /* the cache is the submitter's alone: no lock */
+        f = x->ex->cache;
+        x->ex->cache = f->pend_next;
+        x->ex->ncache--;
+        memset(f, 0, sizeof *f);
+    } else {
+        f = calloc(1, sizeof *f);
+    }
     if (f == NULL)
         return NULL;
     f->x = x;
@@ -320,10 +345,17 @@ static void free_err(pk_future *f) {
 }
 
 static void future_release(pk_future *f) {
-    if (--f->refs > 0)
+    if (atomic_fetch_sub(&f->refs, 1) > 1)
         return;
     free(f->data);
     free_err(f);
+    xstate *x = f->x;
+    if (x != NULL && !f->nested && on_submitter(x) && x->ex->ncache < CACHE_MAX) {
+        f->pend_next = x->ex->cache;
+        x->ex->cache = f;
+        x->ex->ncache++;
+        return;
+    }
     free(f);
 }
 
@@ -374,12 +406,16 @@ static void wake_waiters(xstate *x, const pk_future *f) {
 
 /* Sleeps on x->work (x->mu held), counted so that queuers know to wake. */
 static void wait_work(xstate *x, double seconds) {
-    x->sleepers++;
-    if (seconds < 0)
-        pthread_cond_wait(&x->work, &x->mu);
-    else
-        timed_wait(&x->work, &x->mu, seconds);
-    x->sleepers--;
+    atomic_fetch_add(&x->sleepers, 1);
+    /* the submitter pushes, then reads sleepers; this counts, then reads the
+     * inbox: one of the two sees the other */
+    if (atomic_load(&x->inbox) == NULL) {
+        if (seconds < 0)
+            pthread_cond_wait(&x->work, &x->mu);
+        else
+            timed_wait(&x->work, &x->mu, seconds);
+    }
+    atomic_fetch_sub(&x->sleepers, 1);
 }
 
 static void queue_callbacks(pk_exec *ex, pk_future *f);
@@ -412,7 +448,8 @@ static void future_cancel_now(xstate *x, pk_future *f) {
 
 /* ---- the local queue (under x->mu) ---- */
 
-static void enqueue(xstate *x, task *t) {
+/* Links t at the queue's tail (under x->mu), waking nobody. */
+static void link_task(xstate *x, task *t) {
     t->next = NULL;
     if (x->qtail != NULL)
         x->qtail->next = t;
@@ -426,16 +463,74 @@ static void enqueue(xstate *x, task *t) {
         t->fut->state = F_QUEUED;
         t->fut->t = t;
     }
+}
+
+/* Wakes the sleeping workers that n newly queued tasks concern (pinned: some
+ * pinned to a thread). */
+static void wake_workers(xstate *x, int64_t n, int pinned) {
     /* any worker may take it, so one wakes; a pinned task wakes them all, and
      * so does any task where the serving main thread sleeps on the same
      * condition (a signal could wake only it, and it may be about to block in
      * a task of its own) */
-    if (x->sleepers == 0)
+    if (atomic_load_explicit(&x->sleepers, memory_order_relaxed) == 0)
         return;
-    if (t->pin < 0 && !x->serving)
+    if (n == 1 && !pinned && !x->serving)
         pthread_cond_signal(&x->work);
     else
         pthread_cond_broadcast(&x->work);
+}
+
+static void enqueue(xstate *x, task *t) {
+    link_task(x, t);
+    wake_workers(x, 1, t->pin >= 0);
+}
+
+static void fault_place(const pk_exec *ex, const task *t, int *rank, int *thread);
+
+/* Moves the inbox's tasks to the queue, in submission order (under x->mu).
+ * After a fail-fast stop they are cancelled instead. */
+static void drain_inbox(xstate *x) {
+    task *t = atomic_exchange(&x->inbox, NULL);
+    task *fifo = NULL;
+    while (t != NULL) { /* newest first: reverse */
+        task *next = t->next;
+        t->next = fifo;
+        fifo = t;
+        t = next;
+    }
+    pk_exec *ex = x->ex;
+    int64_t n = 0;
+    int pinned = 0;
+    for (t = fifo; t != NULL;) {
+        task *next = t->next;
+        pk_future *f = t->fut;
+        if (ex->failed) {
+            task_free(t);
+            f->t = NULL;
+            future_cancel_now(x, f);
+        } else {
+            int frank, fthread;
+            fault_place(ex, t, &frank, &fthread);
+            if (frank >= 0)
+                t->pin = fthread;
+            if (x->nthreads == 1 || t->pin >= x->nthreads)
+                t->pin = 0; /* the submitter is the only thread */
+            pinned |= t->pin >= 0;
+            ex->local_out++;
+            link_task(x, t);
+            n++;
+        }
+        t = next;
+    }
+    if (n > 0)
+        wake_workers(x, n, pinned);
+}
+
+/* Takes x->mu, with the inbox moved to the queue. */
+static void lock_x(xstate *x) {
+    pthread_mutex_lock(&x->mu);
+    if (atomic_load_explicit(&x->inbox, memory_order_relaxed) != NULL)
+        drain_inbox(x);
 }
 
 static void unlink_task(xstate *x, task *prev, task *t) {
@@ -510,9 +605,12 @@ static int run_one(xstate *x, task *t, pk_call *call, int64_t num, const void *a
     call->has_result = 0;
     call->message[0] = '\0';
     call->w->task = num;
-    pthread_mutex_lock(&x->mu);
-    int hit = fault_hits(x, num, call->w);
-    pthread_mutex_unlock(&x->mu);
+    int hit = 0;
+    if (x->ctx->fault.armed) {
+        pthread_mutex_lock(&x->mu);
+        hit = fault_hits(x, num, call->w);
+        pthread_mutex_unlock(&x->mu);
+    }
     if (hit) {
         snprintf(call->message, sizeof call->message, "injected fault");
         return PK_EINJECTED;
@@ -629,7 +727,7 @@ static void complete(xstate *x, task *t, outcome *o) {
     rc = rc ? rc : pack_result(&x->outbox, o);
     if (rc == 0)
         x->outbox_count++;
-    if (x->sleepers > 0)
+    if (atomic_load(&x->sleepers) > 0)
         pthread_cond_broadcast(&x->work); /* the main thread sends it */
 }
 
@@ -641,7 +739,7 @@ static void execute_hold(xstate *x, task *t, pk_worker *w) {
     int embedded = t->embedded;
     if (embedded)
         task_free(t); /* its argument; the task goes with its future */
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     complete(x, t, &o); /* may free the future, and an embedded t with it */
     x->running--;
     if (x->running == 0)
@@ -677,20 +775,24 @@ static void *worker_main(void *arg) {
     thread_arg *a = arg;
     xstate *x = a->x;
     pk_worker w;
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     worker_of(x, &w, a->thread);
     for (;;) {
+        if (atomic_load_explicit(&x->inbox, memory_order_relaxed) != NULL)
+            drain_inbox(x);
         task *t = take(x, a->thread);
         if (t == NULL) {
             if (x->stop)
                 break;
             /* the next task is often a moment away: watch before sleeping */
             pthread_mutex_unlock(&x->mu);
-            for (int i = 0; i < SPIN && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0;
+            for (int i = 0;
+                 i < SPIN && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0 &&
+                 atomic_load_explicit(&x->inbox, memory_order_relaxed) == NULL;
                  i++)
                 cpu_relax();
-            pthread_mutex_lock(&x->mu);
-            if (x->queued > 0 || x->stop)
+            lock_x(x);
+            if (x->queued > 0 || x->stop || atomic_load(&x->inbox) != NULL)
                 continue;
             wait_work(x, -1);
             continue;
@@ -763,7 +865,7 @@ static int start_threads(xstate *x, int first) {
     }
     n = n > 1 ? n : 1;
     if (x->nthreads != n) { /* the started ones read it */
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         x->nthreads = n;
         pthread_mutex_unlock(&x->mu);
     }
@@ -772,7 +874,7 @@ static int start_threads(xstate *x, int first) {
 
 /* Lets the worker threads end once the queue is empty, and joins them. */
 static void stop_threads(xstate *x) {
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     x->stop = 1;
     pthread_cond_broadcast(&x->work);
     pthread_mutex_unlock(&x->mu);
@@ -891,7 +993,7 @@ static void run_callbacks(pk_exec *ex) {
     if (ex->in_callbacks)
         return;
     ex->in_callbacks = 1;
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     while (ex->cb_head != NULL) {
         pk_future *f = ex->cb_head;
         ex->cb_head = f->cb_next;
@@ -907,7 +1009,7 @@ static void run_callbacks(pk_exec *ex) {
             if (fn != NULL)
                 fn(f, f->cb_arg);
         }
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         future_release(f);
     }
     pthread_mutex_unlock(&x->mu);
@@ -1081,13 +1183,13 @@ static int pump(pk_exec *ex, int may_run) {
         if (got == 0)
             break;
         activity++;
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         if (tag == TAG_RESULTS && take_results(ex, from, msg, len) != 0)
             ex->error = PK_EBACKEND;
         pthread_mutex_unlock(&x->mu);
         free(msg);
     }
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     int tell_cancel = 0;
     if (ex->failed) {
         cancel_pending(ex);
@@ -1182,7 +1284,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
     for (;;) {
         if (pump(ex, 1) > 0)
             poller_reset(&pl); /* results came or tasks went: more will */
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         int ok = done(ex, arg);
         if (!ok && ex->error == 0) {
             double left = deadline >= 0 ? deadline - pk__now() : 1.0;
@@ -1199,7 +1301,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
                 } else {
                     pthread_mutex_unlock(&x->mu);
                     sched_yield();
-                    pthread_mutex_lock(&x->mu);
+                    lock_x(x);
                 }
             }
             ok = done(ex, arg);
@@ -1216,7 +1318,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
 
 static int serve(xstate *x, void *chan) {
     pk_ctx *ctx = x->ctx;
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     x->serving = 1;
     pthread_mutex_unlock(&x->mu);
     int stop = 0, rc = 0;
@@ -1239,7 +1341,7 @@ static int serve(xstate *x, void *chan) {
             if (got == 0)
                 break;
             poller_reset(&pl);
-            pthread_mutex_lock(&x->mu);
+            lock_x(x);
             if (tag == TAG_TASKS) {
                 rd r = {msg, len};
                 while (r.left > 0) {
@@ -1286,7 +1388,7 @@ static int serve(xstate *x, void *chan) {
             free(msg);
         }
         /* results out */
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         buf out = x->outbox;
         memset(&x->outbox, 0, sizeof x->outbox);
         x->outbox_count = 0;
@@ -1316,14 +1418,14 @@ static int serve(xstate *x, void *chan) {
         if (stop && idle && out.len == 0)
             break;
         double nap = poller_nap(&pl);
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         if (x->outbox.len == 0 && (x->qhead == NULL || x->nstarted > 0)) {
             if (nap > 0) {
                 wait_work(x, nap);
             } else {
                 pthread_mutex_unlock(&x->mu);
                 sched_yield();
-                pthread_mutex_lock(&x->mu);
+                lock_x(x);
             }
         }
         pthread_mutex_unlock(&x->mu);
@@ -1393,6 +1495,7 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     }
     if (x->rank == 0)
         x->ex = ex;
+    ex->submitter = pthread_self();
     ex->fail_fast = opts != NULL && opts->fail_fast;
     ex->prefetch = opts != NULL && opts->prefetch > 0 ? opts->prefetch : 2;
     int R = x->nranks;
@@ -1485,7 +1588,7 @@ int pk_exec_close(pk_exec *ex, int how) {
     xstate *x = &ex->x;
     pk_ctx *ctx = x->ctx;
     if (how == PK_EXEC_CANCEL) {
-        pthread_mutex_lock(&x->mu);
+        lock_x(x);
         cancel_pending(ex);
         pthread_mutex_unlock(&x->mu);
         tell_all(ex, TAG_CANCEL);
@@ -1503,10 +1606,15 @@ int pk_exec_close(pk_exec *ex, int how) {
         pk__set_error(ctx, rc, "executor: %s", pk_strerror(rc));
     rc = ctx->backend->agree(ctx, rc);
     /* futures outlive the executor: they no longer point into it */
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     for (pk_future *f = ex->live; f != NULL; f = f->live_next)
         f->x = NULL;
     pthread_mutex_unlock(&x->mu);
+    while (ex->cache != NULL) {
+        pk_future *f = ex->cache;
+        ex->cache = f->pend_next;
+        free(f);
+    }
     free(ex->byid);
     xstate_destroy(x);
     free(ex->threads_of);
@@ -1573,7 +1681,30 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
     pk_future *f = future_with_task(x, fn, count, chunk, arg_size, arg, len, 0);
     if (f == NULL)
         return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
-    pthread_mutex_lock(&x->mu);
+    if (!remote(x)) {
+        /* one process: numbered, listed and pushed without the lock (only
+         * the submitter touches next_num, submitted and the live list) */
+        f->num = f->own.num = ex->next_num;
+        ex->next_num += count;
+        ex->submitted++;
+        f->live_next = ex->live;
+        if (ex->live != NULL)
+            ex->live->live_prev = f;
+        ex->live = f;
+        task *t = &f->own;
+        t->next = atomic_load_explicit(&x->inbox, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak(&x->inbox, &t->next, t))
+            ;
+        if (atomic_load(&x->sleepers) > 0) { /* a worker sleeps: wake it */
+            lock_x(x);
+            pthread_mutex_unlock(&x->mu);
+        }
+        if (callbacks != NULL)
+            *callbacks = atomic_load(&ex->cb_due) > 0;
+        *out = f;
+        return 0;
+    }
+    lock_x(x);
     int64_t num = ex->next_num;
     if (num + count > ex->cap_byid) {
         int64_t cap = ex->cap_byid ? ex->cap_byid : 1024;
@@ -1605,8 +1736,6 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         ex->pend_head = f;
     ex->pend_tail = f;
     ex->pending++;
-    if (!remote(x))
-        dispatch(ex, NULL, NULL); /* only this process's queue: no messages */
     if (callbacks != NULL)
         *callbacks = ex->cb_head != NULL;
     pthread_mutex_unlock(&x->mu);
@@ -1648,7 +1777,7 @@ int pk_call_submit(pk_call *call, const char *name, const void *arg, size_t len,
     pk_future *f = future_with_task(x, fn, 1, 0, len, arg, len, 1);
     if (f == NULL)
         return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_call_submit: no memory");
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     f->num = x->nested_next++;
     f->own.num = f->num;
     enqueue(x, &f->own);
@@ -1681,7 +1810,7 @@ static int is_done(pk_exec *ex, void *arg) {
 static int nested_wait(pk_future *f, double seconds) {
     xstate *x = f->x;
     double deadline = seconds >= 0 ? pk__now() + seconds : -1;
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     while (f->state != F_DONE) {
         if (current_call != NULL && f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
             task *t = f->t;
@@ -1690,7 +1819,7 @@ static int nested_wait(pk_future *f, double seconds) {
             x->running++;
             pthread_mutex_unlock(&x->mu);
             execute(x, t, current_call->w);
-            pthread_mutex_lock(&x->mu);
+            lock_x(x);
             continue;
         }
         double left = deadline >= 0 ? deadline - pk__now() : 0.05;
@@ -1730,7 +1859,7 @@ int pk_future_done(pk_future *f) {
         pump(f->x->ex, 0);
     if (f->x == NULL)
         return 1;
-    pthread_mutex_lock(&f->x->mu);
+    lock_x(f->x);
     int d = f->state == F_DONE;
     pthread_mutex_unlock(&f->x->mu);
     return d;
@@ -1767,7 +1896,7 @@ int pk_future_cancel(pk_future *f) {
     xstate *x = f->x;
     if (x == NULL)
         return PK_EBUSY;
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     int rc = PK_EBUSY;
     if (f->state == F_PENDING && !f->nested && x->ex != NULL) {
         pk_exec *ex = x->ex;
@@ -1812,7 +1941,22 @@ void pk_future_free(pk_future *f) {
         future_release(f);
         return;
     }
-    pthread_mutex_lock(&x->mu);
+    if (!f->nested && !remote(x) && on_submitter(x) && atomic_load(&f->state) == F_DONE &&
+        !f->cb_set) {
+        /* one process, done, no callbacks: nothing a worker still reads but
+         * the reference count, and the live list is the submitter's */
+        pk_exec *ex = x->ex;
+        if (f->live_prev != NULL)
+            f->live_prev->live_next = f->live_next;
+        else if (ex->live == f)
+            ex->live = f->live_next;
+        if (f->live_next != NULL)
+            f->live_next->live_prev = f->live_prev;
+        f->live_prev = f->live_next = NULL;
+        future_release(f);
+        return;
+    }
+    lock_x(x);
     f->user_freed = 1;
     if (!f->nested && x->ex != NULL) {
         pk_exec *ex = x->ex;
@@ -1864,7 +2008,7 @@ int pk_future_wait_any(pk_future **fs, int n, double seconds, int *index) {
         for (;;) {
             xstate *x = first->x;
             if (x != NULL)
-                pthread_mutex_lock(&x->mu);
+                lock_x(x);
             int ok = any_done(NULL, &a);
             if (x != NULL)
                 pthread_mutex_unlock(&x->mu);
@@ -1899,7 +2043,7 @@ int pk_future_on_done(pk_future *f, pk_future_fn on_done, pk_future_fn on_error,
     xstate *x = f->x;
     if (x == NULL)
         return PK_EINVAL;
-    pthread_mutex_lock(&x->mu);
+    lock_x(x);
     f->on_done = on_done;
     f->on_error = on_error;
     f->cb_arg = arg;
