@@ -38,6 +38,7 @@
 #include "parkit/exec.h"
 
 enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256 };
+#define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -202,9 +203,10 @@ struct xstate {
     /* results for rank 0 (ranks other than 0), packed, sent by the main thread */
     buf outbox;
     int64_t outbox_count;
-    int cancel_all; /* fail-fast or CANCEL from rank 0: drop queued top-level tasks */
-    int serving;    /* a rank other than 0: its main thread waits on `work` too */
-    pk_exec *ex;    /* rank 0 */
+    double outbox_since; /* when the oldest result in the outbox was put there */
+    int cancel_all;      /* fail-fast or CANCEL from rank 0: drop queued top-level tasks */
+    int serving;         /* a rank other than 0: its main thread waits on `work` too */
+    pk_exec *ex;         /* rank 0 */
 };
 
 struct pk_exec {
@@ -220,6 +222,11 @@ struct pk_exec {
     int64_t local_out; /* top-level tasks in this process's queue or running here */
     int *threads_of;   /* per rank */
     int64_t *out_at;   /* per rank: tasks handed out, not yet back */
+    int64_t *window;   /* per rank: tasks it may hold (prefetch per thread, or grown) */
+    double *sent_at;   /* per rank: when tasks last went there */
+    int adapt;         /* prefetch left to the executor: windows grow for short tasks */
+    int below_base;    /* ranks other than 0 holding fewer than their base_of() */
+    int next_rank;     /* where the next hand-out looks first */
     pk_future *cb_head, *cb_tail;
     _Atomic int64_t cb_due; /* callbacks queued and not yet run */
     pk_future *live;        /* futures the submitter holds, cut loose at close */
@@ -723,6 +730,8 @@ static void complete(xstate *x, task *t, outcome *o) {
     }
     /* a task of rank 0's: its result goes back in the next batch, keyed by
      * the task's first number (o->num names the failing part of a chunk) */
+    if (x->outbox_count == 0)
+        x->outbox_since = pk__now();
     int rc = buf_put(&x->outbox, &t->num, sizeof t->num);
     rc = rc ? rc : pack_result(&x->outbox, o);
     if (rc == 0)
@@ -1046,11 +1055,22 @@ static int local_workers(const pk_exec *ex) {
     return others == 0 ? 1 : 0;
 }
 
+/* Tasks rank r holds at least when there are enough: `prefetch` per thread. */
+static int64_t base_of(const pk_exec *ex, int r) {
+    return (int64_t)ex->threads_of[r] * ex->prefetch;
+}
+
+/* Rank r holds d more tasks (under x->mu); below_base follows. */
+static void out_add(pk_exec *ex, int r, int64_t d) {
+    int was = ex->out_at[r] < base_of(ex, r);
+    ex->out_at[r] += d;
+    ex->below_base += (ex->out_at[r] < base_of(ex, r)) - was;
+}
+
 /* Hands out pending tasks (under x->mu); messages built into per-rank buffers. */
 static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
     xstate *x = &ex->x;
     int lw = local_workers(ex);
-    int next_rank = 1;
     while (ex->pend_head != NULL) {
         pk_future *f = ex->pend_head;
         task *t = f->t;
@@ -1063,13 +1083,19 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
         } else if (lw > 0 && (!remote(x) || ex->local_out < (int64_t)lw * ex->prefetch)) {
             target = 0;
         } else if (remote(x)) {
-            for (int k = 0; k < x->nranks - 1 && target < 0; k++) {
-                int r = 1 + (next_rank - 1 + k) % (x->nranks - 1);
-                if (ex->out_at[r] < (int64_t)ex->threads_of[r] * ex->prefetch)
-                    target = r;
-            }
+            /* in turn, from where the last call left off: first a rank
+             * short of its `prefetch` per thread, then one with room in the
+             * share it was let grow, so that no rank holds extra while
+             * another lacks its due */
+            int n1 = x->nranks - 1;
+            for (int pass = ex->below_base > 0 ? 0 : 1; pass < 2 && target < 0; pass++)
+                for (int k = 0; k < n1 && target < 0; k++) {
+                    int r = 1 + (ex->next_rank - 1 + k) % n1;
+                    if (ex->out_at[r] < (pass == 0 ? base_of(ex, r) : ex->window[r]))
+                        target = r;
+                }
             if (target > 0)
-                next_rank = target % (x->nranks - 1) + 1;
+                ex->next_rank = target % n1 + 1;
         }
         if (target < 0)
             break;
@@ -1087,7 +1113,7 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
             f->t = NULL;
             f->state = F_REMOTE;
             f->rank_out = target;
-            ex->out_at[target]++;
+            out_add(ex, target, 1);
             if (batches == NULL || pack_task(&batches[target], t) != 0)
                 ex->error = PK_ENOMEM;
             else
@@ -1097,9 +1123,31 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
     }
 }
 
+/* Short tasks: results that come back within WINDOW_FAST of the last tasks
+ * sent, while the rank held all it could and more wait, double what the rank
+ * may hold (up to WINDOW_MAX per thread), so that many go in one message and
+ * the rank never waits for the next; results that take WINDOW_SLOW bring it
+ * back to `prefetch` per thread, so that long tasks stay spread over the
+ * ranks. (Under x->mu.) */
+enum { WINDOW_MAX = 64 };
+#define WINDOW_FAST 200e-6
+#define WINDOW_SLOW 10e-3
+
+static void adapt_window(pk_exec *ex, int r) {
+    int64_t base = base_of(ex, r);
+    int64_t top = (int64_t)ex->threads_of[r] * WINDOW_MAX;
+    double dt = pk__now() - ex->sent_at[r];
+    if (dt < WINDOW_FAST && ex->out_at[r] >= ex->window[r] && ex->pend_head != NULL)
+        ex->window[r] = 2 * ex->window[r] < top ? 2 * ex->window[r] : top;
+    else if (dt > WINDOW_SLOW)
+        ex->window[r] = base;
+}
+
 /* Takes in a batch of results from rank `from` (under x->mu). */
 static int take_results(pk_exec *ex, int from, const char *p, size_t len) {
     xstate *x = &ex->x;
+    if (ex->adapt && from > 0 && from < x->nranks)
+        adapt_window(ex, from);
     rd r = {p, len};
     while (r.left > 0) {
         int64_t key, num;
@@ -1121,7 +1169,7 @@ static int take_results(pk_exec *ex, int from, const char *p, size_t len) {
         r.p += dlen;
         r.left -= (size_t)dlen;
         if (from > 0 && from < x->nranks)
-            ex->out_at[from]--;
+            out_add(ex, from, -1);
         if (key < 0 || key >= ex->cap_byid || ex->byid[key] == NULL)
             continue;
         pk_future *f = ex->byid[key];
@@ -1211,10 +1259,13 @@ static int pump(pk_exec *ex, int may_run) {
         }
     }
     pthread_mutex_unlock(&x->mu);
+    double now = R > 1 ? pk__now() : 0;
     for (int r = 1; r < R; r++) {
         activity += nbatch[r];
         if (nbatch[r] > 0 && send_buf(ex, r, TAG_TASKS, &batches[r]) != 0)
             ex->error = PK_EBACKEND;
+        if (nbatch[r] > 0)
+            ex->sent_at[r] = now; /* read under x->mu: written by this thread only */
     }
     if (tell_cancel)
         tell_all(ex, TAG_CANCEL);
@@ -1387,11 +1438,18 @@ static int serve(xstate *x, void *chan) {
             pthread_mutex_unlock(&x->mu);
             free(msg);
         }
-        /* results out */
+        /* results out; a main thread that runs the tasks itself keeps running
+         * queued ones a moment before sending, so that short tasks' results
+         * go back many to a message */
         lock_x(x);
-        buf out = x->outbox;
-        memset(&x->outbox, 0, sizeof x->outbox);
-        x->outbox_count = 0;
+        int hold = x->nstarted == 0 && x->qhead != NULL && x->outbox.len > 0 && !stop &&
+                   pk__now() - x->outbox_since < BATCH_HOLD;
+        buf out = {0};
+        if (!hold) {
+            out = x->outbox;
+            memset(&x->outbox, 0, sizeof x->outbox);
+            x->outbox_count = 0;
+        }
         int idle = x->qhead == NULL && x->running == 0;
         /* the main thread runs no task: it would not hear messages meanwhile;
          * it does when no thread could start */
@@ -1501,7 +1559,12 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     int R = x->nranks;
     ex->threads_of = calloc((size_t)R, sizeof *ex->threads_of);
     ex->out_at = calloc((size_t)R, sizeof *ex->out_at);
-    rc = ex->threads_of == NULL || ex->out_at == NULL ? PK_ENOMEM : 0;
+    ex->window = calloc((size_t)R, sizeof *ex->window);
+    ex->sent_at = calloc((size_t)R, sizeof *ex->sent_at);
+    ex->adapt = opts == NULL || opts->prefetch == 0;
+    rc = ex->threads_of == NULL || ex->out_at == NULL || ex->window == NULL || ex->sent_at == NULL
+             ? PK_ENOMEM
+             : 0;
     /* rank 0: threads 1.. (0 submits); others of one thread: the main thread
      * runs the tasks between its polls; others: every thread, and the main one
      * only moves messages; fewer when some cannot start */
@@ -1535,6 +1598,10 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
             }
             free(msg);
         }
+        for (int r = 0; rc == 0 && r < R; r++)
+            ex->window[r] = base_of(ex, r);
+        ex->below_base = R - 1;
+        ex->next_rank = 1;
     }
     if (rc != 0)
         pk__set_error(ctx, rc, "pk_exec_open: %s", pk_strerror(rc));
@@ -1553,6 +1620,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
         xstate_destroy(x);
         free(ex->threads_of);
         free(ex->out_at);
+        free(ex->window);
+        free(ex->sent_at);
         free(ex);
         return rc;
     }
@@ -1568,6 +1637,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     xstate_destroy(x);
     free(ex->threads_of);
     free(ex->out_at);
+    free(ex->window);
+    free(ex->sent_at);
     free(ex);
     return rc;
 }
@@ -1619,6 +1690,8 @@ int pk_exec_close(pk_exec *ex, int how) {
     xstate_destroy(x);
     free(ex->threads_of);
     free(ex->out_at);
+    free(ex->window);
+    free(ex->sent_at);
     free(ex);
     return rc;
 }
@@ -1743,6 +1816,25 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
     return 0;
 }
 
+/* After a submission with other ranks: hand out now when a worker is short of
+ * tasks (a rank, or rank 0's own threads, holding fewer than `prefetch` per
+ * thread) or SUBMIT_BATCH wait; else the task waits for the next call, with
+ * the ones after it, to go in one message. Every worker still holds its
+ * `prefetch`, as between calls. */
+enum { SUBMIT_BATCH = 32 };
+
+static int worth_pumping(pk_exec *ex) {
+    xstate *x = &ex->x;
+    pthread_mutex_lock(&x->mu);
+    int lw = local_workers(ex);
+    int worth = ex->pending >= SUBMIT_BATCH || ex->failed ||
+                (lw > 0 && ex->local_out < (int64_t)lw * ex->prefetch);
+    for (int r = 1; !worth && r < x->nranks; r++)
+        worth = ex->out_at[r] < base_of(ex, r);
+    pthread_mutex_unlock(&x->mu);
+    return worth;
+}
+
 int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, pk_future **future) {
     if (future != NULL)
         *future = NULL;
@@ -1756,7 +1848,7 @@ int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, p
                             name != NULL ? name : "(null)");
     int callbacks = 0;
     int rc = submit_task(ex, fn, 1, 0, len, arg, len, future, &callbacks);
-    if (rc == 0 && remote(&ex->x))
+    if (rc == 0 && remote(&ex->x) && worth_pumping(ex))
         pump(ex, 0);
     else if (callbacks)
         run_callbacks(ex);
@@ -1933,6 +2025,18 @@ int64_t pk_future_task(const pk_future *f) {
     return f == NULL ? -1 : f->num;
 }
 
+/* Takes f off the submitter's list of futures it holds (the submitter's
+ * thread only). */
+static void live_unlink(pk_exec *ex, pk_future *f) {
+    if (f->live_prev != NULL)
+        f->live_prev->live_next = f->live_next;
+    else if (ex->live == f)
+        ex->live = f->live_next;
+    if (f->live_next != NULL)
+        f->live_next->live_prev = f->live_prev;
+    f->live_prev = f->live_next = NULL;
+}
+
 void pk_future_free(pk_future *f) {
     if (f == NULL)
         return;
@@ -1946,13 +2050,7 @@ void pk_future_free(pk_future *f) {
         /* one process, done, no callbacks: nothing a worker still reads but
          * the reference count, and the live list is the submitter's */
         pk_exec *ex = x->ex;
-        if (f->live_prev != NULL)
-            f->live_prev->live_next = f->live_next;
-        else if (ex->live == f)
-            ex->live = f->live_next;
-        if (f->live_next != NULL)
-            f->live_next->live_prev = f->live_prev;
-        f->live_prev = f->live_next = NULL;
+        live_unlink(ex, f);
         future_release(f);
         return;
     }
@@ -1962,13 +2060,7 @@ void pk_future_free(pk_future *f) {
         pk_exec *ex = x->ex;
         if (f->num < ex->cap_byid && f->state == F_DONE)
             ex->byid[f->num] = NULL;
-        if (f->live_prev != NULL)
-            f->live_prev->live_next = f->live_next;
-        else if (ex->live == f)
-            ex->live = f->live_next;
-        if (f->live_next != NULL)
-            f->live_next->live_prev = f->live_prev;
-        f->live_prev = f->live_next = NULL;
+        live_unlink(ex, f);
     }
     future_release(f);
     pthread_mutex_unlock(&x->mu);

@@ -809,6 +809,47 @@ TEST(MpiExec, EveryWorkerOfEveryRankRunsTasks) {
     }
 }
 
+// With the default prefetch a rank may hold many short tasks at once (its
+// share grows while results come back fast). Long tasks submitted after such a
+// burst must still reach every worker of every rank, not queue up on the ranks
+// that held the most.
+TEST(MpiExec, AfterABurstOfShortTasksLongOnesStillReachEveryWorker) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    constexpr int64_t kShort = 5000;
+    Board board(ctx.get(), kShort);
+    RegisterTasks();
+    int ranks = pk_ctx_size(ctx.get()), threads = Threads(ctx.get());
+    int workers = Workers(ctx.get());
+    if (WorldRank() == 0)
+        BoardSet(kRelease, 0);
+    EXPECT_EQ(pk_rank_barrier(ctx.get()), 0);
+    int rc = OnExecutor(ctx.get(), nullptr, [&](pk_exec *ex) {
+        Futures fs;
+        std::vector<pk_future *> f;
+        for (int64_t i = 0; i < kShort; i++) // one at a time, as a task farm does
+            f.push_back(Submit(ex, fs, "count", i));
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < kShort; i++)
+            wrong += ResultOf<int64_t>(f[static_cast<size_t>(i)]) != 3 * i + 1;
+        EXPECT_EQ(wrong, 0) << "short tasks with a wrong result";
+        BoardSet(kStarted, 0);
+        std::vector<pk_future *> holders;
+        for (int i = 0; i < 2 * ranks * threads + 4; i++)
+            holders.push_back(Submit(ex, fs, "hold", int64_t{i}));
+        bool all = PumpUntil(
+            holders[0], [&] { return BoardGet(kStarted) >= workers; }, 5);
+        EXPECT_TRUE(all) << BoardGet(kStarted) << " of " << workers
+                         << " workers began a long task within 5 s";
+        BoardSet(kRelease, 1);
+        for (pk_future *h : holders)
+            EXPECT_EQ(ResultOf<int64_t>(h), pk_future_task(h));
+    });
+    ExpectCleanEverywhere(rc);
+    if (WorldRank() == 0)
+        EXPECT_EQ(board.HitsOtherThan(kShort, 1), "") << "short tasks not run exactly once";
+}
+
 TEST(MpiExec, ArgumentsAndResultsOfAnySizeTravelWhole) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
