@@ -39,6 +39,7 @@
 
 enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256 };
 #define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
+#define HOLD_TASK 20e-6   /* ...while its last task took less than this */
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -1377,6 +1378,7 @@ static int serve(xstate *x, void *chan) {
     worker_of(x, &w, 0);
     poller pl;
     poller_reset(&pl);
+    double last_run = 1; /* seconds the main thread's last task took */
     for (;;) {
         /* messages in */
         for (;;) {
@@ -1443,7 +1445,7 @@ static int serve(xstate *x, void *chan) {
          * go back many to a message */
         lock_x(x);
         int hold = x->nstarted == 0 && x->qhead != NULL && x->outbox.len > 0 && !stop &&
-                   pk__now() - x->outbox_since < BATCH_HOLD;
+                   last_run < HOLD_TASK && pk__now() - x->outbox_since < BATCH_HOLD;
         buf out = {0};
         if (!hold) {
             out = x->outbox;
@@ -1467,7 +1469,9 @@ static int serve(xstate *x, void *chan) {
         else if (out.len == 0)
             free(out.p);
         if (t != NULL) {
+            double t0 = pk__now();
             execute(x, t, &w);
+            last_run = pk__now() - t0;
             poller_reset(&pl);
             continue;
         }
