@@ -118,9 +118,13 @@ static int is_json_number(const char *s) {
     json v;
     const char *err;
     size_t at;
-    if (s[0] != '-' && (s[0] < '0' || s[0] > '9'))
+    size_t n = strlen(s);
+    /* a JSON number starts with '-' or a digit and ends with a digit: the
+     * parser would also take white space around it ("-1\n"), which the report
+     * rightly keeps in a string */
+    if (n == 0 || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) || s[n - 1] < '0' || s[n - 1] > '9')
         return 0;
-    if (json_parse(s, strlen(s), &v, &err, &at) != 0)
+    if (json_parse(s, n, &v, &err, &at) != 0)
         return 0;
     int ok = v.kind == JSON_NUMBER;
     json_free(&v);
