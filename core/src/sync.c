@@ -602,7 +602,26 @@ HOT int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_only)
     return lock_take(s, w, (uint64_t)key_of(s, w), deadline, try_only);
 }
 
+/* The common case in one leaf: a worker of this context's pool call takes a
+ * free lock on shared memory. Anything else (no worker, a stop, a lock held,
+ * the one-sided engine) goes the whole way, which looks again from the start. */
 int pk_lock_acquire(pk_lock *lock, pk_worker *w) {
+    if (lock != NULL && w != NULL && w->job_ != NULL) {
+        const pk__sync *s = &lock->s;
+        const struct pk__job *job = w->job_;
+        if (job->ctx == s->ctx && !FAR(s) &&
+            !atomic_load_explicit(&job->stop, memory_order_relaxed) &&
+            !atomic_load_explicit(&s->h->broken, memory_order_relaxed)) {
+            uint64_t cur = 0;
+            if (atomic_compare_exchange_strong_explicit(&s->h->state, &cur, (uint64_t)key_of(s, w),
+                                                        memory_order_acquire,
+                                                        memory_order_relaxed)) {
+                if (s->flags & PK_LOCK_RECURSIVE)
+                    atomic_store_explicit(&lock->s.depth, 1, memory_order_relaxed);
+                return 0;
+            }
+        }
+    }
     return lock_acquire(lock, w, -1, 0);
 }
 
@@ -645,7 +664,25 @@ static int check_owner(pk__sync *s, pk_worker *w, const char *what) {
     return not_owner(s, w, what);
 }
 
+static int lock_release(pk_lock *lock, pk_worker *w);
+
+/* The common case in one leaf: a worker of this context's pool call lets go
+ * of a plain lock on shared memory that nobody waits for. The compare-and-swap
+ * is the owner check; anything else goes the whole way. */
 int pk_lock_release(pk_lock *lock, pk_worker *w) {
+    if (lock != NULL && w != NULL && w->job_ != NULL) {
+        const pk__sync *s = &lock->s;
+        if (w->job_->ctx == s->ctx && !FAR(s) && !(s->flags & PK_LOCK_RECURSIVE)) {
+            uint64_t cur = (uint64_t)key_of(s, w);
+            if (atomic_compare_exchange_strong_explicit(&s->h->state, &cur, 0, memory_order_release,
+                                                        memory_order_relaxed))
+                return 0;
+        }
+    }
+    return lock_release(lock, w);
+}
+
+static int lock_release(pk_lock *lock, pk_worker *w) {
     if (lock == NULL)
         return PK_EINVAL;
     pk__sync *s = &lock->s;
