@@ -45,12 +45,14 @@ echo "-- threads: the unit tests on every pool, the programs and examples on thr
     -LE '^(mpi|multihost)$' -E "$exclude")
 
 # MPI at 2 ranks: the MPI suite at 1 and 2 ranks (2 threads per rank: hybrid
-# 2x2), the one-sided sharing engine under MPI_THREAD_MULTIPLE (2x2, with its
-# progress thread) and under FUNNELED, and the CLI tests launched on 2 ranks.
+# 2x2), the one-sided sharing engine at 2x2 under the default
+# MPI_THREAD_SERIALIZED (every thread's calls under parkit's serial lock),
+# under MPI_THREAD_MULTIPLE (with its progress thread) and under FUNNELED,
+# and the CLI tests launched on 2 ranks.
 # More ranks are left to the other stages: each TSan rank is several times
 # slower and the 3, 4 and 8-rank runs oversubscribe 2 cores further. The
 # multihost tests need network namespaces and run in the full build.
-mpi2='test_mpi_np[12]|test_mpi_sync_onesided_(np2x2|funneled)'
+mpi2='test_mpi_np[12]|test_mpi_sync_onesided_((serialized|multiple)_np2x2|funneled)'
 mpi2+='|cli\.mpirun\.(.*_hybrid|factorial_output.*|squares_usage_error_once)'
 mpi2+='|cli\.signals\.mpirun_.*'
 mpi2+='|cli\.squares\.(plot_ranks_grid|default_threads_follow_binding|unequal_threads_pool)'

@@ -113,7 +113,9 @@ static int post(mpi_chan *c, int dest, int tag, const void *data, size_t len) {
         return PK_ENOMEM;
     memcpy(copy, data, len);
     MPI_Request r;
+    int taken = pk__mpi_serial_begin();
     int m = MPI_Isend(copy, (int)len, MPI_BYTE, dest, tag, c->comm, &r);
+    pk__mpi_serial_end(taken);
     if (m != MPI_SUCCESS) {
         free(copy);
         return PK_EBACKEND;
@@ -293,7 +295,9 @@ static int handle(mpi_chan *c, const MPI_Status *s) {
     char *spill = NULL;
     if (bytes < 0 || (size_t)bytes > room || into == NULL)
         into = spill = malloc(bytes > 0 ? (size_t)bytes : 1);
+    int taken = pk__mpi_serial_begin();
     int m = MPI_Recv(into, bytes, MPI_BYTE, src, tag, c->comm, MPI_STATUS_IGNORE);
+    pk__mpi_serial_end(taken);
     free(spill);
     if (m == MPI_SUCCESS)
         c->recvd[src]++;
@@ -308,12 +312,18 @@ static int handle(mpi_chan *c, const MPI_Status *s) {
 /* Takes in everything that has arrived and answers credit requests. */
 static void progress(mpi_chan *c) {
     send_abort_notices(c);
-    if (c->sends.n > 0 && pk__reqs_test(&c->sends) != MPI_SUCCESS)
+    int taken = pk__mpi_serial_begin();
+    int m = c->sends.n > 0 ? pk__reqs_test(&c->sends) : MPI_SUCCESS;
+    pk__mpi_serial_end(taken);
+    if (m != MPI_SUCCESS)
         set_abort(c, PK_EBACKEND);
     for (;;) {
         int flag = 0;
         MPI_Status s;
-        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &s) != MPI_SUCCESS) {
+        taken = pk__mpi_serial_begin();
+        m = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &s);
+        pk__mpi_serial_end(taken);
+        if (m != MPI_SUCCESS) {
             set_abort(c, PK_EBACKEND);
             return;
         }

@@ -1,8 +1,9 @@
 /* Private to the MPI backend: the context's state, the layout of the current
  * job over the ranks (which rank holds which chunks, and where their partials,
  * outputs and task results are), and the helpers the backend's files share.
- * Only the thread that initialized MPI calls MPI (MPI_THREAD_FUNNELED): the
- * rank's worker threads never do. */
+ * Only the thread that initialized MPI makes the pool's MPI calls; a rank's
+ * worker threads make none but the one-sided calls of the sharing primitives
+ * across nodes (mpi_segment.c), under MPI_THREAD_SERIALIZED or MULTIPLE. */
 #ifndef PARKIT_MPI_IMPL_H
 #define PARKIT_MPI_IMPL_H
 
@@ -131,6 +132,12 @@ int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t 
 /* 1 when [p, p + len) lies in a one-node segment of this process; *addr0 gets
  * its address in rank 0's process. */
 int pk__mpi_segment_locate(const void *p, size_t len, uint64_t *addr0);
+/* Under MPI_THREAD_SERIALIZED, while segments across nodes exist, worker threads
+ * make their one-sided calls themselves, so every MPI call parkit makes while a
+ * pool call runs goes through begin/end: one at a time in the process. begin
+ * returns whether it took the lock (give that to end); elsewhere it takes none. */
+int pk__mpi_serial_begin(void);
+void pk__mpi_serial_end(int taken);
 
 /* ---- messages for the executor (mpi_msg.c) ---- */
 int pk__mpi_msg_open(pk_ctx *ctx, void **chan);

@@ -1,11 +1,15 @@
 /* Starting and stopping MPI for parkit programs, and telling whether the process
  * was started by an MPI launcher at all (so a plain `squares` run never touches
- * MPI). parkit asks for MPI_THREAD_FUNNELED: only the thread that called
- * MPI_Init_thread makes MPI calls, the OpenMP threads inside a rank never do.
- * PARKIT_MPI_THREADS=multiple asks for MPI_THREAD_MULTIPLE instead, which lets
- * every worker thread use the sharing primitives across nodes; it is not the
- * default because Open MPI's one-sided component over TCP (osc pt2pt) refuses
- * to create any window under it, and the pool's dynamic schedule needs one. */
+ * MPI). parkit asks for MPI_THREAD_SERIALIZED: the pool's own MPI calls are made
+ * by the thread that called MPI_Init_thread, and the only MPI calls a worker
+ * thread makes are the one-sided ones of the sharing primitives across nodes,
+ * which parkit takes one at a time with its own calls (pk__mpi_serial_begin).
+ * Open MPI treats SERIALIZED as FUNNELED: no lock on any MPI call.
+ * PARKIT_MPI_THREADS=funneled asks for MPI_THREAD_FUNNELED (worker threads are
+ * then refused those calls) and =multiple for MPI_THREAD_MULTIPLE (any thread,
+ * with a progress thread on rank 0). MULTIPLE is not the default because Open
+ * MPI's one-sided component over TCP (osc pt2pt) refuses to create any window
+ * under it, and the pool's dynamic schedule needs one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +21,11 @@ static int we_initialized;
 /* The level to ask for: see the top of the file. */
 static int wanted_level(void) {
     const char *v = getenv("PARKIT_MPI_THREADS");
-    return v != NULL && strcmp(v, "multiple") == 0 ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
+    if (v != NULL && strcmp(v, "multiple") == 0)
+        return MPI_THREAD_MULTIPLE;
+    if (v != NULL && strcmp(v, "funneled") == 0)
+        return MPI_THREAD_FUNNELED;
+    return MPI_THREAD_SERIALIZED;
 }
 
 int pk_mpi_init(int *argc, char ***argv, int *provided) {

@@ -1,7 +1,8 @@
 /* Messages between ranks for the executor (core's exec.c): a duplicate of the
  * context's communicator, nonblocking sends whose buffers are freed once they
  * complete, and probes for whatever has arrived. Only the thread that makes
- * pool calls uses it (MPI_THREAD_FUNNELED is enough). */
+ * pool calls uses it, while worker threads run tasks: under the serial lock
+ * (pk__mpi_serial_begin), since those may make one-sided calls. */
 #include <stdlib.h>
 
 #include "mpi_impl.h"
@@ -49,7 +50,7 @@ int pk__mpi_msg_open(pk_ctx *ctx, void **chan) {
     return 0;
 }
 
-int pk__mpi_msg_send(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t len) {
+static int msg_send(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t len) {
     msg_chan *c = chan;
     (void)ctx;
     if (len > (size_t)INT32_MAX) {
@@ -76,7 +77,7 @@ int pk__mpi_msg_send(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t
     return c->nout > 8 ? reap(c) : 0;
 }
 
-int pk__mpi_msg_poll(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, size_t *len) {
+static int msg_poll(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, size_t *len) {
     msg_chan *c = chan;
     (void)ctx;
     *buf = NULL;
@@ -104,6 +105,20 @@ int pk__mpi_msg_poll(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, s
     *buf = b;
     *len = (size_t)n;
     return 1;
+}
+
+int pk__mpi_msg_send(pk_ctx *ctx, void *chan, int to, int tag, void *buf, size_t len) {
+    int taken = pk__mpi_serial_begin();
+    int rc = msg_send(ctx, chan, to, tag, buf, len);
+    pk__mpi_serial_end(taken);
+    return rc;
+}
+
+int pk__mpi_msg_poll(pk_ctx *ctx, void *chan, int *from, int *tag, void **buf, size_t *len) {
+    int taken = pk__mpi_serial_begin();
+    int rc = msg_poll(ctx, chan, from, tag, buf, len);
+    pk__mpi_serial_end(taken);
+    return rc;
 }
 
 void pk__mpi_msg_close(pk_ctx *ctx, void *chan) {

@@ -494,9 +494,11 @@ int64_t pk__mpi_progress_sum(pk_ctx *ctx, pk__job *job, int64_t local_done) {
     pk__mpi_state *st = ctx->impl;
     int64_t delta = local_done - job->progress_sent, old = 0;
     job->progress_sent = local_done;
+    int taken = pk__mpi_serial_begin(); /* the other threads are running */
     int m =
         MPI_Fetch_and_op(&delta, &old, MPI_INT64_T, 0, progress_word(st->slot), MPI_SUM, st->win);
     if (m == MPI_SUCCESS)
         m = MPI_Win_flush(0, st->win);
+    pk__mpi_serial_end(taken);
     return m == MPI_SUCCESS ? old + delta : local_done; /* progress only: no error */
 }

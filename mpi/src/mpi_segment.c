@@ -11,6 +11,8 @@
  * every access is one MPI_Fetch_and_op / MPI_Compare_and_swap (or a get/put
  * accumulate for bulk copies) followed by MPI_Win_flush, so each is complete
  * and atomic with respect to the others when it returns. Under the default
+ * MPI_THREAD_SERIALIZED any worker thread makes them, one at a time with every
+ * other MPI call parkit makes during a pool call (the serial lock below). Under
  * MPI_THREAD_FUNNELED only the thread that created the segment (the rank's main
  * thread) may make these calls; other worker threads get PK_ENOTSUP with the
  * reason. Under MPI_THREAD_MULTIPLE (PARKIT_MPI_THREADS=multiple, for MPIs whose
@@ -83,6 +85,26 @@ int pk__mpi_segment_locate(const void *p, size_t len, uint64_t *addr0) {
     return found;
 }
 
+/* The serial lock: on while far segments exist under MPI_THREAD_SERIALIZED
+ * (segments are made and freed collectively, outside pool calls, so "on" does
+ * not change while a pool call runs). */
+static struct {
+    pthread_mutex_t mu;
+    atomic_int users;
+} serial = {PTHREAD_MUTEX_INITIALIZER, 0};
+
+int pk__mpi_serial_begin(void) {
+    if (atomic_load_explicit(&serial.users, memory_order_relaxed) == 0)
+        return 0;
+    pthread_mutex_lock(&serial.mu);
+    return 1;
+}
+
+void pk__mpi_serial_end(int taken) {
+    if (taken)
+        pthread_mutex_unlock(&serial.mu);
+}
+
 /* Rank 0's progress thread, shared by every far segment of the process
  * (segments are made and freed by one thread, collectively). */
 static struct {
@@ -146,20 +168,22 @@ static int far_new(pk_ctx *ctx, size_t bytes, segment *seg) {
     }
     seg->far = 1;
     progress_start(ctx, seg->level);
+    if (seg->level == MPI_THREAD_SERIALIZED)
+        atomic_fetch_add(&serial.users, 1);
     return 0;
 }
 
 /* May this thread call MPI on the segment? Else PK_ENOTSUP, noted unless quiet. */
 static int far_allowed(pk_ctx *ctx, const segment *seg, int quiet) {
-    if (seg->level >= MPI_THREAD_MULTIPLE || pthread_equal(pthread_self(), seg->owner))
+    if (seg->level >= MPI_THREAD_SERIALIZED || pthread_equal(pthread_self(), seg->owner))
         return 0;
     if (quiet)
         return PK_ENOTSUP;
     return pk__ctx_note(ctx, PK_ENOTSUP,
                         "sharing primitives across nodes are used through MPI one-sided calls, "
                         "which only a rank's main thread may make under %s: run one thread per "
-                        "rank, or PARKIT_MPI_THREADS=multiple where MPI's one-sided component "
-                        "supports MPI_THREAD_MULTIPLE",
+                        "rank, or initialize MPI with MPI_THREAD_SERIALIZED (parkit's default; "
+                        "PARKIT_MPI_THREADS=serialized) or MPI_THREAD_MULTIPLE",
                         pk_mpi_thread_level_name(seg->level));
 }
 
@@ -184,6 +208,7 @@ int pk__mpi_segment_op(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t o
     MPI_Aint disp = (MPI_Aint)off;
     int m;
     const char *what = "MPI_Fetch_and_op";
+    int serial_taken = pk__mpi_serial_begin();
     switch (op & ~PK__SEG_QUIET) {
     case PK__SEG_LOAD:
         m = MPI_Fetch_and_op(NULL, &out, MPI_UINT64_T, 0, disp, MPI_NO_OP, seg->win);
@@ -200,10 +225,12 @@ int pk__mpi_segment_op(pk_ctx *ctx, void *handle, int op, size_t off, uint64_t o
         m = MPI_Compare_and_swap(&operand, &compare, &out, MPI_UINT64_T, 0, disp, seg->win);
         break;
     default:
+        pk__mpi_serial_end(serial_taken);
         return PK_EINVAL;
     }
     if (m == MPI_SUCCESS)
         m = MPI_Win_flush(0, seg->win);
+    pk__mpi_serial_end(serial_taken);
     if (m != MPI_SUCCESS)
         return far_failed(ctx, m, what, quiet);
     if (old != NULL)
@@ -224,6 +251,7 @@ int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t 
     char *p = buf;
     MPI_Aint disp = (MPI_Aint)off;
     int m = MPI_SUCCESS;
+    int serial_taken = pk__mpi_serial_begin();
     while (left > 0 && m == MPI_SUCCESS) {
         int n = left > (1u << 30) ? 1 << 30 : (int)left;
         if (put)
@@ -237,6 +265,7 @@ int pk__mpi_segment_xfer(pk_ctx *ctx, void *handle, int put, size_t off, size_t 
         disp += (MPI_Aint)((size_t)n * unit);
         left -= (size_t)n;
     }
+    pk__mpi_serial_end(serial_taken);
     return m == MPI_SUCCESS ? 0
                             : far_failed(ctx, m, put ? "MPI_Accumulate" : "MPI_Get_accumulate", 0);
 }
@@ -317,5 +346,7 @@ void pk__mpi_segment_free(pk_ctx *ctx, void *handle) {
     MPI_Win_free(&seg->win);
     if (seg->far)
         progress_stop();
+    if (seg->far && seg->level == MPI_THREAD_SERIALIZED)
+        atomic_fetch_sub(&serial.users, 1);
     free(seg);
 }

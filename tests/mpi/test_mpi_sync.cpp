@@ -654,18 +654,19 @@ TEST(MpiSync, FailureWakesWorkersWaitingAtABarrier) {
 }
 
 // The one-sided engine (ranks on several nodes, or forced on one by
-// PARKIT_SYNC_ENGINE=onesided) needs MPI_THREAD_MULTIPLE for worker threads
-// other than a rank's main thread: below it they are refused with the reason,
-// the main threads go on, and the pool call fails with that reason on every
-// rank rather than calling MPI from a thread that may not.
-TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsBelowMultiple) {
+// PARKIT_SYNC_ENGINE=onesided) needs MPI_THREAD_SERIALIZED (parkit's default)
+// or MULTIPLE for worker threads other than a rank's main thread: under
+// FUNNELED they are refused with the reason, the main threads go on, and the
+// pool call fails with that reason on every rank rather than calling MPI from
+// a thread that may not.
+TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsUnderFunneled) {
     int provided = 0;
     MPI_Query_thread(&provided);
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
     bool far = OneSidedEngine() || !OneNode();
-    if (!far || provided >= MPI_THREAD_MULTIPLE || pk_ctx_threads(ctx.get()) < 2)
-        GTEST_SKIP() << "needs the one-sided engine, threads and a level below MULTIPLE";
+    if (!far || provided >= MPI_THREAD_SERIALIZED || pk_ctx_threads(ctx.get()) < 2)
+        GTEST_SKIP() << "needs the one-sided engine, threads and MPI_THREAD_FUNNELED";
     Ptr<pk_lock> lock = NewLock(ctx.get());
     Ptr<pk_shared> took = NewShared(ctx.get(), sizeof(int64_t), 1);
     ASSERT_TRUE(lock && took);
@@ -686,9 +687,54 @@ TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsBelowMultiple) {
         return rc != 0 ? rc : released;
     };
     EXPECT_EQ(EveryWorker(ctx.get(), use), PK_ENOTSUP);
-    EXPECT_TRUE(Has(ctx.get(), "MPI_THREAD_MULTIPLE")) << ErrorText(ctx.get());
+    EXPECT_TRUE(Has(ctx.get(), "MPI_THREAD_SERIALIZED")) << ErrorText(ctx.get());
     // a rank whose thread came late may have seen the primitive broken instead
     int mine = refused.load(), all = 0;
     MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     EXPECT_GE(all, 1);
+}
+
+// Under MPI_THREAD_SERIALIZED (parkit's default) every worker thread of every
+// rank uses the one-sided engine itself, its MPI calls taken one at a time with
+// the pool's own: each worker takes the lock many times and counts its turns in
+// its own element, and the lock keeps a plain read-and-write exact. The count of
+// each (rank, thread) proves the threads other than a rank's main one took part.
+TEST(MpiSync, OneSidedEngineServesEveryWorkerThreadWhenSerialized) {
+    int provided = 0;
+    MPI_Query_thread(&provided);
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    bool far = OneSidedEngine() || !OneNode();
+    if (!far || provided < MPI_THREAD_SERIALIZED || pk_ctx_threads(ctx.get()) < 2)
+        GTEST_SKIP() << "needs the one-sided engine, threads and MPI_THREAD_SERIALIZED or more";
+    int workers = Workers(ctx.get()), threads = pk_ctx_threads(ctx.get());
+    Ptr<pk_lock> lock = NewLock(ctx.get());
+    Ptr<pk_shared> total = NewShared(ctx.get(), sizeof(int64_t), 1);
+    Ptr<pk_shared> turns = NewShared(ctx.get(), sizeof(int64_t), workers);
+    ASSERT_TRUE(lock && total && turns);
+    EXPECT_EQ(pk_shared_data(total.get()), nullptr); // really the one-sided engine
+    constexpr int kPer = 40;
+    auto use = [&](int64_t, pk_worker *w) {
+        int64_t me = int64_t{w->rank} * threads + w->thread;
+        for (int i = 0; i < kPer; i++) {
+            int rc = pk_lock_acquire(lock.get(), w);
+            if (rc != 0)
+                return rc;
+            int64_t v = 0;
+            rc = pk_shared_load_i64(total.get(), 0, &v);
+            if (rc == 0)
+                rc = pk_shared_store_i64(total.get(), 0, v + 1);
+            if (rc == 0)
+                rc = pk_shared_fetch_add_i64(turns.get(), me, 1, nullptr);
+            int released = pk_lock_release(lock.get(), w);
+            if (rc != 0 || released != 0)
+                return rc != 0 ? rc : released;
+        }
+        return 0;
+    };
+    ASSERT_EQ(EveryWorker(ctx.get(), use), 0) << ErrorText(ctx.get());
+    EXPECT_EQ(Load(total.get(), 0), int64_t{workers} * kPer);
+    for (int i = 0; i < workers; i++)
+        EXPECT_EQ(Load(turns.get(), i), kPer)
+            << "rank " << i / threads << ", thread " << i % threads;
 }

@@ -22,19 +22,23 @@
  * ranks of one node it lives in memory the ranks share (an MPI shared-memory
  * window), so locking, waking and atomic updates between two ranks are plain
  * atomic operations on that memory and cost about what they cost between two
- * threads; no MPI call is made after creation, so the MPI thread level stays
- * FUNNELED. When the ranks span several nodes, the state lives on rank 0 and
- * every operation is an MPI one-sided call (MPI_Fetch_and_op,
- * MPI_Compare_and_swap) that completes before it returns; waiters poll with
- * pauses growing to 1 ms. An operation then costs a network round trip (taking
- * a free lock or letting go of one is one call), and pk_shared_data is NULL
- * (use get and put). Under the default MPI_THREAD_FUNNELED only a rank's main
- * thread may make those calls: run one thread per rank there, or other worker
- * threads get PK_ENOTSUP with the reason. PARKIT_MPI_THREADS=multiple makes
- * parkit ask for MPI_THREAD_MULTIPLE, which lets every thread use them where
- * MPI's one-sided component supports that level (RDMA networks; Open MPI's
- * TCP component, osc pt2pt, refuses every window under it, so leave it unset
- * there).
+ * threads; no MPI call is made after creation. When the ranks span several
+ * nodes, the state lives on rank 0 and every operation is an MPI one-sided
+ * call (MPI_Fetch_and_op, MPI_Compare_and_swap) that completes before it
+ * returns; waiters poll with pauses growing to 1 ms. An operation then costs a
+ * network round trip (taking a free lock or letting go of one is one call), and
+ * pk_shared_data is NULL (use get and put). Every worker thread makes those
+ * calls itself under the MPI_THREAD_SERIALIZED that pk_mpi_init asks for:
+ * parkit takes its own MPI calls one at a time in each process while such
+ * primitives exist (the program must make no MPI call of its own inside a pool
+ * call then). Under MPI_THREAD_FUNNELED (MPI initialized so by the program, or
+ * PARKIT_MPI_THREADS=funneled) only a rank's main thread may: other worker
+ * threads get PK_ENOTSUP with the reason. PARKIT_MPI_THREADS=multiple asks
+ * for MPI_THREAD_MULTIPLE where MPI's one-sided component supports it (RDMA
+ * networks; Open MPI's TCP component, osc pt2pt, refuses every window under
+ * it) and adds a progress thread on rank 0. The one-sided operations move only
+ * while rank 0 is inside MPI: a rank 0 busy outside MPI delays them (never for
+ * good: a pool call ends in MPI and every waiter polls through MPI).
  * PARKIT_SYNC_ENGINE=onesided uses this engine on one node too (tests, timing).
  *
  * Waiting and errors. Blocking calls sleep (a futex on Linux), and take part in

@@ -9,9 +9,11 @@
  * stopped because another failed, PK_EABORTED, never hides the cause).
  *
  * Threads. Only the thread that calls parkit (the one that initialized MPI)
- * makes MPI calls; the threads that run callbacks never do, so
- * MPI_THREAD_FUNNELED is enough. Call parkit, including every channel operation
- * between ranks, from that thread only.
+ * makes the pool's MPI calls. The threads that run callbacks make none, except
+ * the one-sided calls of the sharing primitives when the ranks span several
+ * nodes (parkit/sync.h): under MPI_THREAD_SERIALIZED parkit takes those and its
+ * own one at a time. Call parkit, including every channel operation between
+ * ranks, from that thread only.
  *
  * How a call is spread over ranks:
  * - Static schedule: each rank runs a balanced contiguous block of chunks (what
@@ -49,9 +51,11 @@
 extern "C" {
 #endif
 
-/* Initializes MPI with MPI_Init_thread (MPI_THREAD_FUNNELED is what parkit needs;
- * it asks for that) unless it already is. *provided gets the level. Returns 0 or
- * PK_EBACKEND. */
+/* Initializes MPI with MPI_Init_thread unless it already is; *provided gets the
+ * level. parkit asks for MPI_THREAD_SERIALIZED (FUNNELED is enough for all but
+ * worker threads using the sharing primitives across nodes; Open MPI treats the
+ * two alike); PARKIT_MPI_THREADS=funneled or =multiple asks for that level
+ * instead. Returns 0 or PK_EBACKEND. */
 int pk_mpi_init(int *argc, char ***argv, int *provided);
 
 /* Finalizes MPI if pk_mpi_init initialized it. Free every MPI context first. */
