@@ -1128,6 +1128,85 @@ TEST_P(Sync, APrimitiveOfAnotherContextIsRefused) {
     EXPECT_EQ(pk_lock_release(lock.get(), nullptr), 0);
 }
 
+// A primitive used after it was freed is refused with PK_EINVAL and the reason,
+// in a pool call (the lock's fast path too) and outside; freeing it again does
+// nothing but say so; a condition whose lock was freed refuses to wait.
+TEST_P(Sync, UseAfterFreeIsRefusedWithItsReason) {
+    pk_lock *lock = NewLock().release();
+    pk_lock *cond_lock = NewLock().release();
+    pk_sem *sem = NewSem(1, 0).release();
+    pk_event *event = NewEvent().release();
+    pk_cond *cond = NewCond(cond_lock).release();
+    pk_barrier *barrier = NewBarrier(1).release();
+    pk_shared *shared = NewShared(sizeof(int64_t), 4).release();
+    ASSERT_TRUE(lock && cond_lock && sem && event && cond && barrier && shared);
+    pk_lock_free(lock);
+    pk_lock_free(cond_lock);
+    pk_sem_free(sem);
+    pk_event_free(event);
+    pk_barrier_free(barrier);
+    pk_shared_free(shared);
+    struct Codes {
+        int acquire, release, sem, event, cond, barrier, shared;
+    } got{};
+    auto use = [&](pk_worker *w) {
+        got.acquire = pk_lock_acquire(lock, w);
+        got.release = pk_lock_release(lock, w);
+        got.sem = pk_sem_acquire(sem, w);
+        got.event = pk_event_wait(event, w);
+        got.cond = pk_cond_wait(cond, w);
+        got.barrier = pk_barrier_wait(barrier, w);
+        got.shared = pk_shared_fetch_add_i64(shared, 0, 1, nullptr);
+        return 0;
+    };
+    ASSERT_EQ(Once(use), 0) << ErrorString();
+    EXPECT_EQ(got.acquire, PK_EINVAL);
+    EXPECT_EQ(got.release, PK_EINVAL);
+    EXPECT_EQ(got.sem, PK_EINVAL);
+    EXPECT_EQ(got.event, PK_EINVAL);
+    EXPECT_EQ(got.cond, PK_EINVAL);
+    EXPECT_EQ(got.barrier, PK_EINVAL);
+    EXPECT_EQ(got.shared, PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_shared used after pk_shared_free");
+    pk_ctx_clear_error(ctx());
+    EXPECT_EQ(pk_lock_try_acquire(lock, nullptr), PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_lock used after pk_lock_free");
+    pk_ctx_clear_error(ctx());
+    EXPECT_EQ(pk_lock_acquire_timeout(lock, nullptr, 0.01), PK_EINVAL);
+    EXPECT_EQ(pk_sem_release(sem, nullptr), PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_sem used after pk_sem_free");
+    EXPECT_EQ(pk_sem_value(sem), 0);
+    EXPECT_EQ(pk_event_set(event, nullptr), PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_event used after pk_event_free");
+    EXPECT_EQ(pk_event_is_set(event), 0);
+    EXPECT_EQ(pk_shared_data(shared), nullptr);
+    EXPECT_EQ(pk_shared_count(shared), 0);
+    EXPECT_EQ(pk_shared_elem_size(shared), 0u);
+    int64_t v = 0;
+    EXPECT_EQ(pk_shared_get(shared, 0, 1, &v), PK_EINVAL);
+    EXPECT_EQ(pk_shared_load_i64(shared, 0, &v), PK_EINVAL);
+    EXPECT_EQ(pk_barrier_wait(barrier, nullptr), PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_barrier used after pk_barrier_free");
+    // the condition itself is alive; its lock is not
+    pk_ctx_clear_error(ctx());
+    EXPECT_EQ(pk_cond_notify(cond, nullptr), 0);
+    EXPECT_EQ(pk_cond_wait_timeout(cond, nullptr, 0.01), PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_lock used after pk_lock_free");
+    pk_cond_free(cond);
+    EXPECT_EQ(pk_cond_notify(cond, nullptr), PK_EINVAL);
+    EXPECT_MESSAGE_HAS("pk_cond used after pk_cond_free");
+    // freed twice: nothing happens but the note
+    pk_ctx_clear_error(ctx());
+    pk_lock_free(lock);
+    EXPECT_MESSAGE_HAS("pk_lock used after pk_lock_free");
+    pk_shared_free(shared);
+    // and the context still makes and uses new primitives
+    Ptr<pk_lock> fresh = NewLock();
+    ASSERT_NE(fresh, nullptr);
+    EXPECT_EQ(pk_lock_try_acquire(fresh.get(), nullptr), 0) << ErrorString();
+    EXPECT_EQ(pk_lock_release(fresh.get(), nullptr), 0) << ErrorString();
+}
+
 } // namespace
 
 INSTANTIATE_TEST_SUITE_P(Pools, Sync, testing::ValuesIn(AllPools()), PoolName);

@@ -157,6 +157,8 @@ struct pk_ctx {
     pk_chan *chans[16];      /* open channels, woken by abort when a call fails */
     struct pk__sync **syncs; /* open sharing primitives, broken when a call fails */
     int nsyncs, cap_syncs;
+    struct pk__sync **grave; /* the last freed primitives, kept to refuse their use */
+    int grave_next;
     int nchans;
     int redirect_ok; /* rank layout lets the fault task move (set by the backend) */
 };
@@ -299,6 +301,7 @@ const char *pk__ctx_take_note(const pk_ctx *ctx, int code);
 /* Sharing primitives (sync.c): a pool call failed, so every primitive open on
  * ctx breaks and its waiters, on every rank, wake with PK_EABORTED. */
 void pk__ctx_break_syncs(pk_ctx *ctx);
+void pk__ctx_free_syncs(pk_ctx *ctx);
 
 /* Threads-backend channel (mutex and condition variables), also used by serial. */
 int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts);

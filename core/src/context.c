@@ -42,6 +42,7 @@ void pk_ctx_free(pk_ctx *ctx) {
         return;
     if (ctx->backend->finalize != NULL)
         ctx->backend->finalize(ctx);
+    pk__ctx_free_syncs(ctx);
     free(ctx);
 }
 

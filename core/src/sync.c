@@ -58,12 +58,20 @@ typedef struct sync_head {
 
 enum { HEAD_BYTES = (sizeof(sync_head) + 63) / 64 * 64, SPINS = 2000, LOCK_SPINS = 2000 };
 
+/* Use after free. A freed primitive's memory is kept, marked dead, among the
+ * context's last GRAVE freed ones (until the context is freed), so that a call
+ * through a stale pointer is refused with the reason rather than reading freed
+ * memory. Beyond that many frees the oldest is given back and nothing can be
+ * said of it. */
+enum { SYNC_LIVE = 0x5c11a11e, SYNC_DEAD = 0x0dead5c1, GRAVE = 1024 };
+
 #define F(field) offsetof(sync_head, field)
 
 /* A primitive as one process sees it. Every public type starts with it. */
 typedef struct pk__sync {
-    pk_ctx *ctx;
+    uint32_t magic; /* SYNC_LIVE until freed, then SYNC_DEAD (kept a while) */
     int kind;
+    pk_ctx *ctx;
     void *segment; /* the backend's handle, or the malloc'ed block */
     sync_head *h;  /* NULL when the words are reached one-sidedly */
     char *data;    /* pk_shared: the elements, after the head (NULL: one-sided) */
@@ -374,6 +382,7 @@ static void segment_free(pk_ctx *ctx, void *handle) {
 static int sync_open(pk_ctx *ctx, pk__sync *s, int kind, size_t extra, int rc,
                      void (*init)(sync_head *h, const void *arg), const void *arg) {
     memset(s, 0, sizeof *s);
+    s->magic = SYNC_LIVE;
     s->ctx = ctx;
     s->kind = kind;
     rc = ctx->backend->agree(ctx, rc);
@@ -440,11 +449,69 @@ static int sync_new(pk_ctx *ctx, int has_out, const char *call, int kind, size_t
     return 0;
 }
 
+static const char *kind_name(int kind) {
+    static const char *names[] = {"?", "lock", "sem", "event", "cond", "barrier", "shared"};
+    return kind >= K_LOCK && kind <= K_SHARED ? names[kind] : names[0];
+}
+
+static int refuse(const pk__sync *s, int code, const char *fmt, ...) PK__PRINTF(3, 4);
+
+/* The primitive was freed: the call is refused, with the reason when the
+ * memory is still the dead primitive's (see GRAVE). */
+COLD int dead_use(const pk__sync *s) {
+    if (s->magic != SYNC_DEAD)
+        return PK_EINVAL; /* not a primitive at all: nothing to trust in it */
+    return refuse(s, PK_EINVAL, "a pk_%s used after pk_%s_free", kind_name(s->kind),
+                  kind_name(s->kind));
+}
+
+/* 1 (and the reason noted) when s may not be used: NULL, or freed. */
+HOT int gone(const pk__sync *s) {
+    if (s == NULL)
+        return 1;
+    if (__builtin_expect(s->magic != SYNC_LIVE, 0)) {
+        dead_use(s);
+        return 1;
+    }
+    return 0;
+}
+#define GONE(p) gone((const pk__sync *)(const void *)(p))
+
+/* Keeps the dead primitive among the context's last GRAVE, giving back the
+ * oldest beyond that. */
+static void bury(pk__sync *s) {
+    pk_ctx *ctx = s->ctx;
+    s->magic = SYNC_DEAD;
+    if (ctx->grave == NULL && (ctx->grave = calloc(GRAVE, sizeof *ctx->grave)) == NULL) {
+        free(s);
+        return;
+    }
+    free(ctx->grave[ctx->grave_next]);
+    ctx->grave[ctx->grave_next] = s;
+    ctx->grave_next = (ctx->grave_next + 1) % GRAVE;
+}
+
+/* Frees what the context still holds of primitives (pk_ctx_free). */
+void pk__ctx_free_syncs(pk_ctx *ctx) {
+    if (ctx->grave != NULL)
+        for (int i = 0; i < GRAVE; i++)
+            free(ctx->grave[i]);
+    free(ctx->grave);
+    ctx->grave = NULL;
+    free(ctx->syncs);
+    ctx->syncs = NULL;
+    ctx->nsyncs = ctx->cap_syncs = 0;
+}
+
 static void sync_free(pk__sync *s) {
     if (s == NULL)
         return;
+    if (s->magic != SYNC_LIVE) { /* freed twice: nothing more to do */
+        dead_use(s);
+        return;
+    }
     sync_close(s);
-    free(s);
+    bury(s);
 }
 
 /* ---- who is calling ---- */
@@ -462,7 +529,6 @@ static void describe(const pk__sync *s, const pk_worker *w, char *buf, size_t le
         snprintf(buf, len, "rank %d outside pool calls", s->ctx->rank);
 }
 
-static int refuse(const pk__sync *s, int code, const char *fmt, ...) PK__PRINTF(3, 4);
 static int refuse(const pk__sync *s, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -591,7 +657,7 @@ HOT int lock_take(pk__sync *s, pk_worker *w, uint64_t key, double deadline, int 
 }
 
 HOT int lock_acquire(pk_lock *lock, pk_worker *w, double deadline, int try_only) {
-    if (lock == NULL)
+    if (GONE(lock))
         return PK_EINVAL;
     pk__sync *s = &lock->s;
     if (foreign(s, w) != 0)
@@ -609,7 +675,7 @@ int pk_lock_acquire(pk_lock *lock, pk_worker *w) {
     if (lock != NULL && w != NULL && w->job_ != NULL) {
         const pk__sync *s = &lock->s;
         const struct pk__job *job = w->job_;
-        if (job->ctx == s->ctx && !FAR(s) &&
+        if (job->ctx == s->ctx && s->magic == SYNC_LIVE && !FAR(s) &&
             !atomic_load_explicit(&job->stop, memory_order_relaxed) &&
             !atomic_load_explicit(&s->h->broken, memory_order_relaxed)) {
             uint64_t cur = 0;
@@ -630,7 +696,7 @@ int pk_lock_try_acquire(pk_lock *lock, pk_worker *w) {
 }
 
 int pk_lock_acquire_timeout(pk_lock *lock, pk_worker *w, double seconds) {
-    if (lock == NULL)
+    if (GONE(lock))
         return PK_EINVAL;
     int rc = bad_timeout(&lock->s, seconds);
     return rc != 0 ? rc : lock_acquire(lock, w, deadline_after(seconds), 0);
@@ -672,7 +738,8 @@ static int lock_release(pk_lock *lock, pk_worker *w);
 int pk_lock_release(pk_lock *lock, pk_worker *w) {
     if (lock != NULL && w != NULL && w->job_ != NULL) {
         const pk__sync *s = &lock->s;
-        if (w->job_->ctx == s->ctx && !FAR(s) && !(s->flags & PK_LOCK_RECURSIVE)) {
+        if (w->job_->ctx == s->ctx && s->magic == SYNC_LIVE && !FAR(s) &&
+            !(s->flags & PK_LOCK_RECURSIVE)) {
             uint64_t cur = (uint64_t)key_of(s, w);
             if (atomic_compare_exchange_strong_explicit(&s->h->state, &cur, 0, memory_order_release,
                                                         memory_order_relaxed))
@@ -683,7 +750,7 @@ int pk_lock_release(pk_lock *lock, pk_worker *w) {
 }
 
 static int lock_release(pk_lock *lock, pk_worker *w) {
-    if (lock == NULL)
+    if (GONE(lock))
         return PK_EINVAL;
     pk__sync *s = &lock->s;
     if (foreign(s, w) != 0)
@@ -707,7 +774,7 @@ static int lock_release(pk_lock *lock, pk_worker *w) {
 }
 
 void pk_lock_free(pk_lock *lock) {
-    sync_free(lock == NULL ? NULL : &lock->s);
+    sync_free((pk__sync *)(void *)lock);
 }
 
 /* ---- pk_sem ---- */
@@ -740,7 +807,7 @@ int pk_sem_new(pk_ctx *ctx, pk_sem **sem, int64_t permits, int64_t max) {
 }
 
 static int sem_acquire(pk_sem *sem, pk_worker *w, double deadline, int try_only) {
-    if (sem == NULL)
+    if (GONE(sem))
         return PK_EINVAL;
     pk__sync *s = &sem->s;
     if (foreign(s, w) != 0)
@@ -773,14 +840,14 @@ int pk_sem_try_acquire(pk_sem *sem, pk_worker *w) {
 }
 
 int pk_sem_acquire_timeout(pk_sem *sem, pk_worker *w, double seconds) {
-    if (sem == NULL)
+    if (GONE(sem))
         return PK_EINVAL;
     int rc = bad_timeout(&sem->s, seconds);
     return rc != 0 ? rc : sem_acquire(sem, w, deadline_after(seconds), 0);
 }
 
 int pk_sem_release(pk_sem *sem, pk_worker *w) {
-    if (sem == NULL || foreign(&sem->s, w) != 0)
+    if (GONE(sem) || foreign(&sem->s, w) != 0)
         return PK_EINVAL;
     pk__sync *s = &sem->s;
     int64_t max = (int64_t)s->max;
@@ -797,11 +864,11 @@ int pk_sem_release(pk_sem *sem, pk_worker *w) {
 }
 
 int64_t pk_sem_value(const pk_sem *sem) {
-    return sem == NULL ? 0 : sld(&sem->s, F(count));
+    return GONE(sem) ? 0 : sld(&sem->s, F(count));
 }
 
 void pk_sem_free(pk_sem *sem) {
-    sync_free(sem == NULL ? NULL : &sem->s);
+    sync_free((pk__sync *)(void *)sem);
 }
 
 /* ---- pk_event ---- */
@@ -815,7 +882,7 @@ int pk_event_new(pk_ctx *ctx, pk_event **event) {
 }
 
 int pk_event_set(pk_event *event, pk_worker *w) {
-    if (event == NULL || foreign(&event->s, w) != 0)
+    if (GONE(event) || foreign(&event->s, w) != 0)
         return PK_EINVAL;
     st(&event->s, F(count), 1, memory_order_seq_cst);
     wake_sleepers(&event->s, INT_MAX);
@@ -823,18 +890,18 @@ int pk_event_set(pk_event *event, pk_worker *w) {
 }
 
 int pk_event_clear(pk_event *event, pk_worker *w) {
-    if (event == NULL || foreign(&event->s, w) != 0)
+    if (GONE(event) || foreign(&event->s, w) != 0)
         return PK_EINVAL;
     st(&event->s, F(count), 0, memory_order_seq_cst);
     return 0;
 }
 
 int pk_event_is_set(const pk_event *event) {
-    return event != NULL && sld(&event->s, F(count)) != 0;
+    return !GONE(event) && sld(&event->s, F(count)) != 0;
 }
 
 static int event_wait(pk_event *event, pk_worker *w, double deadline) {
-    if (event == NULL)
+    if (GONE(event))
         return PK_EINVAL;
     pk__sync *s = &event->s;
     if (foreign(s, w) != 0)
@@ -857,14 +924,14 @@ int pk_event_wait(pk_event *event, pk_worker *w) {
 }
 
 int pk_event_wait_timeout(pk_event *event, pk_worker *w, double seconds) {
-    if (event == NULL)
+    if (GONE(event))
         return PK_EINVAL;
     int rc = bad_timeout(&event->s, seconds);
     return rc != 0 ? rc : event_wait(event, w, deadline_after(seconds));
 }
 
 void pk_event_free(pk_event *event) {
-    sync_free(event == NULL ? NULL : &event->s);
+    sync_free((pk__sync *)(void *)event);
 }
 
 /* ---- pk_cond ---- */
@@ -873,6 +940,8 @@ int pk_cond_new(pk_ctx *ctx, pk_cond **cond, pk_lock *lock) {
     int rc = 0;
     if (ctx != NULL && lock == NULL)
         rc = pk__set_error(ctx, PK_EINVAL, "a condition needs a lock");
+    else if (ctx != NULL && GONE(lock))
+        rc = PK_EINVAL;
     else if (ctx != NULL && lock->s.ctx != ctx)
         rc = pk__set_error(ctx, PK_EINVAL, "the condition's lock belongs to another context");
     pk__sync *s;
@@ -885,9 +954,11 @@ int pk_cond_new(pk_ctx *ctx, pk_cond **cond, pk_lock *lock) {
 }
 
 static int cond_wait(pk_cond *cond, pk_worker *w, double deadline) {
-    if (cond == NULL)
+    if (GONE(cond))
         return PK_EINVAL;
     pk__sync *s = &cond->s, *l = s->lock;
+    if (gone(l))
+        return PK_EINVAL;
     int rc = foreign(s, w) != 0 ? PK_EINVAL : check_owner(l, w, "waits on a condition over");
     if (rc != 0)
         return rc;
@@ -913,28 +984,28 @@ int pk_cond_wait(pk_cond *cond, pk_worker *w) {
 }
 
 int pk_cond_wait_timeout(pk_cond *cond, pk_worker *w, double seconds) {
-    if (cond == NULL)
+    if (GONE(cond))
         return PK_EINVAL;
     int rc = bad_timeout(&cond->s, seconds);
     return rc != 0 ? rc : cond_wait(cond, w, deadline_after(seconds));
 }
 
 int pk_cond_notify(pk_cond *cond, pk_worker *w) {
-    if (cond == NULL || foreign(&cond->s, w) != 0)
+    if (GONE(cond) || foreign(&cond->s, w) != 0)
         return PK_EINVAL;
     wake_sleepers(&cond->s, 1);
     return 0;
 }
 
 int pk_cond_notify_all(pk_cond *cond, pk_worker *w) {
-    if (cond == NULL || foreign(&cond->s, w) != 0)
+    if (GONE(cond) || foreign(&cond->s, w) != 0)
         return PK_EINVAL;
     wake_sleepers(&cond->s, INT_MAX);
     return 0;
 }
 
 void pk_cond_free(pk_cond *cond) {
-    sync_free(cond == NULL ? NULL : &cond->s);
+    sync_free((pk__sync *)(void *)cond);
 }
 
 /* ---- pk_barrier ---- */
@@ -956,7 +1027,7 @@ int pk_barrier_new(pk_ctx *ctx, pk_barrier **barrier, int parties) {
 }
 
 int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
-    if (barrier == NULL)
+    if (GONE(barrier))
         return PK_EINVAL;
     pk__sync *s = &barrier->s;
     if (foreign(s, w) != 0)
@@ -982,7 +1053,7 @@ int pk_barrier_wait(pk_barrier *barrier, pk_worker *w) {
 }
 
 void pk_barrier_free(pk_barrier *barrier) {
-    sync_free(barrier == NULL ? NULL : &barrier->s);
+    sync_free((pk__sync *)(void *)barrier);
 }
 
 /* ---- pk_shared ---- */
@@ -1009,15 +1080,15 @@ int pk_shared_new(pk_ctx *ctx, pk_shared **shared, size_t elem_size, int64_t cou
 }
 
 void *pk_shared_data(pk_shared *shared) {
-    return shared == NULL ? NULL : shared->s.data;
+    return GONE(shared) ? NULL : shared->s.data;
 }
 
 int64_t pk_shared_count(const pk_shared *shared) {
-    return shared == NULL ? 0 : shared->s.count;
+    return GONE(shared) ? 0 : shared->s.count;
 }
 
 size_t pk_shared_elem_size(const pk_shared *shared) {
-    return shared == NULL ? 0 : shared->s.elem_size;
+    return GONE(shared) ? 0 : shared->s.elem_size;
 }
 
 static int check_range(const pk_shared *sh, int64_t first, int64_t n) {
@@ -1044,13 +1115,13 @@ static int xfer(pk_shared *sh, int put, int64_t first, int64_t n, void *buf) {
 }
 
 int pk_shared_get(pk_shared *shared, int64_t first, int64_t n, void *out) {
-    if (shared == NULL || (out == NULL && n > 0))
+    if (GONE(shared) || (out == NULL && n > 0))
         return PK_EINVAL;
     return xfer(shared, 0, first, n, out);
 }
 
 int pk_shared_put(pk_shared *shared, int64_t first, int64_t n, const void *in) {
-    if (shared == NULL || (in == NULL && n > 0))
+    if (GONE(shared) || (in == NULL && n > 0))
         return PK_EINVAL;
     return xfer(shared, 1, first, n, (void *)in);
 }
@@ -1058,7 +1129,7 @@ int pk_shared_put(pk_shared *shared, int64_t first, int64_t n, const void *in) {
 /* The offset of element i's 8-byte word in the segment, or 0 with the reason
  * recorded. */
 static size_t word_at(pk_shared *sh, int64_t i) {
-    if (sh == NULL)
+    if (GONE(sh))
         return 0;
     if (sh->s.elem_size != 8) {
         refuse(&sh->s, PK_EINVAL, "atomic operations need 8-byte elements, not %zu",
@@ -1072,7 +1143,7 @@ static size_t word_at(pk_shared *sh, int64_t i) {
 
 /* The code for a 0 word_at: its reason is recorded already. */
 static int word_error(const pk_shared *sh, int64_t i) {
-    if (sh == NULL)
+    if (sh == NULL || sh->s.magic != SYNC_LIVE)
         return PK_EINVAL;
     return sh->s.elem_size != 8 ? PK_EINVAL : (i < 0 || i >= sh->s.count ? PK_ERANGE : PK_EINVAL);
 }
@@ -1290,5 +1361,5 @@ int pk_shared_max_f64(pk_shared *shared, int64_t i, double value, double *old) {
 }
 
 void pk_shared_free(pk_shared *shared) {
-    sync_free(shared == NULL ? NULL : &shared->s);
+    sync_free((pk__sync *)(void *)shared);
 }

@@ -54,7 +54,10 @@
  * (PK_EINVAL: it would never return), releasing a bounded semaphore above its
  * maximum (PK_EOVERFLOW), a condition used without its lock held (PK_EPERM), a
  * primitive used by a worker of another context's pool call (PK_EINVAL: that
- * pool's failures would not wake it). Use after free is not detected (a build
+ * pool's failures would not wake it), a primitive used or freed again after its
+ * pk_X_free (PK_EINVAL, "a pk_lock used after pk_lock_free"; the context keeps
+ * the memory of its last 1024 freed primitives, so the call reads no freed
+ * memory; beyond that, or after pk_ctx_free, nothing can be said, and a build
  * with AddressSanitizer finds it).
  *
  * Identity. A worker is (w->rank, w->thread); NULL stands for the calling thread
