@@ -138,6 +138,12 @@ int pk__mpi_segment_locate(const void *p, size_t len, uint64_t *addr0);
  * returns whether it took the lock (give that to end); elsewhere it takes none. */
 int pk__mpi_serial_begin(void);
 void pk__mpi_serial_end(int taken);
+/* Around the callbacks a pool call runs on this rank's threads (its main thread
+ * among them): rank 0's progress thread polls MPI meanwhile under the serial
+ * lock, so that other ranks' one-sided operations on rank 0's words move on
+ * while rank 0 computes. end waits for a poll under way. */
+int pk__mpi_user_begin(void);
+void pk__mpi_user_end(int begun);
 
 /* ---- messages for the executor (mpi_msg.c) ---- */
 int pk__mpi_msg_open(pk_ctx *ctx, void **chan);

@@ -153,7 +153,9 @@ static void run_part(runner *r, int64_t lo, int64_t hi) {
     job->chi = hi;
     atomic_store(&job->next, lo);
     atomic_store(&job->threads_obtained, 0);
+    int user = pk__mpi_user_begin();
     r->ctx->local->run(r->ctx, job);
+    pk__mpi_user_end(user);
     int t = atomic_load(&job->threads_obtained);
     if (t > r->got)
         r->got = t;

@@ -16,12 +16,13 @@
  * MPI_THREAD_FUNNELED only the thread that created the segment (the rank's main
  * thread) may make these calls; other worker threads get PK_ENOTSUP with the
  * reason. Under MPI_THREAD_MULTIPLE (PARKIT_MPI_THREADS=multiple, for MPIs whose
- * one-sided component supports it, as on RDMA networks) any thread may, and
- * rank 0 runs a progress thread while far segments exist (it polls MPI every
- * PROGRESS_US), since Open MPI moves a one-sided operation forward only while
- * the target is inside MPI. Without it, a rank 0 computing outside MPI delays
- * the others' accesses until it next calls MPI (a pool call ends in MPI, and
- * every waiter polls through MPI), but never blocks them for good. */
+ * one-sided component supports it, as on RDMA networks) any thread may. Open
+ * MPI moves a one-sided operation forward only while the target is inside MPI,
+ * so rank 0 runs a progress thread while far segments exist (it polls MPI every
+ * PROGRESS_US): all the time under MULTIPLE, and under SERIALIZED while its
+ * pool calls run callbacks, under the serial lock. Outside pool calls, a rank 0
+ * computing outside MPI delays the others' accesses until it next calls MPI
+ * (every waiter polls through MPI), but never blocks them for good. */
 #define _GNU_SOURCE /* pthread, nanosleep */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -91,7 +92,8 @@ int pk__mpi_segment_locate(const void *p, size_t len, uint64_t *addr0) {
 static struct {
     pthread_mutex_t mu;
     atomic_int users;
-} serial = {PTHREAD_MUTEX_INITIALIZER, 0};
+    atomic_int in_user; /* rank 0's main thread runs callbacks: the progress thread may poll */
+} serial = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
 
 int pk__mpi_serial_begin(void) {
     if (atomic_load_explicit(&serial.users, memory_order_relaxed) == 0)
@@ -105,11 +107,31 @@ void pk__mpi_serial_end(int taken) {
         pthread_mutex_unlock(&serial.mu);
 }
 
+int pk__mpi_user_begin(void) {
+    if (atomic_load_explicit(&serial.users, memory_order_relaxed) == 0)
+        return 0;
+    atomic_store(&serial.in_user, 1);
+    return 1;
+}
+
+void pk__mpi_user_end(int begun) {
+    if (!begun || !atomic_exchange(&serial.in_user, 0))
+        return;
+    /* a poll that saw in_user set has ended once the lock is free, and no
+     * other one starts: it looks again under the lock */
+    pthread_mutex_lock(&serial.mu);
+    pthread_mutex_unlock(&serial.mu);
+}
+
 /* Rank 0's progress thread, shared by every far segment of the process
- * (segments are made and freed by one thread, collectively). */
+ * (segments are made and freed by one thread, collectively). Under
+ * MPI_THREAD_MULTIPLE it polls all the time; under SERIALIZED only while the
+ * main thread runs callbacks (between pk__mpi_user_begin and _end, where every
+ * MPI call of the process takes the serial lock), and under that lock. */
 static struct {
     int users;
     int running;
+    int serialized;
     MPI_Comm comm;
     pthread_t thread;
     atomic_int stop;
@@ -119,7 +141,14 @@ static void *progress_main(void *arg) {
     (void)arg;
     while (!atomic_load(&progress.stop)) {
         int flag = 0;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, progress.comm, &flag, MPI_STATUS_IGNORE);
+        if (!progress.serialized) {
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, progress.comm, &flag, MPI_STATUS_IGNORE);
+        } else if (atomic_load(&serial.in_user)) {
+            pthread_mutex_lock(&serial.mu);
+            if (atomic_load(&serial.in_user))
+                MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, progress.comm, &flag, MPI_STATUS_IGNORE);
+            pthread_mutex_unlock(&serial.mu);
+        }
         struct timespec nap = {0, PROGRESS_US * 1000L};
         nanosleep(&nap, NULL);
     }
@@ -127,8 +156,9 @@ static void *progress_main(void *arg) {
 }
 
 static void progress_start(pk_ctx *ctx, int level) {
-    if (progress.users++ > 0 || ctx->rank != 0 || level < MPI_THREAD_MULTIPLE)
+    if (progress.users++ > 0 || ctx->rank != 0 || level < MPI_THREAD_SERIALIZED)
         return;
+    progress.serialized = level < MPI_THREAD_MULTIPLE;
     if (MPI_Comm_dup(MPI_COMM_SELF, &progress.comm) != MPI_SUCCESS)
         return;
     atomic_store(&progress.stop, 0);

@@ -13,8 +13,11 @@ int pk__mpi_team(pk_ctx *ctx, int nworkers, const pk_opts *opts, pk_team_fn fn, 
                                                 n, n, ctx->nranks));
     pk__job job;
     pk__job_init(&job, ctx, PK__TEAM, n, opts);
-    if (ctx->rank < n)
+    if (ctx->rank < n) {
+        int user = pk__mpi_user_begin();
         pk__team_member(&job, fn, arg, ctx->rank, n);
+        pk__mpi_user_end(user);
+    }
     pk__mpi_chans_flush(ctx);
     return pk__mpi_agree(ctx, pk__job_error_to_ctx(&job));
 }

@@ -36,9 +36,10 @@
  * threads get PK_ENOTSUP with the reason. PARKIT_MPI_THREADS=multiple asks
  * for MPI_THREAD_MULTIPLE where MPI's one-sided component supports it (RDMA
  * networks; Open MPI's TCP component, osc pt2pt, refuses every window under
- * it) and adds a progress thread on rank 0. The one-sided operations move only
- * while rank 0 is inside MPI: a rank 0 busy outside MPI delays them (never for
- * good: a pool call ends in MPI and every waiter polls through MPI).
+ * it). The one-sided operations move only while rank 0 is inside MPI, so rank
+ * 0 runs a progress thread that polls MPI (under SERIALIZED while its pool
+ * calls run callbacks, under MULTIPLE all the time); a rank 0 busy outside
+ * pool calls delays them (never for good: every waiter polls through MPI).
  * PARKIT_SYNC_ENGINE=onesided uses this engine on one node too (tests, timing).
  *
  * Waiting and errors. Blocking calls sleep (a futex on Linux), and take part in
