@@ -654,6 +654,23 @@ TEST(MpiSync, FailureWakesWorkersWaitingAtABarrier) {
     RunBlocked(kBarrier);
 }
 
+namespace {
+
+// Does this pool use the one-sided engine (ranks on several nodes, or forced on
+// one) with more than one thread per rank?
+bool FarWithThreads(pk_ctx *ctx) {
+    return (OneSidedEngine() || !OneNode()) && pk_ctx_threads(ctx) >= 2;
+}
+
+// The MPI thread level this process got.
+int Level() {
+    int provided = 0;
+    MPI_Query_thread(&provided);
+    return provided;
+}
+
+} // namespace
+
 // The one-sided engine (ranks on several nodes, or forced on one by
 // PARKIT_SYNC_ENGINE=onesided) needs MPI_THREAD_SERIALIZED (parkit's default)
 // or MULTIPLE for worker threads other than a rank's main thread: under
@@ -661,12 +678,9 @@ TEST(MpiSync, FailureWakesWorkersWaitingAtABarrier) {
 // pool call fails with that reason on every rank rather than calling MPI from
 // a thread that may not.
 TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsUnderFunneled) {
-    int provided = 0;
-    MPI_Query_thread(&provided);
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
-    bool far = OneSidedEngine() || !OneNode();
-    if (!far || provided >= MPI_THREAD_SERIALIZED || pk_ctx_threads(ctx.get()) < 2)
+    if (!FarWithThreads(ctx.get()) || Level() >= MPI_THREAD_SERIALIZED)
         GTEST_SKIP() << "needs the one-sided engine, threads and MPI_THREAD_FUNNELED";
     Ptr<pk_lock> lock = NewLock(ctx.get());
     Ptr<pk_shared> took = NewShared(ctx.get(), sizeof(int64_t), 1);
@@ -701,12 +715,9 @@ TEST(MpiSync, OneSidedEngineRefusesWorkerThreadsUnderFunneled) {
 // its own element, and the lock keeps a plain read-and-write exact. The count of
 // each (rank, thread) proves the threads other than a rank's main one took part.
 TEST(MpiSync, OneSidedEngineServesEveryWorkerThreadWhenSerialized) {
-    int provided = 0;
-    MPI_Query_thread(&provided);
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
-    bool far = OneSidedEngine() || !OneNode();
-    if (!far || provided < MPI_THREAD_SERIALIZED || pk_ctx_threads(ctx.get()) < 2)
+    if (!FarWithThreads(ctx.get()) || Level() < MPI_THREAD_SERIALIZED)
         GTEST_SKIP() << "needs the one-sided engine, threads and MPI_THREAD_SERIALIZED or more";
     int workers = Workers(ctx.get()), threads = pk_ctx_threads(ctx.get());
     Ptr<pk_lock> lock = NewLock(ctx.get());
