@@ -96,7 +96,13 @@ static int app_start(app *a, const char *prog, int *argc, char ***argv) {
 #if PARKIT_WITH_MPI
     if (pk_mpi_launched()) {
         int provided;
-        if (pk_mpi_init(argc, argv, &provided) != 0) {
+        int rc = pk_mpi_init(argc, argv, &provided);
+        if (rc == PK_EINVAL) {
+            fprintf(stderr, "%s: PARKIT_MPI_THREADS=%s: need funneled, serialized or multiple\n",
+                    prog, getenv("PARKIT_MPI_THREADS"));
+            return APP_USAGE;
+        }
+        if (rc != 0) {
             fprintf(stderr, "%s: MPI failed to start\n", prog);
             return APP_FAILED;
         }
@@ -485,8 +491,11 @@ static int start_mpi_if_asked(app *a) {
     for (int i = 0; i < a->ncompare; i++)
         listed |= strcmp(a->compare[i], "mpi") == 0;
     if (want != NULL && (strcmp(want, "mpi") == 0 || listed) && a->mpi_level < 0) {
-        int provided;
-        if (pk_mpi_init(NULL, NULL, &provided) != 0)
+        int provided, rc = pk_mpi_init(NULL, NULL, &provided);
+        if (rc == PK_EINVAL)
+            return app_usage(a, "PARKIT_MPI_THREADS=%s: need funneled, serialized or multiple",
+                             getenv("PARKIT_MPI_THREADS"));
+        if (rc != 0)
             return app_error(a, "MPI failed to start");
         a->mpi_level = provided;
     }

@@ -6,6 +6,7 @@
 #define PARKIT_EXAMPLE_MAIN_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "parkit/parkit.h"
 #if PARKIT_WITH_MPI
@@ -15,7 +16,11 @@
 static inline int example_main(int argc, char **argv, int (*run)(pk_ctx *ctx)) {
 #if PARKIT_WITH_MPI
     int provided;
-    if (pk_mpi_launched() && pk_mpi_init(&argc, &argv, &provided) != 0)
+    int started = pk_mpi_launched() ? pk_mpi_init(&argc, &argv, &provided) : 0;
+    if (started == PK_EINVAL)
+        fprintf(stderr, "PARKIT_MPI_THREADS=%s: need funneled, serialized or multiple\n",
+                getenv("PARKIT_MPI_THREADS"));
+    if (started != 0)
         return 1;
 #else
     (void)argc;

@@ -21,11 +21,13 @@ static int we_initialized;
 /* The level to ask for: see the top of the file. */
 static int wanted_level(void) {
     const char *v = getenv("PARKIT_MPI_THREADS");
-    if (v != NULL && strcmp(v, "multiple") == 0)
+    if (v == NULL || *v == '\0' || strcmp(v, "serialized") == 0)
+        return MPI_THREAD_SERIALIZED;
+    if (strcmp(v, "multiple") == 0)
         return MPI_THREAD_MULTIPLE;
-    if (v != NULL && strcmp(v, "funneled") == 0)
+    if (strcmp(v, "funneled") == 0)
         return MPI_THREAD_FUNNELED;
-    return MPI_THREAD_SERIALIZED;
+    return -1; /* names no level */
 }
 
 int pk_mpi_init(int *argc, char ***argv, int *provided) {
@@ -37,7 +39,10 @@ int pk_mpi_init(int *argc, char ***argv, int *provided) {
     if (inited) {
         MPI_Query_thread(&level);
     } else {
-        if (MPI_Init_thread(argc, argv, wanted_level(), &level) != MPI_SUCCESS)
+        int wanted = wanted_level();
+        if (wanted < 0)
+            return PK_EINVAL;
+        if (MPI_Init_thread(argc, argv, wanted, &level) != MPI_SUCCESS)
             return PK_EBACKEND;
         we_initialized = 1;
     }

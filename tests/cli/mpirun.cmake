@@ -58,6 +58,25 @@ parkit_cli_test(NAME mpirun.squares_usage_error_once RANKS 2 TIMEOUT ${once}
   STDERR_LINES "1:^squares: --ranks 4 is more than the 2 ranks launched$"
                "1:^Try 'squares --help' for more information.$")
 
+# The MPI thread level: SERIALIZED by default, what PARKIT_MPI_THREADS names
+# otherwise, in the header; a value that names no level is a usage error on
+# every rank, before MPI starts.
+parkit_cli_test(NAME mpirun.thread_level_default RANKS 2 TIMEOUT ${once}
+  COMMAND squares 1e6 --repeat 1 --warmup 0 EXIT 0
+  STDOUT_LINES "1:^MPI thread level += MPI_THREAD_SERIALIZED$" "1:^Validation: PASSED$")
+parkit_cli_test(NAME mpirun.thread_level_funneled RANKS 2 TIMEOUT ${once}
+  COMMAND squares 1e6 --repeat 1 --warmup 0 EXIT 0 ENV PARKIT_MPI_THREADS=funneled
+  STDOUT_LINES "1:^MPI thread level += MPI_THREAD_FUNNELED$" "1:^Validation: PASSED$")
+parkit_cli_test(NAME mpirun.thread_level_unknown RANKS 2 TIMEOUT ${once}
+  COMMAND squares 1e6 EXIT 2 ENV PARKIT_MPI_THREADS=several
+  STDERR_LINES "2:^squares: PARKIT_MPI_THREADS=several: need funneled, serialized or multiple$"
+  STDOUT_LINES "0:.")
+# The same without a launcher, when --backend mpi starts MPI.
+parkit_cli_test(NAME mpirun.thread_level_unknown_no_launcher TIMEOUT ${once}
+  COMMAND squares 1e6 --backend mpi EXIT 2 ENV PARKIT_MPI_THREADS=several
+  STDERR_LINES "1:^squares: PARKIT_MPI_THREADS=several: need funneled, serialized or multiple$"
+  STDOUT_LINES "0:.")
+
 parkit_cli_test(NAME mpirun.sieve_1e9 RANKS 4 TIMEOUT ${once}
   COMMAND sieve 1e9 --repeat 1 --warmup 0 EXIT 0
   STDOUT_LINES "1:^count += 50847534$" "1:^Validation: PASSED$"

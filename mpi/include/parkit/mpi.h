@@ -54,8 +54,9 @@ extern "C" {
 /* Initializes MPI with MPI_Init_thread unless it already is; *provided gets the
  * level. parkit asks for MPI_THREAD_SERIALIZED (FUNNELED is enough for all but
  * worker threads using the sharing primitives across nodes; Open MPI treats the
- * two alike); PARKIT_MPI_THREADS=funneled or =multiple asks for that level
- * instead. Returns 0 or PK_EBACKEND. */
+ * two alike); PARKIT_MPI_THREADS=funneled, =serialized or =multiple asks for
+ * that level. Returns 0, PK_EINVAL (PARKIT_MPI_THREADS names no level: MPI is
+ * not started) or PK_EBACKEND. */
 int pk_mpi_init(int *argc, char ***argv, int *provided);
 
 /* Finalizes MPI if pk_mpi_init initialized it. Free every MPI context first. */
