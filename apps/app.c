@@ -91,6 +91,9 @@ void app_init(app *a, const char *prog) {
     pk_cli_common_defaults(&a->common);
 }
 
+/* What pk_mpi_init's PK_EINVAL means (the variable's value to format in). */
+#define BAD_MPI_THREADS "PARKIT_MPI_THREADS=%s: need funneled, serialized or multiple"
+
 static int app_start(app *a, const char *prog, int *argc, char ***argv) {
     app_init(a, prog);
 #if PARKIT_WITH_MPI
@@ -98,8 +101,8 @@ static int app_start(app *a, const char *prog, int *argc, char ***argv) {
         int provided;
         int rc = pk_mpi_init(argc, argv, &provided);
         if (rc == PK_EINVAL) {
-            fprintf(stderr, "%s: PARKIT_MPI_THREADS=%s: need funneled, serialized or multiple\n",
-                    prog, getenv("PARKIT_MPI_THREADS"));
+            fprintf(stderr, "%s: ", prog);
+            fprintf(stderr, BAD_MPI_THREADS "\n", getenv("PARKIT_MPI_THREADS"));
             return APP_USAGE;
         }
         if (rc != 0) {
@@ -493,8 +496,7 @@ static int start_mpi_if_asked(app *a) {
     if (want != NULL && (strcmp(want, "mpi") == 0 || listed) && a->mpi_level < 0) {
         int provided, rc = pk_mpi_init(NULL, NULL, &provided);
         if (rc == PK_EINVAL)
-            return app_usage(a, "PARKIT_MPI_THREADS=%s: need funneled, serialized or multiple",
-                             getenv("PARKIT_MPI_THREADS"));
+            return app_usage(a, BAD_MPI_THREADS, getenv("PARKIT_MPI_THREADS"));
         if (rc != 0)
             return app_error(a, "MPI failed to start");
         a->mpi_level = provided;

@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "parkit/parkit.h"
 #if PARKIT_WITH_MPI
+#include "bench_quiet.h"
 #include "parkit/mpi.h"
 #endif
 
@@ -219,17 +219,6 @@ static int threads_round(pk_ctx *threads, const sizes *z, pk_future **fs, all_se
 }
 
 #if PARKIT_WITH_MPI
-/* Rank 1 waits for rank 0 without spinning, so that rank 0's two threads keep
- * both cores while they are measured. */
-static void quiet_barrier(MPI_Comm comm) {
-    MPI_Request req;
-    MPI_Ibarrier(comm, &req);
-    int done = 0;
-    struct timespec nap = {0, 200000L};
-    while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done)
-        nanosleep(&nap, NULL);
-}
-
 static int64_t sum_of_squares(int64_t n) { /* 0^2 + ... + (n-1)^2 */
     return (n - 1) * n * (2 * n - 1) / 6;
 }

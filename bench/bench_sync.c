@@ -18,10 +18,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "parkit/parkit.h"
 #if PARKIT_WITH_MPI
+#include "bench_quiet.h"
 #include "parkit/mpi.h"
 #endif
 
@@ -159,21 +159,6 @@ static double mpi_fetch_add(pk_ctx *ctx, int64_t ops) {
 }
 #endif
 
-#if PARKIT_WITH_MPI
-/* Every rank waits here asleep (a test every millisecond), not spinning in a
- * collective: while rank 0 times its threads, the other ranks leave the cores
- * to them, so the threads' figures are what they are alone on the machine. */
-static void sleepy_barrier(pk_ctx *ctx) {
-    MPI_Request r;
-    if (MPI_Ibarrier(pk_ctx_comm(ctx), &r) != MPI_SUCCESS)
-        return;
-    int done = 0;
-    struct timespec nap = {0, 1000000L};
-    while (MPI_Test(&r, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done)
-        nanosleep(&nap, NULL);
-}
-#endif
-
 typedef struct all_series {
     series mutex1, lock1, mutex2, lock2, lock_ranks, add_threads, add_ranks, mpi_add;
     series lock_far, add_far;
@@ -204,7 +189,7 @@ static int round_once(pk_ctx *threads, pk_ctx *ranks, int64_t ops, all_series *s
     }
 #if PARKIT_WITH_MPI
     if (ranks != NULL) {
-        sleepy_barrier(ranks);
+        quiet_barrier(pk_ctx_comm(ranks));
         a.ops = ops / 4;
         a.plain = 0;
         pk_lock_new(ranks, &a.lock, 0);
