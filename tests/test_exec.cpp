@@ -1214,6 +1214,54 @@ TEST_P(Exec, CloseWaitRunsEveryTaskAndFuturesOutliveTheExecutor) {
     EXPECT_EQ(pk_exec_close(nullptr, PK_EXEC_WAIT), 0);
 }
 
+// Futures' memory is reused: by the same executor's next submissions once
+// freed, and by the next executor once the first closed. Futures held past a
+// close keep their results through the next executors' runs, and freeing them
+// afterwards frees their memory once (the sanitizer builds check that).
+TEST_P(Exec, FutureMemoryIsReusedWithoutMixingExecutors) {
+    constexpr int64_t kN = 300; // several slabs' worth
+    ResetBoard(4 * kN);
+    ASSERT_NE(Open(), nullptr);
+    std::vector<pk_future *> first;
+    for (int64_t i = 0; i < kN; i++)
+        first.push_back(Submit("count", i));
+    for (int64_t i = 0; i < kN; i++)
+        ASSERT_EQ(ResultOf<int64_t>(first[static_cast<size_t>(i)]), 3 * i + 1) << "task " << i;
+    for (int64_t i = 0; i < kN / 2; i++) // half freed now: their memory is reused...
+        Free(first[static_cast<size_t>(i)]);
+    std::vector<pk_future *> again; // ...here
+    for (int64_t i = kN; i < 2 * kN; i++)
+        again.push_back(Submit("count", i));
+    for (int64_t i = kN; i < 2 * kN; i++)
+        ASSERT_EQ(ResultOf<int64_t>(again[static_cast<size_t>(i - kN)]), 3 * i + 1) << "task " << i;
+    for (pk_future *f : again)
+        Free(f);
+    ASSERT_EQ(Close(PK_EXEC_WAIT), 0);
+    // a second and third executor on the same context, while the first's
+    // second half is still held
+    for (int round = 2; round <= 3; round++) {
+        ASSERT_NE(Open(), nullptr);
+        std::vector<pk_future *> next;
+        for (int64_t i = round * kN; i < (round + 1) * kN; i++)
+            next.push_back(Submit("count", i));
+        ASSERT_EQ(Close(PK_EXEC_WAIT), 0);
+        for (int64_t i = round * kN; i < (round + 1) * kN; i++) {
+            pk_future *f = next[static_cast<size_t>(i - round * kN)];
+            ASSERT_EQ(pk_future_done(f), 1);
+            EXPECT_EQ(ResultOf<int64_t>(f), 3 * i + 1) << "round " << round << ", task " << i;
+            Free(f);
+        }
+    }
+    for (int64_t i = kN / 2; i < kN; i++) {
+        pk_future *f = first[static_cast<size_t>(i)];
+        ASSERT_EQ(pk_future_done(f), 1);
+        EXPECT_EQ(pk_future_task(f), i);
+        EXPECT_EQ(ResultOf<int64_t>(f), 3 * i + 1) << "a future held since the first executor";
+        Free(f);
+    }
+    EXPECT_EQ(HitsOtherThan(4 * kN, 1), "") << "arguments not run exactly once";
+}
+
 TEST_P(Exec, CloseCancelCancelsWhatHasNotStarted) {
     constexpr int64_t kN = 30;
     ResetBoard(kN);

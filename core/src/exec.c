@@ -15,10 +15,12 @@
  * results come back in batches. Tasks submitted from tasks stay on their rank,
  * in its queue, and a task that waits on one not yet started runs it inline.
  *
- * With one process, a submission does not take the mutex: the submitter pushes
- * the task onto a lock-free inbox (a stack the workers take whole, under the
- * mutex, in submission order) and takes the mutex only to wake a sleeping
- * worker. Futures the submitter frees are kept for its next submissions.
+ * With one process, a submission does not take the mutex: the submitter puts
+ * the task in a ring of RING slots that only it writes (the workers take from
+ * its head, under the mutex, in submission order, straight to run) and takes
+ * the mutex only to wake a sleeping worker, or to move the whole ring to the
+ * queue when it is full. Futures the submitter frees are kept for its next
+ * submissions.
  *
  * Messages (ranks only): TASKS and STOP/CANCEL from rank 0, RESULTS and HELLO
  * to it. A rank other than 0 leaves when it has seen STOP and its queue (nested
@@ -29,6 +31,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,7 @@
 #include "core_internal.h"
 #include "parkit/exec.h"
 
-enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256 };
+enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12 };
 #define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
 #define HOLD_TASK 20e-6   /* ...while its last task took less than this */
 
@@ -122,19 +125,20 @@ static int rd_get(rd *r, void *out, size_t len) {
 
 /* ---- tasks, futures, the per-process state ---- */
 
+/* What a worker reads of every task fills the first 64 bytes. */
 typedef struct task {
     struct task *next;
-    int64_t num;     /* task number */
-    int fn;          /* index in the executor's sorted registry */
-    int count;       /* arguments: 1, or a map chunk's */
-    int chunk;       /* a map chunk: results packed per argument */
-    int pin;         /* the thread that must run it, -1 any */
-    size_t arg_size; /* chunk: each argument's size */
+    struct pk_future *fut; /* NULL: a task of rank 0's, whose result goes back */
     char *arg;
     size_t len;
-    struct pk_future *fut; /* NULL: a task of rank 0's, whose result goes back */
-    int embedded;          /* lives inside its future (freed with it) */
-    char small[32];        /* a short argument, held here */
+    int64_t num;     /* task number */
+    int fn;          /* index in the executor's sorted registry */
+    int pin;         /* the thread that must run it, -1 any */
+    int count;       /* arguments: 1, or a map chunk's */
+    int chunk;       /* a map chunk: results packed per argument */
+    int embedded;    /* lives inside its future (freed with it) */
+    size_t arg_size; /* chunk: each argument's size */
+    char small[32];  /* a short argument, held here */
 } task;
 
 /* The argument's storage: the task's own bytes when short. */
@@ -155,35 +159,61 @@ static void task_free(task *t) {
 }
 
 typedef struct xstate xstate;
+typedef struct slab slab;
 
+/* Its first 64 bytes are what both the submitter and the worker that ran its
+ * task touch; then the task, whose first 64 bytes are what the worker reads;
+ * then what only the submitter uses. Futures are 64-byte aligned. */
 struct pk_future {
     xstate *x;
-    task own; /* its task, while it runs on this process */
-    int64_t num;
-    int nested;        /* made by a task (pk_call_submit) */
     _Atomic int state; /* F_*: written under x->mu, F_DONE read unlocked */
     _Atomic int refs;  /* the owner's, and the task's while it is out */
-    int user_freed;
-    task *t;      /* while in a queue or the pending list */
-    int rank_out; /* F_REMOTE: the rank holding it */
     int rc;
+    char nested; /* made by a task (pk_call_submit) */
+    char cb_set; /* callbacks set */
+    char cb_queued;
+    char user_freed;
+    int64_t num;
+    task *t;            /* while in a queue or the pending list */
     pk_error_info *err; /* set with a failure: its details (kept small otherwise) */
     char *data;
     size_t len;
+    task own;         /* its task, while it runs on this process */
     int count, chunk; /* map chunk */
+    int rank_out;     /* F_REMOTE: the rank holding it */
     pk_future_fn on_done, on_error;
     void *cb_arg;
-    int cb_set, cb_queued;
     struct pk_future *cb_next;
-    struct pk_future *pend_next;             /* the submitter's pending list */
+    struct pk_future *pend_next;             /* the submitter's pending list, or the cache */
+    slab *slab;                              /* its slab (NULL: allocated alone) */
     struct pk_future *live_prev, *live_next; /* the submitter's, not yet freed */
 };
 
+/* Laid out by who writes what, so that the submitter's lines and the
+ * workers' do not share: what is set at open and then only read; the
+ * submitter's ring tail; what the workers write (under mu). */
 struct xstate {
+    /* set at open, read by all */
     pk_ctx *ctx;
     reg_entry *reg; /* sorted snapshot */
     int nreg;
+    int rank, nranks, nthreads;
+    int first, nstarted; /* threads first..first+nstarted-1 run */
+    int serving;         /* a rank other than 0: its main thread waits on `work` too */
+    pthread_t *threads;
+    pk_exec *ex; /* rank 0 */
+    /* one process: tasks submitted, not yet taken, in order. Only the
+     * submitter writes slots and the tail; the head moves under mu. */
+    task **ring;
+    char pad_tail[64];
+    _Atomic int64_t ring_tail;
+    int64_t ring_room;    /* the submitter's: slots known free before it looks again */
+    _Atomic int sleepers; /* threads asleep on `work` (read unlocked by the submitter) */
+    char pad_head[64];
+    /* the workers' */
     pthread_mutex_t mu;
+    _Atomic int64_t ring_head;
+    int64_t ring_seen;   /* the tail as the workers last read it (under mu) */
     pthread_cond_t work; /* a task was queued, or stop */
     pthread_cond_t done; /* a future is done */
     task *qhead, *qtail;
@@ -191,13 +221,8 @@ struct xstate {
     int waiters;            /* threads asleep on `done` for any event */
     int sub_waiting;        /* the submitter is asleep on `done`... */
     pk_future *sub_for;     /* ...for this future's end (NULL: any event) */
-    _Atomic int sleepers;   /* threads asleep on `work` (read unlocked by the submitter) */
-    _Atomic(task *) inbox;  /* one process: tasks submitted, newest first, not yet queued */
     int64_t npinned;        /* queued tasks pinned to a thread */
     int running;
-    int rank, nranks, nthreads;
-    pthread_t *threads;
-    int first, nstarted; /* threads first..first+nstarted-1 run */
     int stop;
     int64_t nested_next;
     int fault_fired;
@@ -206,37 +231,41 @@ struct xstate {
     int64_t outbox_count;
     double outbox_since; /* when the oldest result in the outbox was put there */
     int cancel_all;      /* fail-fast or CANCEL from rank 0: drop queued top-level tasks */
-    int serving;         /* a rank other than 0: its main thread waits on `work` too */
-    pk_exec *ex;         /* rank 0 */
 };
 
 struct pk_exec {
     xstate x;
-    void *chan;
-    int fail_fast, prefetch;
+    /* written by the workers too (under x.mu) */
     _Atomic int failed; /* fail-fast has fired: no more submissions */
-    int64_t next_num, submitted, completed;
-    pk_future **byid; /* top-level futures by number, NULL once freed or done and freed */
-    int64_t cap_byid;
-    pk_future *pend_head, *pend_tail;
-    int64_t pending;
+    int64_t completed;
     int64_t local_out; /* top-level tasks in this process's queue or running here */
-    int *threads_of;   /* per rank */
-    int64_t *out_at;   /* per rank: tasks handed out, not yet back */
-    int64_t *window;   /* per rank: tasks it may hold (prefetch per thread, or grown) */
-    double *sent_at;   /* per rank: when tasks last went there */
-    int adapt;         /* prefetch left to the executor: windows grow for short tasks */
-    int below_base;    /* ranks other than 0 holding fewer than their base_of() */
-    int next_rank;     /* where the next hand-out looks first */
     pk_future *cb_head, *cb_tail;
     _Atomic int64_t cb_due; /* callbacks queued and not yet run */
-    pk_future *live;        /* futures the submitter holds, cut loose at close */
+    pk_future **byid;       /* top-level futures by number, NULL once freed or done and freed */
+    int64_t cap_byid;
+    int error; /* the executor's own failure */
+    char pad_sub[64];
+    /* the submitter's */
+    void *chan;
+    int fail_fast, prefetch;
+    int64_t next_num, submitted;
+    pk_future *pend_head, *pend_tail;
+    int64_t pending;
+    int *threads_of; /* per rank */
+    int64_t *out_at; /* per rank: tasks handed out, not yet back */
+    int64_t *window; /* per rank: tasks it may hold (prefetch per thread, or grown) */
+    double *sent_at; /* per rank: when tasks last went there */
+    int adapt;       /* prefetch left to the executor: windows grow for short tasks */
+    int below_base;  /* ranks other than 0 holding fewer than their base_of() */
+    int next_rank;   /* where the next hand-out looks first */
+    pk_future *live; /* futures the submitter holds, cut loose at close */
     int in_callbacks;
     int cancel_told;
-    int error; /* the executor's own failure */
     pthread_t submitter;
     pk_future *cache; /* freed top-level futures, for the next submissions */
-    int ncache;
+    slab *slabs;      /* where top-level futures live */
+    char pad_returned[64];
+    _Atomic(pk_future *) returned; /* freed by other threads, for the cache */
 };
 
 struct pk_call {
@@ -310,32 +339,135 @@ static double poller_nap(poller *p) {
 
 /* ---- futures (under x->mu) ---- */
 
-enum { CACHE_MAX = 1 << 16 }; /* freed futures kept for reuse (18 MiB at most) */
+/* Top-level futures come from slabs of SLAB futures, which the executor keeps
+ * until it closes: a freed future goes back to the submitter's cache (from
+ * another thread, through the `returned` stack) for the next submissions, so
+ * a run of submissions reuses the same memory in order. At close the slabs go
+ * to a pool the process keeps for its next executors (up to POOL_MAX slabs,
+ * 64 MiB: memory already paged in); a slab still holding futures the user has
+ * not freed lives on until the last one goes. Other futures (made by tasks)
+ * are allocated alone. */
+enum { SLAB = 64, POOL_MAX = 4096 };
+#define FUTURE_BYTES ((sizeof(pk_future) + 63) / 64 * 64)
+
+struct slab {
+    struct slab *next;
+    _Atomic int64_t used; /* after close: its futures the user still holds */
+};
 
 /* Is the calling thread the submitter's (rank 0's main thread)? */
 static int on_submitter(const xstate *x) {
     return x->ex != NULL && pthread_equal(pthread_self(), x->ex->submitter);
 }
 
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static slab *pool;
+static int npool;
+
+/* A slab's futures into the cache (one from the pool, else a new one): 0, or
+ * PK_ENOMEM. */
+static int slab_new(pk_exec *ex) {
+    pthread_mutex_lock(&pool_mu);
+    slab *s = pool;
+    if (s != NULL) {
+        pool = s->next;
+        npool--;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    char *p = s != NULL ? (char *)s : aligned_alloc(64, 64 + SLAB * FUTURE_BYTES);
+    if (p == NULL)
+        return PK_ENOMEM;
+    s = (slab *)p;
+    s->next = ex->slabs;
+    s->used = 0;
+    ex->slabs = s;
+    for (int i = SLAB - 1; i >= 0; i--) { /* the first ends on top */
+        pk_future *f = (pk_future *)(p + 64 + (size_t)i * FUTURE_BYTES);
+        f->slab = s;
+        f->pend_next = ex->cache;
+        ex->cache = f;
+    }
+    return 0;
+}
+
 static pk_future *future_new(xstate *x, int64_t num, int nested) {
     pk_future *f = NULL;
-    if (!nested && on_submitter(x) && x->ex->cache != NULL) {
+    pk_exec *ex = x->ex;
+    if (!nested && on_submitter(x)) {
         /* the cache is the submitter's alone: no lock */
-        f = x->ex->cache;
-        x->ex->cache = f->pend_next;
-        x->ex->ncache--;
+        if (ex->cache == NULL) /* what other threads gave back, then a new slab */
+            ex->cache = atomic_exchange(&ex->returned, NULL);
+        if (ex->cache == NULL && slab_new(ex) != 0)
+            return NULL;
+        f = ex->cache;
+        ex->cache = f->pend_next;
+        if (f->pend_next != NULL) /* the next submission's: on its way meanwhile */
+            for (size_t at = 0; at < FUTURE_BYTES; at += 64)
+                __builtin_prefetch((char *)f->pend_next + at, 1);
+        slab *s = f->slab;
         memset(f, 0, sizeof *f);
+        f->slab = s;
     } else {
-        f = calloc(1, sizeof *f);
+        f = aligned_alloc(64, FUTURE_BYTES);
+        if (f != NULL)
+            memset(f, 0, sizeof *f);
     }
     if (f == NULL)
         return NULL;
     f->x = x;
     f->num = num;
-    f->nested = nested;
+    f->nested = (char)(nested != 0);
     f->refs = 1;
     f->rank_out = -1;
     return f;
+}
+
+/* Gives a future's memory back: to its slab's executor, or to the system. */
+static void future_drop(pk_future *f) {
+    slab *s = f->slab;
+    xstate *x = f->x;
+    if (s == NULL) {
+        free(f);
+    } else if (x == NULL) { /* the executor closed: the slab may go with it */
+        if (atomic_fetch_sub(&s->used, 1) == 1)
+            free(s);
+    } else if (on_submitter(x)) {
+        f->pend_next = x->ex->cache;
+        x->ex->cache = f;
+    } else {
+        pk_exec *ex = x->ex;
+        f->pend_next = atomic_load_explicit(&ex->returned, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak(&ex->returned, &f->pend_next, f))
+            ;
+    }
+}
+
+/* At close, every task over: the slabs of no future the user holds go to the
+ * pool (or back to the system), the others go with their last future. */
+static void slabs_close(pk_exec *ex) {
+    for (slab *s = ex->slabs; s != NULL; s = s->next)
+        s->used = 0;
+    for (pk_future *f = ex->live; f != NULL; f = f->live_next)
+        if (f->slab != NULL)
+            f->slab->used++;
+    for (slab *s = ex->slabs, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->used > 0)
+            continue;
+        pthread_mutex_lock(&pool_mu);
+        int keep = npool < POOL_MAX;
+        if (keep) {
+            s->next = pool;
+            pool = s;
+            npool++;
+        }
+        pthread_mutex_unlock(&pool_mu);
+        if (!keep)
+            free(s);
+    }
+    ex->slabs = NULL;
+    ex->cache = NULL;
+    atomic_store(&ex->returned, NULL);
 }
 
 /* A failure's details when there is no memory for them. */
@@ -357,14 +489,7 @@ static void future_release(pk_future *f) {
         return;
     free(f->data);
     free_err(f);
-    xstate *x = f->x;
-    if (x != NULL && !f->nested && on_submitter(x) && x->ex->ncache < CACHE_MAX) {
-        f->pend_next = x->ex->cache;
-        x->ex->cache = f;
-        x->ex->ncache++;
-        return;
-    }
-    free(f);
+    future_drop(f);
 }
 
 static void set_error(pk_future *f, int rc, int rank, int thread, int64_t tasknum,
@@ -412,12 +537,18 @@ static void wake_waiters(xstate *x, const pk_future *f) {
         pthread_cond_broadcast(&x->done);
 }
 
+/* Is the submitter's ring empty? */
+static int ring_empty(xstate *x) {
+    return atomic_load_explicit(&x->ring_head, memory_order_relaxed) ==
+           atomic_load_explicit(&x->ring_tail, memory_order_acquire);
+}
+
 /* Sleeps on x->work (x->mu held), counted so that queuers know to wake. */
 static void wait_work(xstate *x, double seconds) {
     atomic_fetch_add(&x->sleepers, 1);
-    /* the submitter pushes, then reads sleepers; this counts, then reads the
-     * inbox: one of the two sees the other */
-    if (atomic_load(&x->inbox) == NULL) {
+    /* the submitter moves the ring's tail, then reads sleepers; this counts,
+     * then reads the tail: one of the two sees the other */
+    if (atomic_load(&x->ring_tail) == atomic_load_explicit(&x->ring_head, memory_order_relaxed)) {
         if (seconds < 0)
             pthread_cond_wait(&x->work, &x->mu);
         else
@@ -495,50 +626,60 @@ static void enqueue(xstate *x, task *t) {
 
 static void fault_place(const pk_exec *ex, const task *t, int *rank, int *thread);
 
-/* Moves the inbox's tasks to the queue, in submission order (under x->mu).
- * After a fail-fast stop they are cancelled instead. */
-static void drain_inbox(xstate *x) {
-    task *t = atomic_exchange(&x->inbox, NULL);
-    task *fifo = NULL;
-    while (t != NULL) { /* newest first: reverse */
-        task *next = t->next;
-        t->next = fifo;
-        fifo = t;
-        t = next;
-    }
+/* A task the submitter put in the ring, now taken from it (under x->mu): 1
+ * when it is to run, 0 when it was dealt with here (cancelled after a
+ * fail-fast stop). An armed fault may pin it to a thread. */
+static int admit(xstate *x, task *t) {
     pk_exec *ex = x->ex;
+    if (ex->failed) {
+        pk_future *f = t->fut;
+        task_free(t);
+        f->t = NULL;
+        future_cancel_now(x, f);
+        return 0;
+    }
+    if (x->ctx->fault.armed) {
+        int frank, fthread;
+        fault_place(ex, t, &frank, &fthread);
+        if (frank >= 0)
+            t->pin = fthread;
+    }
+    if (x->nthreads == 1 || t->pin >= x->nthreads)
+        t->pin = 0; /* the submitter is the only thread */
+    ex->local_out++;
+    return 1;
+}
+
+/* The ring's oldest task (under x->mu), NULL when it is empty. */
+static task *ring_shift(xstate *x) {
+    int64_t head = atomic_load_explicit(&x->ring_head, memory_order_relaxed);
+    /* the tail's line is read only when the tasks known to be there ran out */
+    if (head == x->ring_seen &&
+        head == (x->ring_seen = atomic_load_explicit(&x->ring_tail, memory_order_acquire)))
+        return NULL;
+    task *t = x->ring[head & (RING - 1)];
+    atomic_store_explicit(&x->ring_head, head + 1, memory_order_release);
+    return t;
+}
+
+/* Moves the ring's tasks to the queue, in submission order (under x->mu):
+ * for whoever must see every task queued. */
+static void drain_ring(xstate *x) {
     int64_t n = 0;
     int pinned = 0;
-    for (t = fifo; t != NULL;) {
-        task *next = t->next;
-        pk_future *f = t->fut;
-        if (ex->failed) {
-            task_free(t);
-            f->t = NULL;
-            future_cancel_now(x, f);
-        } else {
-            int frank, fthread;
-            fault_place(ex, t, &frank, &fthread);
-            if (frank >= 0)
-                t->pin = fthread;
-            if (x->nthreads == 1 || t->pin >= x->nthreads)
-                t->pin = 0; /* the submitter is the only thread */
+    for (task *t; x->ring != NULL && (t = ring_shift(x)) != NULL;)
+        if (admit(x, t)) {
             pinned |= t->pin >= 0;
-            ex->local_out++;
             link_task(x, t);
             n++;
         }
-        t = next;
-    }
     if (n > 0)
         wake_workers(x, n, pinned);
 }
 
-/* Takes x->mu, with the inbox moved to the queue. */
+/* Takes x->mu. */
 static void lock_x(xstate *x) {
     pthread_mutex_lock(&x->mu);
-    if (atomic_load_explicit(&x->inbox, memory_order_relaxed) != NULL)
-        drain_inbox(x);
 }
 
 static void unlink_task(xstate *x, task *prev, task *t) {
@@ -578,6 +719,22 @@ static task *take_pinned_to(xstate *x, int thread) {
         }
     }
     return NULL;
+}
+
+/* The first task this thread may run (under x->mu): from the queue, else
+ * straight from the ring (a task pinned elsewhere goes to the queue). */
+static task *take_any(xstate *x, int thread) {
+    task *t = take(x, thread);
+    while (t == NULL && x->ring != NULL && (t = ring_shift(x)) != NULL) {
+        if (!admit(x, t)) {
+            t = NULL;
+        } else if (t->pin >= 0 && t->pin != thread) {
+            link_task(x, t);
+            wake_workers(x, 1, 1);
+            t = NULL;
+        }
+    }
+    return t;
 }
 
 /* Removes t from the queue if it is still there: 1 when it was. */
@@ -644,11 +801,7 @@ typedef struct outcome {
 /* Runs t on worker w; *o gets its outcome (for a chunk: every argument's
  * code and result packed as int32 rc, uint64 len, bytes). */
 static void run_task(xstate *x, task *t, pk_worker *w, outcome *o) {
-    pk_call call;
-    memset(&call, 0, sizeof call);
-    call.x = x;
-    call.t = t;
-    call.w = w;
+    pk_call call = {.x = x, .t = t, .w = w}; /* message: set by run_one */
     memset(o, 0, sizeof *o);
     o->rank = w->rank;
     o->thread = w->thread;
@@ -788,9 +941,7 @@ static void *worker_main(void *arg) {
     lock_x(x);
     worker_of(x, &w, a->thread);
     for (;;) {
-        if (atomic_load_explicit(&x->inbox, memory_order_relaxed) != NULL)
-            drain_inbox(x);
-        task *t = take(x, a->thread);
+        task *t = take_any(x, a->thread);
         if (t == NULL) {
             if (x->stop)
                 break;
@@ -798,11 +949,11 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&x->mu);
             for (int i = 0;
                  i < SPIN && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0 &&
-                 atomic_load_explicit(&x->inbox, memory_order_relaxed) == NULL;
+                 ring_empty(x);
                  i++)
                 cpu_relax();
             lock_x(x);
-            if (x->queued > 0 || x->stop || atomic_load(&x->inbox) != NULL)
+            if (x->queued > 0 || x->stop || !ring_empty(x))
                 continue;
             wait_work(x, -1);
             continue;
@@ -835,6 +986,12 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
         return PK_ENOMEM;
     memcpy(x->reg, registry, sizeof *x->reg * (size_t)nregistry);
     qsort(x->reg, (size_t)x->nreg, sizeof *x->reg, by_name);
+    if (x->nranks == 1 || ctx->backend->msg_send == NULL) { /* one process (see remote) */
+        x->ring = malloc(RING * sizeof *x->ring);
+        if (x->ring == NULL)
+            return PK_ENOMEM;
+        x->ring_room = RING;
+    }
     /* an adaptive mutex spins a little before sleeping: the submitter and
      * the workers hold it briefly and often */
     pthread_mutexattr_t ma;
@@ -896,6 +1053,9 @@ static void stop_threads(xstate *x) {
 }
 
 static void xstate_destroy(xstate *x) {
+    for (task *t; x->ring != NULL && (t = ring_shift(x)) != NULL;)
+        task_free(t);
+    free(x->ring);
     task *t = x->qhead;
     while (t != NULL) {
         task *next = t->next;
@@ -1249,7 +1409,7 @@ static int pump(pk_exec *ex, int may_run) {
     /* the submitter runs a task when it is the only worker, or one pinned to it */
     task *mine = NULL;
     if (may_run && local_workers(ex) > 0 && x->nthreads == 1)
-        mine = take(x, 0);
+        mine = take_any(x, 0);
     else if (may_run)
         mine = take_pinned_to(x, 0);
     if (mine != NULL) {
@@ -1288,6 +1448,7 @@ static int pump(pk_exec *ex, int may_run) {
  * this process's queue (under x->mu). */
 static void cancel_pending(pk_exec *ex) {
     xstate *x = &ex->x;
+    drain_ring(x);
     while (ex->pend_head != NULL) {
         pk_future *f = ex->pend_head;
         ex->pend_head = f->pend_next;
@@ -1345,7 +1506,8 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
                 return PK_ETIMEDOUT;
             }
             /* a task the submitter must run itself is not waited for */
-            int mine = x->qhead != NULL && (local_workers(ex) > 0 && x->nthreads == 1);
+            int mine =
+                (x->qhead != NULL || !ring_empty(x)) && (local_workers(ex) > 0 && x->nthreads == 1);
             if (!mine) {
                 double t = remote(x) ? poller_nap(&pl) : 0.05;
                 if (t > 0) {
@@ -1654,7 +1816,7 @@ static int all_done(pk_exec *ex, void *arg) {
 
 static int quiet(pk_exec *ex, void *arg) {
     (void)arg;
-    return ex->x.qhead == NULL && ex->x.running == 0;
+    return ex->x.qhead == NULL && ring_empty(&ex->x) && ex->x.running == 0;
 }
 
 int pk_exec_close(pk_exec *ex, int how) {
@@ -1685,11 +1847,7 @@ int pk_exec_close(pk_exec *ex, int how) {
     for (pk_future *f = ex->live; f != NULL; f = f->live_next)
         f->x = NULL;
     pthread_mutex_unlock(&x->mu);
-    while (ex->cache != NULL) {
-        pk_future *f = ex->cache;
-        ex->cache = f->pend_next;
-        free(f);
-    }
+    slabs_close(ex);
     free(ex->byid);
     xstate_destroy(x);
     free(ex->threads_of);
@@ -1726,7 +1884,7 @@ static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size
     t->embedded = 1;
     t->arg = len > 0 ? arg_room(t, len) : NULL;
     if (len > 0 && t->arg == NULL) {
-        free(f);
+        future_drop(f);
         return NULL;
     }
     if (len > 0)
@@ -1769,11 +1927,24 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
             ex->live->live_prev = f;
         ex->live = f;
         task *t = &f->own;
-        t->next = atomic_load_explicit(&x->inbox, memory_order_relaxed);
-        while (!atomic_compare_exchange_weak(&x->inbox, &t->next, t))
-            ;
-        if (atomic_load(&x->sleepers) > 0) { /* a worker sleeps: wake it */
+        f->state = F_QUEUED;
+        int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
+        if (x->ring_room == 0) {
+            x->ring_room =
+                RING - (tail - atomic_load_explicit(&x->ring_head, memory_order_acquire));
+            if (x->ring_room == 0) { /* full: all of it to the queue */
+                lock_x(x);
+                drain_ring(x);
+                pthread_mutex_unlock(&x->mu);
+                x->ring_room = RING;
+            }
+        }
+        x->ring[tail & (RING - 1)] = t;
+        x->ring_room--;
+        atomic_store(&x->ring_tail, tail + 1); /* then reads sleepers: see wait_work */
+        if (atomic_load(&x->sleepers) > 0) {   /* a worker sleeps: wake it */
             lock_x(x);
+            wake_workers(x, 1, 0);
             pthread_mutex_unlock(&x->mu);
         }
         if (callbacks != NULL)
@@ -1791,7 +1962,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         if (b == NULL) {
             pthread_mutex_unlock(&x->mu);
             task_free(f->t);
-            free(f);
+            future_drop(f);
             return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
         }
         memset(b + ex->cap_byid, 0, (size_t)(cap - ex->cap_byid) * sizeof *b);
@@ -2013,7 +2184,7 @@ int pk_future_cancel(pk_future *f) {
             rc = 0;
             break;
         }
-    } else if (f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
+    } else if (f->state == F_QUEUED && f->t != NULL && (drain_ring(x), unqueue(x, f->t))) {
         task *t = f->t;
         if (!f->nested && x->ex != NULL)
             x->ex->local_out--;
