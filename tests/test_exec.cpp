@@ -1506,6 +1506,20 @@ TEST_P(Exec, MisuseIsRefused) {
     EXPECT_EQ(pk_map_next(nullptr, nullptr, nullptr, nullptr), PK_EINVAL);
     pk_map_free(nullptr);
 
+    // from a thread other than the submitter
+    int other_submit = 0, other_map = 0;
+    pk_future *other_f = nullptr;
+    pk_map_iter *other_it = nullptr;
+    std::thread other([&] {
+        other_submit = pk_exec_submit(ex, "echo", &x, sizeof x, &other_f);
+        other_map = pk_exec_map(ex, "echo", xs, sizeof xs[0], 4, 0, 0, &other_it);
+    });
+    other.join();
+    EXPECT_EQ(other_submit, PK_EPERM) << "pk_exec_submit from another thread";
+    EXPECT_EQ(other_f, nullptr);
+    EXPECT_EQ(other_map, PK_EPERM) << "pk_exec_map from another thread";
+    EXPECT_EQ(other_it, nullptr);
+
     // from inside a task
     pk_future *inside = Submit("misuse", nullptr, 0);
     ASSERT_NE(inside, nullptr);

@@ -50,7 +50,7 @@ static void cpu_relax(void) {
 #endif
 }
 enum { TAG_HELLO = 1, TAG_TASKS, TAG_RESULTS, TAG_STOP, TAG_CANCEL };
-enum { F_PENDING = 0, F_QUEUED, F_RUNNING, F_REMOTE, F_DONE };
+enum { F_PENDING = 0, F_QUEUED, F_RUNNING, F_REMOTE, F_DONE, F_FREE /* in a cache */ };
 
 #define NESTED_BASE(rank) ((int64_t)((rank) + 1) << 40)
 
@@ -138,7 +138,7 @@ typedef struct task {
     int chunk;       /* a map chunk: results packed per argument */
     int embedded;    /* lives inside its future (freed with it) */
     size_t arg_size; /* chunk: each argument's size */
-    char small[32];  /* a short argument, held here */
+    char small[24];  /* a short argument, held here */
 } task;
 
 /* The argument's storage: the task's own bytes when short. */
@@ -178,15 +178,14 @@ struct pk_future {
     pk_error_info *err; /* set with a failure: its details (kept small otherwise) */
     char *data;
     size_t len;
-    task own;         /* its task, while it runs on this process */
-    int count, chunk; /* map chunk */
-    int rank_out;     /* F_REMOTE: the rank holding it */
+    task own;                    /* its task, while it runs on this process */
+    struct pk_future *pend_next; /* the pending list, or the `returned` stack */
+    slab *slab;                  /* its slab (NULL: allocated alone) */
+    /* set with cb_set, queued with cb_queued: a future without callbacks
+     * never touches this line */
     pk_future_fn on_done, on_error;
     void *cb_arg;
     struct pk_future *cb_next;
-    struct pk_future *pend_next;             /* the submitter's pending list, or the cache */
-    slab *slab;                              /* its slab (NULL: allocated alone) */
-    struct pk_future *live_prev, *live_next; /* the submitter's, not yet freed */
 };
 
 /* Laid out by who writes what, so that the submitter's lines and the
@@ -200,6 +199,7 @@ struct xstate {
     int rank, nranks, nthreads;
     int first, nstarted; /* threads first..first+nstarted-1 run */
     int serving;         /* a rank other than 0: its main thread waits on `work` too */
+    int remote;          /* other ranks take part (see xstate_init) */
     pthread_t *threads;
     pk_exec *ex; /* rank 0 */
     /* one process: tasks submitted, not yet taken, in order. Only the
@@ -235,15 +235,17 @@ struct xstate {
 
 struct pk_exec {
     xstate x;
-    /* written by the workers too (under x.mu) */
-    _Atomic int failed; /* fail-fast has fired: no more submissions */
+    /* written by the workers too (under x.mu), per task */
     int64_t completed;
     int64_t local_out; /* top-level tasks in this process's queue or running here */
     pk_future *cb_head, *cb_tail;
-    _Atomic int64_t cb_due; /* callbacks queued and not yet run */
-    pk_future **byid;       /* top-level futures by number, NULL once freed or done and freed */
+    pk_future **byid; /* top-level futures by number, NULL once freed or done and freed */
     int64_t cap_byid;
     int error; /* the executor's own failure */
+    char pad_rare[64];
+    /* written by the workers now and then, read by the submitter per task */
+    _Atomic int failed;     /* fail-fast has fired: no more submissions */
+    _Atomic int64_t cb_due; /* callbacks queued and not yet run */
     char pad_sub[64];
     /* the submitter's */
     void *chan;
@@ -258,12 +260,12 @@ struct pk_exec {
     int adapt;       /* prefetch left to the executor: windows grow for short tasks */
     int below_base;  /* ranks other than 0 holding fewer than their base_of() */
     int next_rank;   /* where the next hand-out looks first */
-    pk_future *live; /* futures the submitter holds, cut loose at close */
     int in_callbacks;
     int cancel_told;
     pthread_t submitter;
-    pk_future *cache; /* freed top-level futures, for the next submissions */
-    slab *slabs;      /* where top-level futures live */
+    pk_future **cache; /* freed top-level futures, for the next submissions */
+    int64_t ncache, capcache;
+    slab *slabs; /* where top-level futures live */
     char pad_returned[64];
     _Atomic(pk_future *) returned; /* freed by other threads, for the cache */
 };
@@ -347,7 +349,7 @@ static double poller_nap(poller *p) {
  * 64 MiB: memory already paged in); a slab still holding futures the user has
  * not freed lives on until the last one goes. Other futures (made by tasks)
  * are allocated alone. */
-enum { SLAB = 64, POOL_MAX = 4096 };
+enum { SLAB = 64, POOL_MAX = 4096, AHEAD = 8, LOOK = 8 };
 #define FUTURE_BYTES ((sizeof(pk_future) + 63) / 64 * 64)
 
 struct slab {
@@ -378,80 +380,121 @@ static int slab_new(pk_exec *ex) {
     if (p == NULL)
         return PK_ENOMEM;
     s = (slab *)p;
+    if (ex->ncache + SLAB > ex->capcache) {
+        int64_t cap = ex->capcache ? 2 * ex->capcache : 4 * SLAB;
+        pk_future **c = realloc(ex->cache, (size_t)cap * sizeof *c);
+        if (c == NULL) {
+            free(p);
+            return PK_ENOMEM;
+        }
+        ex->cache = c;
+        ex->capcache = cap;
+    }
     s->next = ex->slabs;
     s->used = 0;
     ex->slabs = s;
     for (int i = SLAB - 1; i >= 0; i--) { /* the first ends on top */
         pk_future *f = (pk_future *)(p + 64 + (size_t)i * FUTURE_BYTES);
         f->slab = s;
-        f->pend_next = ex->cache;
-        ex->cache = f;
+        f->state = F_FREE;
+        ex->cache[ex->ncache++] = f;
     }
     return 0;
+}
+
+/* Puts f (of a slab) in the cache: 0, or -1 when the cache cannot grow. */
+static int cache_push(pk_exec *ex, pk_future *f) {
+    if (ex->ncache == ex->capcache) {
+        int64_t cap = ex->capcache ? 2 * ex->capcache : 4 * SLAB;
+        pk_future **c = realloc(ex->cache, (size_t)cap * sizeof *c);
+        if (c == NULL)
+            return -1;
+        ex->cache = c;
+        ex->capcache = cap;
+    }
+    ex->cache[ex->ncache++] = f;
+    return 0;
+}
+
+/* Gives f back from a thread other than the submitter, or when the cache
+ * cannot grow: the submitter takes these when its cache runs out. */
+static void give_back(pk_exec *ex, pk_future *f) {
+    f->pend_next = atomic_load_explicit(&ex->returned, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak(&ex->returned, &f->pend_next, f))
+        ;
 }
 
 static pk_future *future_new(xstate *x, int64_t num, int nested) {
     pk_future *f = NULL;
     pk_exec *ex = x->ex;
-    if (!nested && on_submitter(x)) {
+    if (!nested) { /* made by the submitter (the public calls check) */
         /* the cache is the submitter's alone: no lock */
-        if (ex->cache == NULL) /* what other threads gave back, then a new slab */
-            ex->cache = atomic_exchange(&ex->returned, NULL);
-        if (ex->cache == NULL && slab_new(ex) != 0)
+        if (ex->ncache == 0) /* what other threads gave back, then a new slab */
+            for (pk_future *r = atomic_exchange(&ex->returned, NULL), *next; r != NULL; r = next) {
+                next = r->pend_next;
+                if (cache_push(ex, r) != 0) {
+                    give_back(ex, r); /* the rest stays given back */
+                    for (; next != NULL; next = r) {
+                        r = next->pend_next;
+                        give_back(ex, next);
+                    }
+                    break;
+                }
+            }
+        if (ex->ncache == 0 && slab_new(ex) != 0)
             return NULL;
-        f = ex->cache;
-        ex->cache = f->pend_next;
-        if (f->pend_next != NULL) /* the next submission's: on its way meanwhile */
-            for (size_t at = 0; at < FUTURE_BYTES; at += 64)
-                __builtin_prefetch((char *)f->pend_next + at, 1);
-        slab *s = f->slab;
-        memset(f, 0, sizeof *f);
-        f->slab = s;
+        f = ex->cache[--ex->ncache];
+        if (ex->ncache >= AHEAD) { /* a later submission's lines: on their way meanwhile */
+            const char *n = (const char *)ex->cache[ex->ncache - AHEAD];
+            for (size_t at = 0; at < offsetof(pk_future, on_done); at += 64)
+                __builtin_prefetch(n + at, 1);
+        }
     } else {
         f = aligned_alloc(64, FUTURE_BYTES);
         if (f != NULL)
-            memset(f, 0, sizeof *f);
+            f->slab = NULL;
     }
     if (f == NULL)
         return NULL;
+    /* the first line and the task's: the rest is set where it is used */
+    memset(f, 0, offsetof(pk_future, own) + offsetof(task, arg_size));
     f->x = x;
     f->num = num;
     f->nested = (char)(nested != 0);
     f->refs = 1;
-    f->rank_out = -1;
     return f;
 }
 
 /* Gives a future's memory back: to its slab's executor, or to the system. */
 static void future_drop(pk_future *f) {
-    slab *s = f->slab;
     xstate *x = f->x;
-    if (s == NULL) {
+    if (f->nested) { /* allocated alone */
         free(f);
     } else if (x == NULL) { /* the executor closed: the slab may go with it */
+        slab *s = f->slab;
         if (atomic_fetch_sub(&s->used, 1) == 1)
             free(s);
-    } else if (on_submitter(x)) {
-        f->pend_next = x->ex->cache;
-        x->ex->cache = f;
     } else {
-        pk_exec *ex = x->ex;
-        f->pend_next = atomic_load_explicit(&ex->returned, memory_order_relaxed);
-        while (!atomic_compare_exchange_weak(&ex->returned, &f->pend_next, f))
-            ;
+        f->state = F_FREE;
+        if (!on_submitter(x) || cache_push(x->ex, f) != 0)
+            give_back(x->ex, f);
     }
 }
 
-/* At close, every task over: the slabs of no future the user holds go to the
- * pool (or back to the system), the others go with their last future. */
+/* At close, every task over: the futures the user still holds no longer
+ * point into the executor; the slabs of none go to the pool (or back to the
+ * system), the others go with their last future. */
 static void slabs_close(pk_exec *ex) {
-    for (slab *s = ex->slabs; s != NULL; s = s->next)
-        s->used = 0;
-    for (pk_future *f = ex->live; f != NULL; f = f->live_next)
-        if (f->slab != NULL)
-            f->slab->used++;
     for (slab *s = ex->slabs, *next; s != NULL; s = next) {
         next = s->next;
+        s->used = 0;
+        for (int i = 0; i < SLAB; i++) {
+            pk_future *f = (pk_future *)((char *)s + 64 + (size_t)i * FUTURE_BYTES);
+            if (f->state != F_FREE) {
+                f->x = NULL;
+                s->used++;
+            }
+        }
         if (s->used > 0)
             continue;
         pthread_mutex_lock(&pool_mu);
@@ -466,7 +509,9 @@ static void slabs_close(pk_exec *ex) {
             free(s);
     }
     ex->slabs = NULL;
+    free(ex->cache);
     ex->cache = NULL;
+    ex->ncache = ex->capcache = 0;
     atomic_store(&ex->returned, NULL);
 }
 
@@ -479,15 +524,18 @@ static const pk_error_info no_memory_info = {.code = PK_ENOMEM,
                                              .message = "no memory for the failure's details"};
 
 static void free_err(pk_future *f) {
-    if (f->err != &no_memory_info)
+    if (f->err != NULL && f->err != &no_memory_info)
         free(f->err);
     f->err = NULL;
 }
 
 static void future_release(pk_future *f) {
-    if (atomic_fetch_sub(&f->refs, 1) > 1)
+    /* the last reference needs no read-modify-write: nobody else holds f */
+    if (atomic_load_explicit(&f->refs, memory_order_acquire) != 1 &&
+        atomic_fetch_sub(&f->refs, 1) > 1)
         return;
-    free(f->data);
+    if (f->data != NULL)
+        free(f->data);
     free_err(f);
     future_drop(f);
 }
@@ -801,7 +849,14 @@ typedef struct outcome {
 /* Runs t on worker w; *o gets its outcome (for a chunk: every argument's
  * code and result packed as int32 rc, uint64 len, bytes). */
 static void run_task(xstate *x, task *t, pk_worker *w, outcome *o) {
-    pk_call call = {.x = x, .t = t, .w = w}; /* message: set by run_one */
+    pk_call call; /* set field by field: its message is 256 bytes */
+    call.x = x;
+    call.t = t;
+    call.w = w;
+    call.num = 0;
+    memset(&call.result, 0, sizeof call.result);
+    call.has_result = 0;
+    call.message[0] = '\0';
     memset(o, 0, sizeof *o);
     o->rank = w->rank;
     o->thread = w->thread;
@@ -847,7 +902,7 @@ static void outcome_free(outcome *o) {
  * failing part, and only a chunk that did not run at all fails as a whole. */
 static void deliver_local(xstate *x, pk_future *f, outcome *o) {
     int whole = o->rc == PK_ENOMEM || o->rc == PK_ECANCELED;
-    if (o->rc == 0 || (f->chunk && !whole)) {
+    if (o->rc == 0 || (f->own.chunk && !whole)) {
         f->data = o->data.p;
         f->len = o->data.len;
         o->data.p = NULL;
@@ -947,11 +1002,14 @@ static void *worker_main(void *arg) {
                 break;
             /* the next task is often a moment away: watch before sleeping */
             pthread_mutex_unlock(&x->mu);
+            /* (looking now and then, not at every pause: each look takes the
+             * tail's line from the submitter, who is writing it) */
             for (int i = 0;
                  i < SPIN && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0 &&
                  ring_empty(x);
-                 i++)
-                cpu_relax();
+                 i += LOOK)
+                for (int k = 0; k < LOOK; k++)
+                    cpu_relax();
             lock_x(x);
             if (x->queued > 0 || x->stop || !ring_empty(x))
                 continue;
@@ -986,7 +1044,8 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
         return PK_ENOMEM;
     memcpy(x->reg, registry, sizeof *x->reg * (size_t)nregistry);
     qsort(x->reg, (size_t)x->nreg, sizeof *x->reg, by_name);
-    if (x->nranks == 1 || ctx->backend->msg_send == NULL) { /* one process (see remote) */
+    x->remote = x->nranks > 1 && ctx->backend->msg_send != NULL;
+    if (!x->remote) { /* one process */
         x->ring = malloc(RING * sizeof *x->ring);
         if (x->ring == NULL)
             return PK_ENOMEM;
@@ -1088,7 +1147,7 @@ static int find_fn(const xstate *x, const char *name) {
 /* ---- messages ---- */
 
 static int remote(const xstate *x) {
-    return x->nranks > 1 && x->ctx->backend->msg_send != NULL;
+    return x->remote;
 }
 
 static int send_buf(pk_exec *ex, int to, int tag, buf *b) {
@@ -1273,7 +1332,6 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
         } else {
             f->t = NULL;
             f->state = F_REMOTE;
-            f->rank_out = target;
             out_add(ex, target, 1);
             if (batches == NULL || pack_task(&batches[target], t) != 0)
                 ex->error = PK_ENOMEM;
@@ -1843,10 +1901,6 @@ int pk_exec_close(pk_exec *ex, int how) {
         pk__set_error(ctx, rc, "executor: %s", pk_strerror(rc));
     rc = ctx->backend->agree(ctx, rc);
     /* futures outlive the executor: they no longer point into it */
-    lock_x(x);
-    for (pk_future *f = ex->live; f != NULL; f = f->live_next)
-        f->x = NULL;
-    pthread_mutex_unlock(&x->mu);
     slabs_close(ex);
     free(ex->byid);
     xstate_destroy(x);
@@ -1890,8 +1944,6 @@ static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size
     if (len > 0)
         memcpy(t->arg, arg, len);
     f->refs = 2; /* the owner's and the task's */
-    f->count = count;
-    f->chunk = chunk;
     t->fn = fn;
     t->count = count;
     t->chunk = chunk;
@@ -1917,15 +1969,11 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
     if (f == NULL)
         return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
     if (!remote(x)) {
-        /* one process: numbered, listed and pushed without the lock (only
-         * the submitter touches next_num, submitted and the live list) */
+        /* one process: numbered and pushed without the lock (only the
+         * submitter touches next_num and submitted) */
         f->num = f->own.num = ex->next_num;
         ex->next_num += count;
         ex->submitted++;
-        f->live_next = ex->live;
-        if (ex->live != NULL)
-            ex->live->live_prev = f;
-        ex->live = f;
         task *t = &f->own;
         f->state = F_QUEUED;
         int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
@@ -1972,10 +2020,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
     f->num = num;
     f->own.num = num;
     ex->byid[num] = f;
-    f->live_next = ex->live;
-    if (ex->live != NULL)
-        ex->live->live_prev = f;
-    ex->live = f;
+    f->pend_next = NULL;
     ex->next_num += count;
     ex->submitted++;
     if (ex->pend_tail != NULL)
@@ -2017,6 +2062,10 @@ int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, p
         return PK_EINVAL;
     if (current_call != NULL)
         return pk__ctx_note(ex->x.ctx, PK_EPERM, "pk_exec_submit from a task: use pk_call_submit");
+    if (!on_submitter(&ex->x))
+        return pk__ctx_note(ex->x.ctx, PK_EPERM,
+                            "pk_exec_submit from a thread other than the submitter "
+                            "(the one pk_exec_open returned the executor to)");
     int fn = find_fn(&ex->x, name);
     if (fn < 0)
         return pk__ctx_note(ex->x.ctx, fn, "no task registered as \"%s\"",
@@ -2200,18 +2249,6 @@ int64_t pk_future_task(const pk_future *f) {
     return f == NULL ? -1 : f->num;
 }
 
-/* Takes f off the submitter's list of futures it holds (the submitter's
- * thread only). */
-static void live_unlink(pk_exec *ex, pk_future *f) {
-    if (f->live_prev != NULL)
-        f->live_prev->live_next = f->live_next;
-    else if (ex->live == f)
-        ex->live = f->live_next;
-    if (f->live_next != NULL)
-        f->live_next->live_prev = f->live_prev;
-    f->live_prev = f->live_next = NULL;
-}
-
 void pk_future_free(pk_future *f) {
     if (f == NULL)
         return;
@@ -2223,9 +2260,7 @@ void pk_future_free(pk_future *f) {
     if (!f->nested && !remote(x) && on_submitter(x) && atomic_load(&f->state) == F_DONE &&
         !f->cb_set) {
         /* one process, done, no callbacks: nothing a worker still reads but
-         * the reference count, and the live list is the submitter's */
-        pk_exec *ex = x->ex;
-        live_unlink(ex, f);
+         * the reference count */
         future_release(f);
         return;
     }
@@ -2235,7 +2270,6 @@ void pk_future_free(pk_future *f) {
         pk_exec *ex = x->ex;
         if (f->num < ex->cap_byid && f->state == F_DONE)
             ex->byid[f->num] = NULL;
-        live_unlink(ex, f);
     }
     future_release(f);
     pthread_mutex_unlock(&x->mu);
@@ -2330,6 +2364,9 @@ int pk_exec_map(pk_exec *ex, const char *name, const void *args, size_t arg_size
     if (ex == NULL || it == NULL || n < 0 || max_in_flight < 0 || chunk < 0 ||
         (args == NULL && n > 0 && arg_size > 0))
         return PK_EINVAL;
+    if (current_call != NULL || !on_submitter(&ex->x))
+        return pk__ctx_note(ex->x.ctx, PK_EPERM,
+                            "pk_exec_map from a task or a thread other than the submitter");
     int fn = find_fn(&ex->x, name);
     if (fn < 0)
         return pk__ctx_note(ex->x.ctx, fn, "no task registered as \"%s\"",
@@ -2404,7 +2441,7 @@ int pk_map_next(pk_map_iter *m, const void **data, size_t *len, int *task_rc) {
             return rc;
         }
         m->cur = f;
-        m->cur_left = f->count;
+        m->cur_left = f->own.count;
         m->cur_rd = (rd){f->data, f->len};
         map_fill(m); /* keep the workers busy while this chunk is read */
     }

@@ -133,7 +133,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **ex, const pk_exec_opts *opts);
 
 /* Submits task `name` with len bytes of argument (copied); never waits for a
  * worker. *future is the submitter's. PK_ENOENT for a name not registered,
- * PK_ECLOSED after a fail-fast failure. */
+ * PK_ECLOSED after a fail-fast failure, PK_EPERM from a task (see
+ * pk_call_submit) or from a thread other than the submitter. */
 int pk_exec_submit(pk_exec *ex, const char *name, const void *arg, size_t len, pk_future **future);
 
 enum pk_exec_close_how {
@@ -194,7 +195,7 @@ int pk_future_on_done(pk_future *future, pk_future_fn on_done, pk_future_fn on_e
  * (const char *)args + i * arg_size, read while the map runs), at most
  * max_in_flight chunks submitted at once (0: 2 per worker), chunk arguments
  * per task (0: 1; more for small tasks). Results come back in order from
- * pk_map_next. */
+ * pk_map_next. The submitter's only (PK_EPERM elsewhere). */
 int pk_exec_map(pk_exec *ex, const char *name, const void *args, size_t arg_size, int64_t n,
                 int max_in_flight, int chunk, pk_map_iter **it);
 /* The next result in argument order: 0 with *task_rc the task's code (0: data
