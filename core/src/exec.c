@@ -44,6 +44,15 @@ enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12 };
 #define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
 #define HOLD_TASK 20e-6   /* ...while its last task took less than this */
 
+/* Brings a line this thread will write (writes it soon after). */
+static inline void prefetch_write(const void *p) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p)); /* a hint: never faults */
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -263,7 +272,8 @@ struct pk_exec {
     int in_callbacks;
     int cancel_told;
     pthread_t submitter;
-    pk_future **cache; /* freed top-level futures, for the next submissions */
+    pk_future **cache;            /* freed top-level futures, for the next submissions */
+    const pk_future *waited_last; /* the future last waited on */
     int64_t ncache, capcache;
     slab *slabs; /* where top-level futures live */
     char pad_returned[64];
@@ -376,6 +386,7 @@ static int slab_new(pk_exec *ex) {
         npool--;
     }
     pthread_mutex_unlock(&pool_mu);
+    int fresh = s == NULL; /* a pooled slab's futures are all free and know it */
     char *p = s != NULL ? (char *)s : aligned_alloc(64, 64 + SLAB * FUTURE_BYTES);
     if (p == NULL)
         return PK_ENOMEM;
@@ -395,8 +406,10 @@ static int slab_new(pk_exec *ex) {
     ex->slabs = s;
     for (int i = SLAB - 1; i >= 0; i--) { /* the first ends on top */
         pk_future *f = (pk_future *)(p + 64 + (size_t)i * FUTURE_BYTES);
-        f->slab = s;
-        f->state = F_FREE;
+        if (fresh) {
+            f->slab = s;
+            atomic_store_explicit(&f->state, F_FREE, memory_order_relaxed);
+        }
         ex->cache[ex->ncache++] = f;
     }
     return 0;
@@ -447,7 +460,7 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
         if (ex->ncache >= AHEAD) { /* a later submission's lines: on their way meanwhile */
             const char *n = (const char *)ex->cache[ex->ncache - AHEAD];
             for (size_t at = 0; at < offsetof(pk_future, on_done); at += 64)
-                __builtin_prefetch(n + at, 1);
+                prefetch_write(n + at);
         }
     } else {
         f = aligned_alloc(64, FUTURE_BYTES);
@@ -461,7 +474,7 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
     f->x = x;
     f->num = num;
     f->nested = (char)(nested != 0);
-    f->refs = 1;
+    atomic_store_explicit(&f->refs, 1, memory_order_relaxed); /* not shared yet */
     return f;
 }
 
@@ -475,7 +488,7 @@ static void future_drop(pk_future *f) {
         if (atomic_fetch_sub(&s->used, 1) == 1)
             free(s);
     } else {
-        f->state = F_FREE;
+        atomic_store_explicit(&f->state, F_FREE, memory_order_relaxed);
         if (!on_submitter(x) || cache_push(x->ex, f) != 0)
             give_back(x->ex, f);
     }
@@ -610,7 +623,7 @@ static void cancel_pending(pk_exec *ex);
 
 /* The task behind f is over: its outcome is in f. Wakes the waiters. */
 static void future_finish(xstate *x, pk_future *f) {
-    f->state = F_DONE;
+    atomic_store_explicit(&f->state, F_DONE, memory_order_release); /* after the outcome */
     f->t = NULL;
     if (!f->nested && x->ex != NULL) {
         pk_exec *ex = x->ex;
@@ -647,7 +660,7 @@ static void link_task(xstate *x, task *t) {
     if (t->pin >= 0)
         x->npinned++;
     if (t->fut != NULL) {
-        t->fut->state = F_QUEUED;
+        atomic_store_explicit(&t->fut->state, F_QUEUED, memory_order_relaxed);
         t->fut->t = t;
     }
 }
@@ -1018,7 +1031,7 @@ static void *worker_main(void *arg) {
         }
         x->running++;
         if (t->fut != NULL) {
-            t->fut->state = F_RUNNING;
+            atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
             t->fut->t = NULL;
         }
         pthread_mutex_unlock(&x->mu);
@@ -1331,7 +1344,7 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
             enqueue(x, t);
         } else {
             f->t = NULL;
-            f->state = F_REMOTE;
+            atomic_store_explicit(&f->state, F_REMOTE, memory_order_relaxed);
             out_add(ex, target, 1);
             if (batches == NULL || pack_task(&batches[target], t) != 0)
                 ex->error = PK_ENOMEM;
@@ -1473,7 +1486,7 @@ static int pump(pk_exec *ex, int may_run) {
     if (mine != NULL) {
         x->running++;
         if (mine->fut != NULL) {
-            mine->fut->state = F_RUNNING;
+            atomic_store_explicit(&mine->fut->state, F_RUNNING, memory_order_relaxed);
             mine->fut->t = NULL;
         }
     }
@@ -1679,7 +1692,7 @@ static int serve(xstate *x, void *chan) {
         if (t != NULL) {
             x->running++;
             if (t->fut != NULL) {
-                t->fut->state = F_RUNNING;
+                atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
                 t->fut->t = NULL;
             }
         }
@@ -1943,7 +1956,7 @@ static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size
     }
     if (len > 0)
         memcpy(t->arg, arg, len);
-    f->refs = 2; /* the owner's and the task's */
+    atomic_store_explicit(&f->refs, 2, memory_order_relaxed); /* the owner's and the task's */
     t->fn = fn;
     t->count = count;
     t->chunk = chunk;
@@ -1975,7 +1988,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         ex->next_num += count;
         ex->submitted++;
         task *t = &f->own;
-        f->state = F_QUEUED;
+        atomic_store_explicit(&f->state, F_QUEUED, memory_order_relaxed);
         int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
         if (x->ring_room == 0) {
             x->ring_room =
@@ -2130,7 +2143,7 @@ static int nested_wait(pk_future *f, double seconds) {
     while (f->state != F_DONE) {
         if (current_call != NULL && f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
             task *t = f->t;
-            f->state = F_RUNNING;
+            atomic_store_explicit(&f->state, F_RUNNING, memory_order_relaxed);
             f->t = NULL;
             x->running++;
             pthread_mutex_unlock(&x->mu);
@@ -2156,6 +2169,13 @@ int pk_future_wait(pk_future *f, double seconds) {
     if (rc != 0 || f->x == NULL)
         return rc;
     if (!f->nested && !remote(f->x)) {
+        /* the submitter often waits on futures in the order it made them,
+         * one slab slot apart: the first line of the one AHEAD waits on */
+        pk_exec *ex = f->x->ex;
+        ptrdiff_t stride = (const char *)f - (const char *)ex->waited_last;
+        ex->waited_last = f;
+        if (stride == (ptrdiff_t)FUTURE_BYTES || stride == -(ptrdiff_t)FUTURE_BYTES)
+            prefetch_write((const char *)f + AHEAD * stride); /* a hint: may be anything */
         /* a task of this process is often a moment from its end: watch it
          * before sleeping; done, and no callback due: no pump */
         for (int i = 0; f->x->nthreads > 1 && i < SPIN && atomic_load(&f->state) != F_DONE; i++)
