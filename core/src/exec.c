@@ -16,11 +16,11 @@
  * in its queue, and a task that waits on one not yet started runs it inline.
  *
  * With one process, a submission does not take the mutex: the submitter puts
- * the task in a ring of RING slots that only it writes (the workers take from
- * its head, under the mutex, in submission order, straight to run) and takes
- * the mutex only to wake a sleeping worker, or to move the whole ring to the
- * queue when it is full. Futures the submitter frees are kept for its next
- * submissions.
+ * the task in a ring that only it writes (the workers take from its head,
+ * under the mutex, in submission order, straight to run) and takes the mutex
+ * only to wake a sleeping worker, or to double the ring when it is full (from
+ * RING slots up to RING_MAX; then the ring moves to the queue). Futures the
+ * submitter frees are kept for its next submissions.
  *
  * Messages (ranks only): TASKS and STOP/CANCEL from rank 0, RESULTS and HELLO
  * to it. A rank other than 0 leaves when it has seen STOP and its queue (nested
@@ -40,7 +40,7 @@
 #include "core_internal.h"
 #include "parkit/exec.h"
 
-enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12 };
+enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12, RING_MAX = 1 << 20 };
 #define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
 #define HOLD_TASK 20e-6   /* ...while its last task took less than this */
 
@@ -214,6 +214,7 @@ struct xstate {
     /* one process: tasks submitted, not yet taken, in order. Only the
      * submitter writes slots and the tail; the head moves under mu. */
     task **ring;
+    int64_t ring_size; /* a power of two, grown by the submitter under mu */
     char pad_tail[64];
     _Atomic int64_t ring_tail;
     int64_t ring_room;    /* the submitter's: slots known free before it looks again */
@@ -359,7 +360,7 @@ static double poller_nap(poller *p) {
  * 64 MiB: memory already paged in); a slab still holding futures the user has
  * not freed lives on until the last one goes. Other futures (made by tasks)
  * are allocated alone. */
-enum { SLAB = 64, POOL_MAX = 4096, AHEAD = 8, LOOK = 8 };
+enum { SLAB = 64, POOL_MAX = 4096, AHEAD = 8, LOOK = 8, TAKE_AHEAD = 4 };
 #define FUTURE_BYTES ((sizeof(pk_future) + 63) / 64 * 64)
 
 struct slab {
@@ -718,9 +719,42 @@ static task *ring_shift(xstate *x) {
     if (head == x->ring_seen &&
         head == (x->ring_seen = atomic_load_explicit(&x->ring_tail, memory_order_acquire)))
         return NULL;
-    task *t = x->ring[head & (RING - 1)];
+    const int64_t mask = x->ring_size - 1;
+    task *t = x->ring[head & mask];
     atomic_store_explicit(&x->ring_head, head + 1, memory_order_release);
+    if (x->ring_seen - head > TAKE_AHEAD) {
+        /* a later task's lines, on their way meanwhile: ring tasks live in
+         * their futures, whose first line comes before them */
+        const char *n = (const char *)x->ring[(head + TAKE_AHEAD) & mask];
+        __builtin_prefetch(n);
+        prefetch_write(n - offsetof(pk_future, own));
+    }
     return t;
+}
+
+static void drain_ring(xstate *x);
+static void lock_x(xstate *x);
+
+/* The submitter's ring is full: twice the slots (under x->mu), or all of it
+ * to the queue at RING_MAX or without memory. */
+static void ring_full(xstate *x) {
+    lock_x(x);
+    int64_t head = atomic_load_explicit(&x->ring_head, memory_order_relaxed);
+    int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
+    task **bigger =
+        x->ring_size < RING_MAX ? malloc(2 * (size_t)x->ring_size * sizeof *bigger) : NULL;
+    if (bigger != NULL) {
+        for (int64_t i = head; i < tail; i++)
+            bigger[i & (2 * x->ring_size - 1)] = x->ring[i & (x->ring_size - 1)];
+        free(x->ring);
+        x->ring = bigger;
+        x->ring_size *= 2;
+    } else {
+        drain_ring(x);
+        head = tail;
+    }
+    x->ring_room = x->ring_size - (tail - head);
+    pthread_mutex_unlock(&x->mu);
 }
 
 /* Moves the ring's tasks to the queue, in submission order (under x->mu):
@@ -1060,6 +1094,7 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
     x->remote = x->nranks > 1 && ctx->backend->msg_send != NULL;
     if (!x->remote) { /* one process */
         x->ring = malloc(RING * sizeof *x->ring);
+        x->ring_size = RING;
         if (x->ring == NULL)
             return PK_ENOMEM;
         x->ring_room = RING;
@@ -1992,15 +2027,11 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
         if (x->ring_room == 0) {
             x->ring_room =
-                RING - (tail - atomic_load_explicit(&x->ring_head, memory_order_acquire));
-            if (x->ring_room == 0) { /* full: all of it to the queue */
-                lock_x(x);
-                drain_ring(x);
-                pthread_mutex_unlock(&x->mu);
-                x->ring_room = RING;
-            }
+                x->ring_size - (tail - atomic_load_explicit(&x->ring_head, memory_order_acquire));
+            if (x->ring_room == 0)
+                ring_full(x);
         }
-        x->ring[tail & (RING - 1)] = t;
+        x->ring[tail & (x->ring_size - 1)] = t;
         x->ring_room--;
         atomic_store(&x->ring_tail, tail + 1); /* then reads sleepers: see wait_work */
         if (atomic_load(&x->sleepers) > 0) {   /* a worker sleeps: wake it */
