@@ -32,6 +32,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ static inline void prefetch_write(const void *p) {
 #else
     __builtin_prefetch(p, 1);
 #endif
+}
+
+/* Clears 64 bytes: a constant memset this short is inlined as vector stores
+ * (a longer one becomes a `rep stos`, which takes long to start). */
+static inline void zero_line(void *p) {
+    memset(p, 0, 64);
 }
 
 static void cpu_relax(void) {
@@ -160,7 +167,7 @@ static char *arg_room(task *t, size_t len) {
 static void task_free(task *t) {
     if (t == NULL)
         return;
-    if (t->arg != t->small)
+    if (t->arg != t->small && t->arg != NULL)
         free(t->arg);
     t->arg = NULL;
     if (!t->embedded)
@@ -360,7 +367,7 @@ static double poller_nap(poller *p) {
  * 64 MiB: memory already paged in); a slab still holding futures the user has
  * not freed lives on until the last one goes. Other futures (made by tasks)
  * are allocated alone. */
-enum { SLAB = 64, POOL_MAX = 4096, AHEAD = 8, LOOK = 8, TAKE_AHEAD = 4 };
+enum { SLAB = 64, POOL_MAX = 4096, AHEAD = 8, LOOK = 8, TAKE_AHEAD = 8 };
 #define FUTURE_BYTES ((sizeof(pk_future) + 63) / 64 * 64)
 
 struct slab {
@@ -471,7 +478,10 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
     if (f == NULL)
         return NULL;
     /* the first line and the task's: the rest is set where it is used */
-    memset(f, 0, offsetof(pk_future, own) + offsetof(task, arg_size));
+    _Static_assert(offsetof(pk_future, own) == 64 && offsetof(task, arg_size) == 64,
+                   "a future's first line, then its task's");
+    zero_line(f);
+    zero_line(&f->own);
     f->x = x;
     f->num = num;
     f->nested = (char)(nested != 0);
@@ -624,7 +634,6 @@ static void cancel_pending(pk_exec *ex);
 
 /* The task behind f is over: its outcome is in f. Wakes the waiters. */
 static void future_finish(xstate *x, pk_future *f) {
-    atomic_store_explicit(&f->state, F_DONE, memory_order_release); /* after the outcome */
     f->t = NULL;
     if (!f->nested && x->ex != NULL) {
         pk_exec *ex = x->ex;
@@ -638,8 +647,25 @@ static void future_finish(xstate *x, pk_future *f) {
         if (f->num < ex->cap_byid)
             ex->byid[f->num] = NULL;
     }
-    wake_waiters(x, f);
-    future_release(f); /* the task's reference */
+    int sub = x->sub_waiting && (x->sub_for == NULL || x->sub_for == f || f->cb_queued);
+    /* The task's reference goes with the F_DONE store, and f is not touched
+     * after it (its owner may free it at once). Until then nobody else
+     * changes refs: the owner releases without the lock (which is held here)
+     * only a future it sees done, and callbacks take theirs under the lock. */
+    int last = atomic_load_explicit(&f->refs, memory_order_relaxed) == 1;
+    if (!last)
+        atomic_store_explicit(&f->refs, atomic_load_explicit(&f->refs, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    atomic_store_explicit(&f->state, F_DONE, memory_order_release); /* after the outcome */
+    if (x->waiters > 0 || sub)
+        pthread_cond_broadcast(&x->done);
+    if (last) { /* its owner freed it first */
+        atomic_store_explicit(&f->refs, 0, memory_order_relaxed);
+        if (f->data != NULL)
+            free(f->data);
+        free_err(f);
+        future_drop(f);
+    }
 }
 
 static void future_cancel_now(xstate *x, pk_future *f) {
@@ -940,8 +966,10 @@ static void run_task(xstate *x, task *t, pk_worker *w, outcome *o) {
 }
 
 static void outcome_free(outcome *o) {
-    free(o->msg);
-    free(o->data.p);
+    if (o->msg != NULL) /* (most tasks have neither: no call then) */
+        free(o->msg);
+    if (o->data.p != NULL)
+        free(o->data.p);
 }
 
 /* Moves an outcome into its future (under x->mu). A map chunk's result is its
