@@ -376,8 +376,10 @@ struct slab {
 };
 
 /* Is the calling thread the submitter's (rank 0's main thread)? */
+static _Thread_local const pk_exec *my_exec; /* the last opened here (a quick yes) */
+
 static int on_submitter(const xstate *x) {
-    return x->ex != NULL && pthread_equal(pthread_self(), x->ex->submitter);
+    return x->ex != NULL && (my_exec == x->ex || pthread_equal(pthread_self(), x->ex->submitter));
 }
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1838,6 +1840,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     if (rc != 0) {
         if (ex != NULL && ex->x.reg != NULL)
             xstate_destroy(&ex->x);
+        if (my_exec == ex)
+            my_exec = NULL;
         free(ex);
         return rc;
     }
@@ -1848,11 +1852,15 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
         rc = ctx->backend->agree(ctx, ctx->backend->msg_open(ctx, &ex->chan));
     if (rc != 0) {
         xstate_destroy(x);
+        if (my_exec == ex)
+            my_exec = NULL;
         free(ex);
         return rc;
     }
-    if (x->rank == 0)
+    if (x->rank == 0) {
         x->ex = ex;
+        my_exec = ex;
+    }
     ex->submitter = pthread_self();
     ex->fail_fast = opts != NULL && opts->fail_fast;
     ex->prefetch = opts != NULL && opts->prefetch > 0 ? opts->prefetch : 2;
@@ -1922,6 +1930,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
         free(ex->out_at);
         free(ex->window);
         free(ex->sent_at);
+        if (my_exec == ex)
+            my_exec = NULL;
         free(ex);
         return rc;
     }
@@ -1939,6 +1949,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     free(ex->out_at);
     free(ex->window);
     free(ex->sent_at);
+    if (my_exec == ex)
+        my_exec = NULL;
     free(ex);
     return rc;
 }
@@ -1984,6 +1996,8 @@ int pk_exec_close(pk_exec *ex, int how) {
     free(ex->out_at);
     free(ex->window);
     free(ex->sent_at);
+    if (my_exec == ex)
+        my_exec = NULL;
     free(ex);
     return rc;
 }
