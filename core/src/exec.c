@@ -44,6 +44,7 @@
 enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12, RING_MAX = 1 << 20 };
 #define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
 #define HOLD_TASK 20e-6   /* ...while its last task took less than this */
+#define RUN_ON 50e-6      /* a serving main thread runs short tasks this long between polls */
 
 /* Brings a line this thread will write (writes it soon after). */
 static inline void prefetch_write(const void *p) {
@@ -1767,9 +1768,28 @@ static int serve(xstate *x, void *chan) {
         else if (out.len == 0)
             free(out.p);
         if (t != NULL) {
-            double t0 = pk__now();
-            execute(x, t, &w);
-            last_run = pk__now() - t0;
+            /* short tasks run on, up to RUN_ON, before the next poll: a
+             * poll costs more than such a task */
+            double t0 = pk__now(), start = t0, now = t0;
+            for (;;) {
+                execute_hold(x, t, &w);
+                now = pk__now();
+                last_run = now - t0;
+                t = last_run < HOLD_TASK && now - start < RUN_ON && !x->cancel_all &&
+                            x->qhead != NULL
+                        ? take(x, 0)
+                        : NULL;
+                if (t == NULL)
+                    break;
+                x->running++;
+                if (t->fut != NULL) {
+                    atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
+                    t->fut->t = NULL;
+                }
+                pthread_mutex_unlock(&x->mu);
+                t0 = now;
+            }
+            pthread_mutex_unlock(&x->mu);
             poller_reset(&pl);
             continue;
         }
@@ -2255,6 +2275,11 @@ int pk_future_wait(pk_future *f, double seconds) {
             cpu_relax();
         if (atomic_load(&f->state) == F_DONE && atomic_load(&f->x->ex->cb_due) == 0)
             return 0;
+    } else if (!f->nested && atomic_load(&f->state) == F_DONE &&
+               atomic_load(&f->x->ex->cb_due) == 0 && !worth_pumping(f->x->ex)) {
+        /* with ranks: done, no callback due, and no worker short of tasks
+         * (the rule after a submission): a pump would only poll */
+        return 0;
     }
     if (f->nested)
         return nested_wait(f, seconds);
