@@ -38,8 +38,10 @@
  * on one rank), tasks run on the submitter inside its waits.
  *
  * Under MPI, messages move only inside the submitter's executor calls (submit,
- * done, wait, result, map, close): a submitter busy elsewhere leaves the other
- * ranks without new tasks. Rank 0's other threads keep running tasks.
+ * done, wait, result, map, close; a wait or result on a future already done
+ * moves them only when some worker is short of tasks): a submitter busy
+ * elsewhere leaves the other ranks without new tasks. Rank 0's other threads
+ * keep running tasks.
  *
  * Errors. A failing task fails its own future only (error: code, message and
  * origin: rank, thread and task number); the other tasks run on, unless the
