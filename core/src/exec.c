@@ -873,6 +873,15 @@ static int unqueue(xstate *x, task *t) {
     return 0;
 }
 
+/* t, just taken off the queue, runs now (under x->mu). */
+static void mark_running(xstate *x, task *t) {
+    x->running++;
+    if (t->fut != NULL) {
+        atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
+        t->fut->t = NULL;
+    }
+}
+
 /* ---- running a task ---- */
 
 static int fault_hits(xstate *x, int64_t num, const pk_worker *w) {
@@ -1094,11 +1103,7 @@ static void *worker_main(void *arg) {
             wait_work(x, -1);
             continue;
         }
-        x->running++;
-        if (t->fut != NULL) {
-            atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
-            t->fut->t = NULL;
-        }
+        mark_running(x, t);
         pthread_mutex_unlock(&x->mu);
         execute_hold(x, t, &w);
     }
@@ -1550,11 +1555,7 @@ static int pump(pk_exec *ex, int may_run) {
     else if (may_run)
         mine = take_pinned_to(x, 0);
     if (mine != NULL) {
-        x->running++;
-        if (mine->fut != NULL) {
-            atomic_store_explicit(&mine->fut->state, F_RUNNING, memory_order_relaxed);
-            mine->fut->t = NULL;
-        }
+        mark_running(x, mine);
     }
     pthread_mutex_unlock(&x->mu);
     double now = R > 1 ? pk__now() : 0;
@@ -1756,11 +1757,7 @@ static int serve(xstate *x, void *chan) {
          * it does when no thread could start */
         task *t = x->nstarted == 0 && x->qhead != NULL ? take(x, 0) : NULL;
         if (t != NULL) {
-            x->running++;
-            if (t->fut != NULL) {
-                atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
-                t->fut->t = NULL;
-            }
+            mark_running(x, t);
         }
         pthread_mutex_unlock(&x->mu);
         if (out.len > 0 && ctx->backend->msg_send(ctx, chan, 0, TAG_RESULTS, out.p, out.len) != 0)
@@ -1781,11 +1778,7 @@ static int serve(xstate *x, void *chan) {
                         : NULL;
                 if (t == NULL)
                     break;
-                x->running++;
-                if (t->fut != NULL) {
-                    atomic_store_explicit(&t->fut->state, F_RUNNING, memory_order_relaxed);
-                    t->fut->t = NULL;
-                }
+                mark_running(x, t);
                 pthread_mutex_unlock(&x->mu);
                 t0 = now;
             }
@@ -2236,9 +2229,7 @@ static int nested_wait(pk_future *f, double seconds) {
     while (f->state != F_DONE) {
         if (current_call != NULL && f->state == F_QUEUED && f->t != NULL && unqueue(x, f->t)) {
             task *t = f->t;
-            atomic_store_explicit(&f->state, F_RUNNING, memory_order_relaxed);
-            f->t = NULL;
-            x->running++;
+            mark_running(x, t); /* t->fut is f */
             pthread_mutex_unlock(&x->mu);
             execute(x, t, current_call->w);
             lock_x(x);
