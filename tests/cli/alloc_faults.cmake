@@ -52,11 +52,11 @@ parkit_cli_test(NAME alloc_fault.prodcons
 parkit_cli_test(NAME alloc_fault.bad_spec COMMAND squares 10 --inject-fault fail=heap EXIT 2
   STDERR "fail=heap: expected fail=task or fail=alloc")
 
-# The abort report: a consumer fails at its item 100; the counts printed
+# The abort report: the consumer fails at its item 100; the counts printed
 # before the error line reconcile (the report of the kernel is checked in the
-# unit tests, item by item).
+# unit tests, item by item). One consumer, so that it surely reaches item 100.
 parkit_cli_test(NAME prodcons.abort_report
-  COMMAND prodcons --producers 2 --consumers 2 --capacity 4 --items 1e5 --repeat 1 --warmup 0
+  COMMAND prodcons --producers 3 --consumers 1 --capacity 4 --items 1e5 --repeat 1 --warmup 0
           --inject-fault thread=3,task=100 EXIT 1
   STDERR "^prodcons: aborted after [0-9]+ produced, [0-9]+ consumed\nprodcons: rank 0, thread 3, task 100: injected fault\n$"
   NOT_STDOUT ".")
