@@ -284,6 +284,47 @@ int pk__value_reset(pk_ctx *ctx, const pk_type *t, void *value);
 pk_opts pk__opts_or_default(const pk_opts *opts, int kind);
 int64_t pk__default_chunk(int64_t n);
 
+/* ---- spinning and fences (fence.c) ---- */
+
+/* Tells the core this thread spins (a pause), between looks at a shared word. */
+static inline void pk__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Brings a line this thread will write soon (a hint: never faults). */
+static inline void pk__prefetch_write(const void *p) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
+/* A sleeper announces itself and then re-checks what it waits for; a mover
+ * publishes and then checks for sleepers. Without a full fence on both sides
+ * each could miss the other (a store may wait in the store buffer while the
+ * next load runs). Linux's membarrier lets the sleeper, on its slow path, put
+ * that fence in every running thread of the process at once, so the mover's
+ * fast path needs only a compiler barrier; elsewhere the mover fences.
+ * pk__asym_fences: 1 when the process could register for that (once). */
+int pk__asym_fences(void);
+
+static inline void pk__mover_fence(int asym) {
+    if (asym)
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* The sleeper's side; 0 when the movers could not be fenced (membarrier
+ * failing after it registered, which it should not): then a sleeper must not
+ * rely on a wake-up. */
+int pk__sleeper_fence(int asym);
+
 /* ---- shared backend pieces ---- */
 void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads);
 int pk__type_init_array(const pk_type *t, char *values, int64_t count);

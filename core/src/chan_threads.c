@@ -7,18 +7,11 @@
  * count of sleepers lets the other side skip the lock when nobody sleeps. Close
  * and abort wake every sleeper. With an observe hook every move runs under the
  * lock, so the hook sees the exact contents. */
-#define _DEFAULT_SOURCE /* syscall() */
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__linux__)
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 #include "core_internal.h"
 
@@ -63,14 +56,6 @@ typedef struct thr_chan {
     pthread_cond_t not_full, not_empty;
 } thr_chan;
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static inline _Atomic uint64_t *stamp_at(const thr_chan *c, size_t index) {
     return (_Atomic uint64_t *)(void *)(c->slots + index * c->stride);
 }
@@ -106,40 +91,13 @@ static inline void copy_item(void *dst, const void *src, size_t size) {
         memcpy(dst, src, size);
 }
 
-/* A sleeper announces itself and then re-checks the slot it waits for; a mover
- * hands the slot over and then checks for sleepers. Without a full fence on both
- * sides each could miss the other (a store may wait in the store buffer while
- * the next load runs). Linux's membarrier lets the sleeper, on the slow path,
- * put that fence in every running thread of the process at once, so the mover's
- * fast path needs only a compiler barrier; elsewhere the mover fences. */
-static int asym_fences;
-static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
-
-static void asym_setup(void) {
-#if defined(__linux__) && defined(SYS_membarrier)
-    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-        asym_fences = 1;
-#endif
-}
-
+/* The fences of a put or get and of a sleeper (see pk__mover_fence). */
 static inline void mover_fence(const thr_chan *c) {
-    if (c->asym)
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
+    pk__mover_fence(c->asym);
 }
 
-/* 0 when the movers' side could not be fenced (membarrier failing after it
- * registered, which it should not): then a sleeper must not rely on a wake-up. */
 static int sleeper_fence(const thr_chan *c) {
-    atomic_thread_fence(memory_order_seq_cst);
-#if defined(__linux__) && defined(SYS_membarrier)
-    if (c->asym)
-        return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
-    return 1;
+    return pk__sleeper_fence(c->asym);
 }
 
 /* Hands k claimed slots from first over to the other side. The first slot goes
@@ -416,7 +374,7 @@ static int spin_until(thr_chan *c, int (*ready_run)(thr_chan *)) {
                 atomic_store_explicit(&c->spins, 2 * budget, memory_order_relaxed);
             return 1;
         }
-        cpu_relax();
+        pk__cpu_relax();
     }
     if (budget > MIN_SPINS)
         atomic_store_explicit(&c->spins, budget / 2, memory_order_relaxed);
@@ -632,8 +590,7 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     c->base.elem_size = opts->elem_size;
     c->observe = opts->observe;
     c->observe_arg = opts->observe_arg;
-    pthread_once(&asym_once, asym_setup);
-    c->asym = asym_fences;
+    c->asym = pk__asym_fences();
     *ch = &c->base;
     return 0;
 }

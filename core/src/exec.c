@@ -46,26 +46,12 @@ enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12, RING_MAX 
 #define HOLD_TASK 20e-6   /* ...while its last task took less than this */
 #define RUN_ON 50e-6      /* a serving main thread runs short tasks this long between polls */
 
-/* Brings a line this thread will write (writes it soon after). */
-static inline void prefetch_write(const void *p) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p)); /* a hint: never faults */
-#else
-    __builtin_prefetch(p, 1);
-#endif
-}
-
 /* Clears 64 bytes: a constant memset this short is inlined as vector stores
  * (a longer one becomes a `rep stos`, which takes long to start). */
 static inline void zero_line(void *p) {
     memset(p, 0, 64);
 }
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 enum { TAG_HELLO = 1, TAG_TASKS, TAG_RESULTS, TAG_STOP, TAG_CANCEL };
 enum { F_PENDING = 0, F_QUEUED, F_RUNNING, F_REMOTE, F_DONE, F_FREE /* in a cache */ };
 
@@ -217,6 +203,7 @@ struct xstate {
     int first, nstarted; /* threads first..first+nstarted-1 run */
     int serving;         /* a rank other than 0: its main thread waits on `work` too */
     int remote;          /* other ranks take part (see xstate_init) */
+    int asym;            /* a sleeping worker fences the submitter (pk__mover_fence) */
     pthread_t *threads;
     pk_exec *ex; /* rank 0 */
     /* one process: tasks submitted, not yet taken, in order. Only the
@@ -471,7 +458,7 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
         if (ex->ncache >= AHEAD) { /* a later submission's lines: on their way meanwhile */
             const char *n = (const char *)ex->cache[ex->ncache - AHEAD];
             for (size_t at = 0; at < offsetof(pk_future, on_done); at += 64)
-                prefetch_write(n + at);
+                pk__prefetch_write(n + at);
         }
     } else {
         f = aligned_alloc(64, FUTURE_BYTES);
@@ -622,7 +609,11 @@ static int ring_empty(xstate *x) {
 static void wait_work(xstate *x, double seconds) {
     atomic_fetch_add(&x->sleepers, 1);
     /* the submitter moves the ring's tail, then reads sleepers; this counts,
-     * then reads the tail: one of the two sees the other */
+     * fences both sides (see pk__mover_fence), then reads the tail: one of
+     * the two sees the other. Unfenced, a wake-up may be missed: look again
+     * soon. */
+    if (!pk__sleeper_fence(x->asym) && (seconds < 0 || seconds > 1e-3))
+        seconds = 1e-3;
     if (atomic_load(&x->ring_tail) == atomic_load_explicit(&x->ring_head, memory_order_relaxed)) {
         if (seconds < 0)
             pthread_cond_wait(&x->work, &x->mu);
@@ -756,7 +747,7 @@ static task *ring_shift(xstate *x) {
          * their futures, whose first line comes before them */
         const char *n = (const char *)x->ring[(head + TAKE_AHEAD) & mask];
         __builtin_prefetch(n);
-        prefetch_write(n - offsetof(pk_future, own));
+        pk__prefetch_write(n - offsetof(pk_future, own));
     }
     return t;
 }
@@ -1096,7 +1087,7 @@ static void *worker_main(void *arg) {
                  ring_empty(x);
                  i += LOOK)
                 for (int k = 0; k < LOOK; k++)
-                    cpu_relax();
+                    pk__cpu_relax();
             lock_x(x);
             if (x->queued > 0 || x->stop || !ring_empty(x))
                 continue;
@@ -1129,6 +1120,7 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
     qsort(x->reg, (size_t)x->nreg, sizeof *x->reg, by_name);
     x->remote = x->nranks > 1 && ctx->backend->msg_send != NULL;
     if (!x->remote) { /* one process */
+        x->asym = pk__asym_fences();
         x->ring = malloc(RING * sizeof *x->ring);
         x->ring_size = RING;
         if (x->ring == NULL)
@@ -2088,8 +2080,9 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         }
         x->ring[tail & (x->ring_size - 1)] = t;
         x->ring_room--;
-        atomic_store(&x->ring_tail, tail + 1); /* then reads sleepers: see wait_work */
-        if (atomic_load(&x->sleepers) > 0) {   /* a worker sleeps: wake it */
+        atomic_store_explicit(&x->ring_tail, tail + 1, memory_order_release);
+        pk__mover_fence(x->asym); /* then reads sleepers: see wait_work */
+        if (atomic_load_explicit(&x->sleepers, memory_order_relaxed) > 0) { /* wake one */
             lock_x(x);
             wake_workers(x, 1, 0);
             pthread_mutex_unlock(&x->mu);
@@ -2259,11 +2252,11 @@ int pk_future_wait(pk_future *f, double seconds) {
         ptrdiff_t stride = (const char *)f - (const char *)ex->waited_last;
         ex->waited_last = f;
         if (stride == (ptrdiff_t)FUTURE_BYTES || stride == -(ptrdiff_t)FUTURE_BYTES)
-            prefetch_write((const char *)f + AHEAD * stride); /* a hint: may be anything */
+            pk__prefetch_write((const char *)f + AHEAD * stride); /* a hint: may be anything */
         /* a task of this process is often a moment from its end: watch it
          * before sleeping; done, and no callback due: no pump */
         for (int i = 0; f->x->nthreads > 1 && i < SPIN && atomic_load(&f->state) != F_DONE; i++)
-            cpu_relax();
+            pk__cpu_relax();
         if (atomic_load(&f->state) == F_DONE && atomic_load(&f->x->ex->cb_due) == 0)
             return 0;
     } else if (!f->nested && atomic_load(&f->state) == F_DONE &&

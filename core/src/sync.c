@@ -187,12 +187,6 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 /* The sequence word's low 32 bits, which the futex watches. */
 static uint32_t *seq32(sync_head *h) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -284,7 +278,7 @@ static int wait_seq(pk__sync *s, pk_worker *w, uint64_t seen, double deadline, i
         if (ld(s, F(seq), memory_order_seq_cst) != seen)
             return 0;
         if (!s->far && spin < spins) {
-            cpu_relax();
+            pk__cpu_relax();
             continue;
         }
         double left = s->far ? pause : 0.2;
@@ -604,7 +598,7 @@ static int lock_wait(pk__sync *s, pk_worker *w, uint64_t key, double deadline) {
         }
         /* looking less and less often leaves the line to the holder */
         for (int k = 0; k < pause; k++)
-            cpu_relax();
+            pk__cpu_relax();
         pause = pause < 64 ? 2 * pause : 64;
     }
     for (;;) {
