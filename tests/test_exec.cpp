@@ -677,6 +677,50 @@ TEST_P(Exec, ManySmallTasksRunExactlyOnce) {
     EXPECT_EQ(not_once, 0) << "task " << first << " ran " << Hits(first) << " times";
 }
 
+// More tasks in flight than the submitter's ring grows to (2^20 slots): the
+// workers held, so nothing is taken meanwhile, the ring doubles up to its
+// largest and the rest moves to the locked queue. Every task still runs once,
+// with its own result.
+TEST_P(Exec, MoreTasksInFlightThanTheRingHoldsRunOnceEach) {
+    constexpr int64_t kN = (int64_t{1} << 20) + 5000;
+    ResetBoard(kN);
+    pk_exec *ex = Open();
+    ASSERT_NE(ex, nullptr);
+    std::vector<pk_future *> holders = FillWorkers(Workers());
+    futures_.reserve(static_cast<size_t>(kN) + holders.size());
+    std::vector<pk_future *> fs;
+    fs.reserve(static_cast<size_t>(kN));
+    for (int64_t i = 0; i < kN; i++) {
+        pk_future *f = Submit("count", i);
+        ASSERT_NE(f, nullptr) << "task " << i;
+        fs.push_back(f);
+    }
+    EXPECT_EQ(pk_exec_completed(ex), 0) << "the workers were held";
+    g.release = 1;
+    int64_t wrong = 0, first_wrong = -1;
+    for (int64_t i = 0; i < kN; i++) {
+        const void *data = nullptr;
+        size_t len = 0;
+        pk_future *f = fs[static_cast<size_t>(i)];
+        int rc = pk_future_wait(f, wrong > 0 ? 0 : 10); /* a lost task fails, not hangs */
+        rc = rc == 0 ? pk_future_result(f, &data, &len) : rc;
+        bool ok = rc == 0 && len == sizeof(int64_t) && ReadI64(data) == 3 * i + 1;
+        if (!ok && wrong++ == 0)
+            first_wrong = i;
+    }
+    EXPECT_EQ(wrong, 0) << "first wrong result: task " << first_wrong;
+    if (wrong > 0)
+        return; /* the teardown cancels what is left */
+    for (pk_future *h : holders)
+        EXPECT_EQ(pk_future_wait(h, 10), 0);
+    EXPECT_EQ(Close(PK_EXEC_WAIT), 0);
+    int64_t not_once = 0, first = -1;
+    for (int64_t i = 0; i < kN; i++)
+        if (Hits(i) != 1 && not_once++ == 0)
+            first = i;
+    EXPECT_EQ(not_once, 0) << "task " << first << " ran " << Hits(first) << " times";
+}
+
 TEST_P(Exec, EveryWorkerThreadRunsTasks) {
     pk_exec *ex = Open();
     ASSERT_NE(ex, nullptr);
