@@ -140,7 +140,7 @@ typedef struct task {
     int count;       /* arguments: 1, or a map chunk's */
     int chunk;       /* a map chunk: results packed per argument */
     int embedded;    /* lives inside its future (freed with it) */
-    size_t arg_size; /* chunk: each argument's size */
+    size_t arg_size; /* chunk: each argument's size (set, and read, only then) */
     char small[24];  /* a short argument, held here */
 } task;
 
@@ -457,8 +457,8 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
         f = ex->cache[--ex->ncache];
         if (ex->ncache >= AHEAD) { /* a later submission's lines: on their way meanwhile */
             const char *n = (const char *)ex->cache[ex->ncache - AHEAD];
-            for (size_t at = 0; at < offsetof(pk_future, on_done); at += 64)
-                pk__prefetch_write(n + at);
+            pk__prefetch_write(n);
+            pk__prefetch_write(n + 64);
         }
     } else {
         f = aligned_alloc(64, FUTURE_BYTES);
@@ -1237,7 +1237,7 @@ static int send_buf(pk_exec *ex, int to, int tag, buf *b) {
 /* Packs a task for another rank. */
 static int pack_task(buf *b, const task *t) {
     int32_t head[4] = {t->fn, t->count, t->chunk, t->pin};
-    uint64_t len = t->len, asz = t->arg_size;
+    uint64_t len = t->len, asz = t->chunk ? t->arg_size : 0;
     int rc = buf_put(b, &t->num, sizeof t->num);
     rc = rc ? rc : buf_put(b, head, sizeof head);
     rc = rc ? rc : buf_put(b, &asz, sizeof asz);
@@ -2043,7 +2043,8 @@ static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size
     t->count = count;
     t->chunk = chunk;
     t->pin = -1;
-    t->arg_size = arg_size;
+    if (chunk)
+        t->arg_size = arg_size; /* its own line: a plain task leaves it alone */
     t->len = len;
     t->fut = f;
     f->t = t;
