@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "exec_test_util.h"
 #include "parkit/exec.h"
 #include "test_util.h"
 
@@ -92,6 +93,15 @@ std::string HitsOtherThan(int64_t n, int want) {
         if (Hits(i) != want)
             out += " " + std::to_string(i) + "(x" + std::to_string(Hits(i)) + ")";
     return out;
+}
+
+// The first argument of "count" in [0, n) that did not run exactly once, with
+// how often it ran ("" when none).
+std::string FirstNotRunOnce(int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (Hits(i) != 1)
+            return "task " + std::to_string(i) + " ran " + std::to_string(Hits(i)) + " times";
+    return "";
 }
 
 void NoteStart(int64_t task) {
@@ -670,11 +680,7 @@ TEST_P(Exec, ManySmallTasksRunExactlyOnce) {
     EXPECT_EQ(wrong, 0) << "first wrong result: task " << first_wrong;
     EXPECT_EQ(pk_exec_completed(ex), kN);
     EXPECT_EQ(Close(PK_EXEC_WAIT), 0);
-    int64_t not_once = 0, first = -1;
-    for (int64_t i = 0; i < kN; i++)
-        if (Hits(i) != 1 && not_once++ == 0)
-            first = i;
-    EXPECT_EQ(not_once, 0) << "task " << first << " ran " << Hits(first) << " times";
+    EXPECT_EQ(FirstNotRunOnce(kN), "");
 }
 
 // More tasks in flight than the submitter's ring grows to (2^20 slots): the
@@ -714,11 +720,7 @@ TEST_P(Exec, MoreTasksInFlightThanTheRingHoldsRunOnceEach) {
     for (pk_future *h : holders)
         EXPECT_EQ(pk_future_wait(h, 10), 0);
     EXPECT_EQ(Close(PK_EXEC_WAIT), 0);
-    int64_t not_once = 0, first = -1;
-    for (int64_t i = 0; i < kN; i++)
-        if (Hits(i) != 1 && not_once++ == 0)
-            first = i;
-    EXPECT_EQ(not_once, 0) << "task " << first << " ran " << Hits(first) << " times";
+    EXPECT_EQ(FirstNotRunOnce(kN), "");
 }
 
 TEST_P(Exec, EveryWorkerThreadRunsTasks) {
@@ -1551,18 +1553,7 @@ TEST_P(Exec, MisuseIsRefused) {
     pk_map_free(nullptr);
 
     // from a thread other than the submitter
-    int other_submit = 0, other_map = 0;
-    pk_future *other_f = nullptr;
-    pk_map_iter *other_it = nullptr;
-    std::thread other([&] {
-        other_submit = pk_exec_submit(ex, "echo", &x, sizeof x, &other_f);
-        other_map = pk_exec_map(ex, "echo", xs, sizeof xs[0], 4, 0, 0, &other_it);
-    });
-    other.join();
-    EXPECT_EQ(other_submit, PK_EPERM) << "pk_exec_submit from another thread";
-    EXPECT_EQ(other_f, nullptr);
-    EXPECT_EQ(other_map, PK_EPERM) << "pk_exec_map from another thread";
-    EXPECT_EQ(other_it, nullptr);
+    ExpectRefusedFromAnotherThread(ex, "echo");
 
     // from inside a task
     pk_future *inside = Submit("misuse", nullptr, 0);

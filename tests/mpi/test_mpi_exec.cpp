@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "exec_test_util.h"
 #include "mpi_test_util.h"
 #include "parkit/exec.h"
 #include "parkit/sync.h"
@@ -1611,20 +1612,8 @@ TEST(MpiExec, MisuseIsRefused) {
         EXPECT_EQ(pk_map_next(nullptr, nullptr, nullptr, nullptr), PK_EINVAL);
         pk_map_free(nullptr);
 
-        // from a thread of rank 0 other than the submitter: refused before
-        // anything reaches MPI
-        int other_submit = 0, other_map = 0;
-        pk_future *other_f = nullptr;
-        pk_map_iter *other_it = nullptr;
-        std::thread other([&] {
-            other_submit = pk_exec_submit(ex, "echo", &x, sizeof x, &other_f);
-            other_map = pk_exec_map(ex, "echo", xs, sizeof xs[0], 4, 0, 0, &other_it);
-        });
-        other.join();
-        EXPECT_EQ(other_submit, PK_EPERM) << "pk_exec_submit from another thread";
-        EXPECT_EQ(other_f, nullptr);
-        EXPECT_EQ(other_map, PK_EPERM) << "pk_exec_map from another thread";
-        EXPECT_EQ(other_it, nullptr);
+        // from a thread of rank 0 other than the submitter
+        ExpectRefusedFromAnotherThread(ex, "echo");
         Echo again = ResultOf<Echo>(Submit(ex, fs, "echo", x));
         EXPECT_EQ(again.square, 9) << "the executor works on after the refusals";
 
