@@ -1381,6 +1381,65 @@ TEST(MpiExec, CloseWaitRunsEveryTaskAndFuturesOutliveTheExecutor) {
     }
 }
 
+// Rank 0's futures come from slabs its process reuses: freed ones are handed
+// out again by the same executor, and the slabs pass to the next executor; a
+// future held across executors keeps its own result (as on threads).
+TEST(MpiExec, FutureMemoryIsReusedWithoutMixingExecutors) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    constexpr int64_t kN = 300; // several slabs' worth
+    Board board(ctx.get(), 4 * kN);
+    RegisterTasks();
+    Futures fs;
+    std::vector<pk_future *> first;
+    auto free_now = [&](pk_future *f) {
+        fs.Forget(f);
+        pk_future_free(f);
+    };
+    int rc = OnExecutor(ctx.get(), nullptr, [&](pk_exec *ex) {
+        for (int64_t i = 0; i < kN; i++)
+            first.push_back(Submit(ex, fs, "count", i));
+        for (int64_t i = 0; i < kN; i++)
+            ASSERT_EQ(ResultOf<int64_t>(first[static_cast<size_t>(i)]), 3 * i + 1) << "task " << i;
+        for (int64_t i = 0; i < kN / 2; i++) // half freed now: their memory is reused...
+            free_now(first[static_cast<size_t>(i)]);
+        std::vector<pk_future *> again; // ...here
+        for (int64_t i = kN; i < 2 * kN; i++)
+            again.push_back(Submit(ex, fs, "count", i));
+        for (int64_t i = kN; i < 2 * kN; i++)
+            ASSERT_EQ(ResultOf<int64_t>(again[static_cast<size_t>(i - kN)]), 3 * i + 1)
+                << "task " << i;
+        for (pk_future *f : again)
+            free_now(f);
+    });
+    ExpectCleanEverywhere(rc);
+    // a second and a third executor, while the first's second half is held
+    for (int round = 2; round <= 3; round++) {
+        std::vector<pk_future *> next;
+        rc = OnExecutor(ctx.get(), nullptr, [&](pk_exec *ex) {
+            for (int64_t i = round * kN; i < (round + 1) * kN; i++)
+                next.push_back(Submit(ex, fs, "count", i));
+        });
+        ExpectCleanEverywhere(rc);
+        for (size_t k = 0; k < next.size(); k++) {
+            int64_t i = round * kN + static_cast<int64_t>(k);
+            ASSERT_EQ(pk_future_done(next[k]), 1);
+            EXPECT_EQ(ResultOf<int64_t>(next[k]), 3 * i + 1) << "round " << round << ", task " << i;
+            free_now(next[k]);
+        }
+    }
+    if (WorldRank() == 0) {
+        ASSERT_EQ(first.size(), static_cast<size_t>(kN));
+        for (int64_t i = kN / 2; i < kN; i++) {
+            pk_future *f = first[static_cast<size_t>(i)];
+            ASSERT_EQ(pk_future_done(f), 1);
+            EXPECT_EQ(pk_future_task(f), i);
+            EXPECT_EQ(ResultOf<int64_t>(f), 3 * i + 1) << "a future held since the first executor";
+        }
+        EXPECT_EQ(board.HitsOtherThan(4 * kN, 1), "") << "arguments not run exactly once";
+    }
+}
+
 TEST(MpiExec, CloseCancelCancelsWhatHasNotStarted) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
