@@ -101,8 +101,9 @@ static int app_start(app *a, const char *prog, int *argc, char ***argv) {
         int provided;
         int rc = pk_mpi_init(argc, argv, &provided);
         if (rc == PK_EINVAL) {
-            fprintf(stderr, "%s: ", prog);
-            fprintf(stderr, BAD_MPI_THREADS "\n", getenv("PARKIT_MPI_THREADS"));
+            /* every rank says it (none knows its rank yet): one call each, so
+             * that the launcher does not interleave two ranks' lines */
+            fprintf(stderr, "%s: " BAD_MPI_THREADS "\n", prog, getenv("PARKIT_MPI_THREADS"));
             return APP_USAGE;
         }
         if (rc != 0) {
