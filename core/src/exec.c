@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core_internal.h"
 #include "parkit/exec.h"
@@ -45,6 +46,14 @@ enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12, RING_MAX 
 #define BATCH_HOLD 100e-6 /* seconds a rank's results may wait for more */
 #define HOLD_TASK 20e-6   /* ...while its last task took less than this */
 #define RUN_ON 50e-6      /* a serving main thread runs short tasks this long between polls */
+/* One process whose threads each have a core: an idle worker, or the
+ * submitter waiting on a future, watches this long before sleeping. A wake-up
+ * costs a system call on each side, and on a virtual machine the sleeper's
+ * core may take tens of microseconds to come back: a worker that slept each
+ * time the submitter fell a few microseconds behind made a burst of empty
+ * tasks 2 to 3 times slower. Otherwise (threads outnumber cores, or ranks)
+ * the watch is SPIN pauses. */
+#define SPIN_LONG 50e-6
 
 /* Clears 64 bytes: a constant memset this short is inlined as vector stores
  * (a longer one becomes a `rep stos`, which takes long to start). */
@@ -191,6 +200,39 @@ struct pk_future {
     struct pk_future *cb_next;
 };
 
+/* What one run gives back: rc, origin, message, data. */
+typedef struct outcome {
+    int rc, rank, thread;
+    int64_t num;
+    char *msg;
+    buf data;
+} outcome;
+
+/* The submitter's ring of tasks: slots only it writes, at the tail; workers
+ * take from the head with a compare-and-swap, with or without x->mu. A ring
+ * outgrown stays (linked from its successor) until the executor closes: a
+ * worker may still be reading it. */
+typedef struct ring {
+    struct ring *older;
+    int64_t mask; /* slots - 1, a power of two less one */
+    _Atomic(task *) slot[];
+} ring;
+
+/* Tasks a worker took from the ring and ran without x->mu, their outcomes not
+ * yet in their futures: the worker fills entries and moves `published`;
+ * whoever holds x->mu next delivers them (harvest) and moves `delivered`. */
+enum { DONE_Q = 64 };
+typedef struct done_q {
+    _Atomic int64_t published; /* the worker's */
+    char pad[56];
+    _Atomic int64_t delivered; /* under x->mu */
+    char pad2[56];
+    struct {
+        task *t;
+        outcome o;
+    } e[DONE_Q];
+} done_q;
+
 /* Laid out by who writes what, so that the submitter's lines and the
  * workers' do not share: what is set at open and then only read; the
  * submitter's ring tail; what the workers write (under mu). */
@@ -204,12 +246,16 @@ struct xstate {
     int serving;         /* a rank other than 0: its main thread waits on `work` too */
     int remote;          /* other ranks take part (see xstate_init) */
     int asym;            /* a sleeping worker fences the submitter (pk__mover_fence) */
+    double spin;         /* seconds to watch before sleeping (0: SPIN pauses) */
     pthread_t *threads;
     pk_exec *ex; /* rank 0 */
-    /* one process: tasks submitted, not yet taken, in order. Only the
-     * submitter writes slots and the tail; the head moves under mu. */
-    task **ring;
-    int64_t ring_size; /* a power of two, grown by the submitter under mu */
+    /* one process: tasks submitted, not yet taken, in order (see ring).
+     * The submitter grows it under mu. */
+    _Atomic(ring *) ring;
+    done_q *dq; /* per thread (see done_q) */
+    int ndq;
+    _Atomic int slow;        /* workers take every task under mu (fault armed, fail-fast) */
+    _Atomic int dq_sleepers; /* the submitter sleeps: workers deliver what they publish */
     char pad_tail[64];
     _Atomic int64_t ring_tail;
     int64_t ring_room;    /* the submitter's: slots known free before it looks again */
@@ -605,6 +651,44 @@ static int ring_empty(xstate *x) {
            atomic_load_explicit(&x->ring_tail, memory_order_acquire);
 }
 
+/* The cores this process may run on. */
+static int cores_here(void) {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Watches until ready(arg) or the watch of x ends (see SPIN_LONG): whether
+ * ready came true. */
+static int watch(const xstate *x, int (*ready)(const void *arg), const void *arg) {
+    if (x->spin <= 0) {
+        for (int i = 0; i < SPIN; i += LOOK) {
+            if (ready(arg))
+                return 1;
+            for (int k = 0; k < LOOK; k++)
+                pk__cpu_relax();
+        }
+        return ready(arg);
+    }
+    if (ready(arg)) /* (before the clock: most waits end here) */
+        return 1;
+    double until = pk__now() + x->spin;
+    for (;;) {
+        for (int i = 0; i < 8; i++) {
+            if (ready(arg))
+                return 1;
+            for (int k = 0; k < LOOK; k++)
+                pk__cpu_relax();
+        }
+        if (pk__now() > until)
+            return ready(arg);
+    }
+}
+
 /* Sleeps on x->work (x->mu held), counted so that queuers know to wake. */
 static void wait_work(xstate *x, double seconds) {
     atomic_fetch_add(&x->sleepers, 1);
@@ -732,48 +816,73 @@ static int admit(xstate *x, task *t) {
     return 1;
 }
 
+/* Takes the ring's oldest task, NULL when it is empty; *seen: the tail as the
+ * caller last read it (the tail's line is read only when the tasks known to
+ * be there ran out). */
+static task *ring_take(xstate *x, int64_t *seen) {
+    int64_t head = atomic_load_explicit(&x->ring_head, memory_order_relaxed);
+    for (;;) {
+        if (head >= *seen &&
+            head >= (*seen = atomic_load_explicit(&x->ring_tail, memory_order_acquire)))
+            return NULL;
+        /* read after the tail: a task below it is in this ring or an
+         * outgrown one, and its slot there is not reused while head <= it */
+        ring *r = atomic_load_explicit(&x->ring, memory_order_acquire);
+        task *t = atomic_load_explicit(&r->slot[head & r->mask], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&x->ring_head, &head, head + 1,
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            if (*seen - head > TAKE_AHEAD) {
+                /* a later task's lines, on their way meanwhile: ring tasks
+                 * live in their futures, whose first line comes before them */
+                const char *n = (const char *)atomic_load_explicit(
+                    &r->slot[(head + TAKE_AHEAD) & r->mask], memory_order_relaxed);
+                __builtin_prefetch(n);
+                pk__prefetch_write(n - offsetof(pk_future, own));
+            }
+            return t;
+        }
+    }
+}
+
 /* The ring's oldest task (under x->mu), NULL when it is empty. */
 static task *ring_shift(xstate *x) {
-    int64_t head = atomic_load_explicit(&x->ring_head, memory_order_relaxed);
-    /* the tail's line is read only when the tasks known to be there ran out */
-    if (head == x->ring_seen &&
-        head == (x->ring_seen = atomic_load_explicit(&x->ring_tail, memory_order_acquire)))
-        return NULL;
-    const int64_t mask = x->ring_size - 1;
-    task *t = x->ring[head & mask];
-    atomic_store_explicit(&x->ring_head, head + 1, memory_order_release);
-    if (x->ring_seen - head > TAKE_AHEAD) {
-        /* a later task's lines, on their way meanwhile: ring tasks live in
-         * their futures, whose first line comes before them */
-        const char *n = (const char *)x->ring[(head + TAKE_AHEAD) & mask];
-        __builtin_prefetch(n);
-        pk__prefetch_write(n - offsetof(pk_future, own));
-    }
-    return t;
+    return ring_take(x, &x->ring_seen);
 }
 
 static void drain_ring(xstate *x);
 static void lock_x(xstate *x);
 
+/* A ring of `size` slots (a power of two), NULL without memory. */
+static ring *ring_new(int64_t size) {
+    ring *r = calloc(1, sizeof *r + (size_t)size * sizeof r->slot[0]);
+    if (r != NULL)
+        r->mask = size - 1;
+    return r;
+}
+
 /* The submitter's ring is full: twice the slots (under x->mu), or all of it
  * to the queue at RING_MAX or without memory. */
 static void ring_full(xstate *x) {
     lock_x(x);
-    int64_t head = atomic_load_explicit(&x->ring_head, memory_order_relaxed);
+    ring *r = atomic_load_explicit(&x->ring, memory_order_relaxed);
     int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
-    task **bigger =
-        x->ring_size < RING_MAX ? malloc(2 * (size_t)x->ring_size * sizeof *bigger) : NULL;
+    /* workers may still take from the head meanwhile: the copy may hold a
+     * few tasks already taken, in slots nobody reads again */
+    int64_t head = atomic_load_explicit(&x->ring_head, memory_order_acquire);
+    ring *bigger = r->mask + 1 < RING_MAX ? ring_new(2 * (r->mask + 1)) : NULL;
     if (bigger != NULL) {
         for (int64_t i = head; i < tail; i++)
-            bigger[i & (2 * x->ring_size - 1)] = x->ring[i & (x->ring_size - 1)];
-        free(x->ring);
-        x->ring = bigger;
-        x->ring_size *= 2;
+            atomic_store_explicit(&bigger->slot[i & bigger->mask],
+                                  atomic_load_explicit(&r->slot[i & r->mask], memory_order_relaxed),
+                                  memory_order_relaxed);
+        bigger->older = r;
+        atomic_store_explicit(&x->ring, bigger, memory_order_release);
+        r = bigger;
     } else {
         drain_ring(x);
         head = tail;
     }
-    x->ring_room = x->ring_size - (tail - head);
+    x->ring_room = r->mask + 1 - (tail - head);
     pthread_mutex_unlock(&x->mu);
 }
 
@@ -782,7 +891,8 @@ static void ring_full(xstate *x) {
 static void drain_ring(xstate *x) {
     int64_t n = 0;
     int pinned = 0;
-    for (task *t; x->ring != NULL && (t = ring_shift(x)) != NULL;)
+    for (task *t; atomic_load_explicit(&x->ring, memory_order_relaxed) != NULL &&
+                  (t = ring_shift(x)) != NULL;)
         if (admit(x, t)) {
             pinned |= t->pin >= 0;
             link_task(x, t);
@@ -840,7 +950,8 @@ static task *take_pinned_to(xstate *x, int thread) {
  * straight from the ring (a task pinned elsewhere goes to the queue). */
 static task *take_any(xstate *x, int thread) {
     task *t = take(x, thread);
-    while (t == NULL && x->ring != NULL && (t = ring_shift(x)) != NULL) {
+    while (t == NULL && atomic_load_explicit(&x->ring, memory_order_relaxed) != NULL &&
+           (t = ring_shift(x)) != NULL) {
         if (!admit(x, t)) {
             t = NULL;
         } else if (t->pin >= 0 && t->pin != thread) {
@@ -913,14 +1024,6 @@ static int run_one(xstate *x, task *t, pk_call *call, int64_t num, const void *a
         rc = PK_ECALLBACK;
     return rc;
 }
-
-/* What one run gives back: rc, origin, message, data. */
-typedef struct outcome {
-    int rc, rank, thread;
-    int64_t num;
-    char *msg;
-    buf data;
-} outcome;
 
 /* Runs t on worker w; *o gets its outcome (for a chunk: every argument's
  * code and result packed as int32 rc, uint64 len, bytes). */
@@ -1067,13 +1170,94 @@ typedef struct thread_arg {
     int thread;
 } thread_arg;
 
+/* Delivers the outcomes the workers published in their done queues (under
+ * x->mu): see done_q. */
+static void harvest(xstate *x) {
+    if (x->dq == NULL)
+        return;
+    for (int i = 0; i < x->ndq; i++) {
+        done_q *q = &x->dq[i];
+        int64_t d = atomic_load_explicit(&q->delivered, memory_order_relaxed);
+        int64_t p = atomic_load_explicit(&q->published, memory_order_acquire);
+        if (d == p)
+            continue;
+        for (; d < p; d++) {
+            outcome *o = &q->e[d % DONE_Q].o;
+            deliver_local(x, q->e[d % DONE_Q].t->fut, o); /* may free the future */
+            outcome_free(o);
+        }
+        atomic_store_explicit(&q->delivered, d, memory_order_release);
+    }
+}
+
+/* Has a worker published outcomes not yet delivered (read unlocked)? */
+static int unharvested(const xstate *x) {
+    if (x->dq == NULL)
+        return 0;
+    for (int i = 0; i < x->ndq; i++)
+        if (atomic_load_explicit(&x->dq[i].published, memory_order_relaxed) !=
+            atomic_load_explicit(&x->dq[i].delivered, memory_order_relaxed))
+            return 1;
+    return 0;
+}
+
+/* May workers take tasks from the ring without x->mu? Not with a task in the
+ * queue (nested or pinned: those go first), a fault armed, or fail-fast on
+ * (a failure stops the others taking tasks): then every task goes through
+ * admit(). */
+static int ring_is_open(xstate *x) {
+    return x->dq != NULL && atomic_load_explicit(&x->slow, memory_order_relaxed) == 0 &&
+           atomic_load_explicit(&x->queued, memory_order_relaxed) == 0;
+}
+
+/* Runs tasks straight from the ring without x->mu while it is open: their
+ * outcomes go to this thread's done queue, delivered in batches by whoever
+ * holds x->mu next (a worker, or the submitter when it waits). Called and
+ * returns holding x->mu. */
+static void run_from_ring(xstate *x, pk_worker *w, int thread, int64_t *seen) {
+    done_q *q = &x->dq[thread];
+    int64_t p = atomic_load_explicit(&q->published, memory_order_relaxed);
+    pthread_mutex_unlock(&x->mu);
+    while (ring_is_open(x) &&
+           p - atomic_load_explicit(&q->delivered, memory_order_acquire) < DONE_Q) {
+        task *t = ring_take(x, seen);
+        if (t == NULL)
+            break;
+        run_task(x, t, w, &q->e[p % DONE_Q].o);
+        q->e[p % DONE_Q].t = t;
+        task_free(t); /* its argument: the task lives in its future */
+        atomic_store_explicit(&q->published, ++p, memory_order_release);
+        /* the submitter asleep may wait for this one: deliver it now (the
+         * sleeper counts, fences both sides, then harvests: one of the two
+         * sees the other; see pk__mover_fence) */
+        pk__mover_fence(x->asym);
+        if (atomic_load_explicit(&x->dq_sleepers, memory_order_relaxed) > 0) {
+            lock_x(x);
+            harvest(x);
+            pthread_mutex_unlock(&x->mu);
+        }
+    }
+    lock_x(x);
+    harvest(x);
+}
+
+/* Is there a task for the workers (read unlocked)? */
+static int has_work(const void *arg) {
+    xstate *x = (xstate *)arg;
+    return atomic_load_explicit(&x->queued, memory_order_relaxed) > 0 || !ring_empty(x);
+}
+
 static void *worker_main(void *arg) {
     thread_arg *a = arg;
     xstate *x = a->x;
     pk_worker w;
+    int64_t seen = 0; /* the ring's tail as this thread last read it */
     lock_x(x);
     worker_of(x, &w, a->thread);
     for (;;) {
+        harvest(x);
+        if (ring_is_open(x))
+            run_from_ring(x, &w, a->thread, &seen);
         task *t = take_any(x, a->thread);
         if (t == NULL) {
             if (x->stop)
@@ -1082,12 +1266,7 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&x->mu);
             /* (looking now and then, not at every pause: each look takes the
              * tail's line from the submitter, who is writing it) */
-            for (int i = 0;
-                 i < SPIN && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0 &&
-                 ring_empty(x);
-                 i += LOOK)
-                for (int k = 0; k < LOOK; k++)
-                    pk__cpu_relax();
+            watch(x, has_work, x);
             lock_x(x);
             if (x->queued > 0 || x->stop || !ring_empty(x))
                 continue;
@@ -1121,10 +1300,12 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
     x->remote = x->nranks > 1 && ctx->backend->msg_send != NULL;
     if (!x->remote) { /* one process */
         x->asym = pk__asym_fences();
-        x->ring = malloc(RING * sizeof *x->ring);
-        x->ring_size = RING;
-        if (x->ring == NULL)
+        x->spin = x->nranks == 1 && x->nthreads <= cores_here() ? SPIN_LONG : 0;
+        ring *r = ring_new(RING);
+        if (r == NULL)
             return PK_ENOMEM;
+        atomic_init(&x->ring, r);
+        atomic_init(&x->slow, ctx->fault.armed != 0);
         x->ring_room = RING;
     }
     /* an adaptive mutex spins a little before sleeping: the submitter and
@@ -1151,6 +1332,14 @@ static int start_threads(xstate *x, int first) {
     if (x->nthreads <= first)
         return 0;
     x->threads = calloc((size_t)x->nthreads, sizeof *x->threads);
+    if (atomic_load_explicit(&x->ring, memory_order_relaxed) != NULL) {
+        /* (without them, every task goes through the queue) */
+        x->dq = aligned_alloc(64, (size_t)x->nthreads * sizeof *x->dq);
+        if (x->dq != NULL) {
+            memset(x->dq, 0, (size_t)x->nthreads * sizeof *x->dq);
+            x->ndq = x->nthreads;
+        }
+    }
     int n = first;
     for (int i = first; x->threads != NULL && i < x->nthreads; i++) {
         thread_arg *a = malloc(sizeof *a);
@@ -1188,9 +1377,15 @@ static void stop_threads(xstate *x) {
 }
 
 static void xstate_destroy(xstate *x) {
-    for (task *t; x->ring != NULL && (t = ring_shift(x)) != NULL;)
+    for (task *t; atomic_load_explicit(&x->ring, memory_order_relaxed) != NULL &&
+                  (t = ring_shift(x)) != NULL;)
         task_free(t);
-    free(x->ring);
+    for (ring *r = atomic_load_explicit(&x->ring, memory_order_relaxed), *older; r != NULL;
+         r = older) {
+        older = r->older;
+        free(r);
+    }
+    free(x->dq);
     task *t = x->qhead;
     while (t != NULL) {
         task *next = t->next;
@@ -1628,6 +1823,7 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
         if (pump(ex, 1) > 0)
             poller_reset(&pl); /* results came or tasks went: more will */
         lock_x(x);
+        harvest(x);
         int ok = done(ex, arg);
         if (!ok && ex->error == 0) {
             double left = deadline >= 0 ? deadline - pk__now() : 1.0;
@@ -1641,7 +1837,17 @@ static int submitter_wait(pk_exec *ex, int (*done)(pk_exec *ex, void *arg), void
             if (!mine) {
                 double t = remote(x) ? poller_nap(&pl) : 0.05;
                 if (t > 0) {
-                    submitter_sleep(x, done == is_done ? arg : NULL, t < left ? t : left);
+                    t = t < left ? t : left;
+                    if (x->dq != NULL) { /* see run_from_ring */
+                        atomic_fetch_add(&x->dq_sleepers, 1);
+                        if (!pk__sleeper_fence(x->asym) && t > 1e-3)
+                            t = 1e-3; /* unfenced: look again soon */
+                        harvest(x);
+                    }
+                    if (!done(ex, arg))
+                        submitter_sleep(x, done == is_done ? arg : NULL, t);
+                    if (x->dq != NULL)
+                        atomic_fetch_sub(&x->dq_sleepers, 1);
                 } else {
                     pthread_mutex_unlock(&x->mu);
                     sched_yield();
@@ -1868,6 +2074,8 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     }
     ex->submitter = pthread_self();
     ex->fail_fast = opts != NULL && opts->fail_fast;
+    if (ex->fail_fast) /* a failure must stop the others taking tasks: see admit() */
+        atomic_store(&x->slow, 1);
     ex->prefetch = opts != NULL && opts->prefetch > 0 ? opts->prefetch : 2;
     int R = x->nranks;
     ex->threads_of = calloc((size_t)R, sizeof *ex->threads_of);
@@ -2015,6 +2223,7 @@ int64_t pk_exec_completed(const pk_exec *ex) {
     if (ex == NULL)
         return 0;
     pthread_mutex_lock((pthread_mutex_t *)&ex->x.mu);
+    harvest((xstate *)&ex->x);
     int64_t c = ex->completed;
     pthread_mutex_unlock((pthread_mutex_t *)&ex->x.mu);
     return c;
@@ -2073,13 +2282,17 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         task *t = &f->own;
         atomic_store_explicit(&f->state, F_QUEUED, memory_order_relaxed);
         int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
+        ring *r = atomic_load_explicit(&x->ring, memory_order_relaxed);
         if (x->ring_room == 0) {
+            /* (acquire: a worker read the slots below the head before it moved it) */
             x->ring_room =
-                x->ring_size - (tail - atomic_load_explicit(&x->ring_head, memory_order_acquire));
-            if (x->ring_room == 0)
+                r->mask + 1 - (tail - atomic_load_explicit(&x->ring_head, memory_order_acquire));
+            if (x->ring_room == 0) {
                 ring_full(x);
+                r = atomic_load_explicit(&x->ring, memory_order_relaxed);
+            }
         }
-        x->ring[tail & (x->ring_size - 1)] = t;
+        atomic_store_explicit(&r->slot[tail & r->mask], t, memory_order_relaxed);
         x->ring_room--;
         atomic_store_explicit(&x->ring_tail, tail + 1, memory_order_release);
         pk__mover_fence(x->asym); /* then reads sleepers: see wait_work */
@@ -2209,6 +2422,16 @@ static int check_waiter(const pk_future *f) {
     return 0;
 }
 
+/* Is the future over (read unlocked)? */
+static int is_over(const void *arg) {
+    return atomic_load(&((pk_future *)arg)->state) == F_DONE;
+}
+
+/* ...or are outcomes waiting to be delivered? */
+static int is_over_or_due(const void *arg) {
+    return is_over(arg) || unharvested(((const pk_future *)arg)->x);
+}
+
 static int is_done(pk_exec *ex, void *arg) {
     (void)ex;
     return ((pk_future *)arg)->state == F_DONE;
@@ -2256,8 +2479,12 @@ int pk_future_wait(pk_future *f, double seconds) {
             pk__prefetch_write((const char *)f + AHEAD * stride); /* a hint: may be anything */
         /* a task of this process is often a moment from its end: watch it
          * before sleeping; done, and no callback due: no pump */
-        for (int i = 0; f->x->nthreads > 1 && i < SPIN && atomic_load(&f->state) != F_DONE; i++)
-            pk__cpu_relax();
+        /* (outcomes workers published are delivered here, to see f's) */
+        while (f->x->nthreads > 1 && watch(f->x, is_over_or_due, f) && !is_over(f)) {
+            lock_x(f->x);
+            harvest(f->x);
+            pthread_mutex_unlock(&f->x->mu);
+        }
         if (atomic_load(&f->state) == F_DONE && atomic_load(&f->x->ex->cb_due) == 0)
             return 0;
     } else if (!f->nested && atomic_load(&f->state) == F_DONE &&
@@ -2279,6 +2506,7 @@ int pk_future_done(pk_future *f) {
     if (f->x == NULL)
         return 1;
     lock_x(f->x);
+    harvest(f->x);
     int d = f->state == F_DONE;
     pthread_mutex_unlock(&f->x->mu);
     return d;
