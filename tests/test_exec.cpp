@@ -750,7 +750,7 @@ TEST_P(Exec, EveryWorkerThreadRunsTasks) {
 TEST_P(Exec, ArgumentsAndResultsOfAnySizeTravelWhole) {
     pk_exec *ex = Open();
     ASSERT_NE(ex, nullptr);
-    std::vector<size_t> sizes = {1, 7, 1000, size_t{1} << 16, size_t{1} << 20};
+    std::vector<size_t> sizes = {1, 7, 24, 25, 1000, size_t{1} << 16, size_t{1} << 20};
     std::vector<std::vector<unsigned char>> args;
     std::vector<pk_future *> fs;
     for (size_t n : sizes) {

@@ -160,12 +160,16 @@ static char *arg_room(task *t, size_t len) {
 
 /* Frees the task's argument, and the task unless its future holds it: after
  * this, an embedded task is touched only through its future. */
-static void task_free(task *t) {
-    if (t == NULL)
-        return;
+static void arg_free(task *t) {
     if (t->arg != t->small && t->arg != NULL)
         free(t->arg);
     t->arg = NULL;
+}
+
+static void task_free(task *t) {
+    if (t == NULL)
+        return;
+    arg_free(t);
     if (!t->embedded)
         free(t);
 }
@@ -212,10 +216,32 @@ typedef struct outcome {
  * take from the head with a compare-and-swap, with or without x->mu. A ring
  * outgrown stays (linked from its successor) until the executor closes: a
  * worker may still be reading it. */
+typedef struct rslot {
+    /* a plain task as submitted (fn >= 0): its future, argument (short ones
+     * in the future's task), number and function, so that neither side
+     * touches the future's task line; fn < 0: the task is f->own, whole
+     * (a map chunk). Atomic fields: a worker whose take fails may read a
+     * slot the submitter is reusing (and then drops what it read). */
+    _Atomic(pk_future *) f;
+    _Atomic(char *) arg;
+    _Atomic int64_t num;
+    _Atomic int32_t fn;
+    _Atomic uint32_t len;
+} rslot;
+
+/* What a worker read of a slot: f NULL when the ring was empty. */
+typedef struct rtask {
+    pk_future *f;
+    char *arg;
+    int64_t num;
+    int32_t fn;
+    uint32_t len;
+} rtask;
+
 typedef struct ring {
     struct ring *older;
     int64_t mask; /* slots - 1, a power of two less one */
-    _Atomic(task *) slot[];
+    rslot slot[];
 } ring;
 
 /* Tasks a worker took from the ring and ran without x->mu, their outcomes not
@@ -228,7 +254,8 @@ typedef struct done_q {
     _Atomic int64_t delivered; /* under x->mu */
     char pad2[56];
     struct {
-        task *t;
+        pk_future *f;
+        int chunk;
         outcome o;
     } e[DONE_Q];
 } done_q;
@@ -501,11 +528,8 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
         if (ex->ncache == 0 && slab_new(ex) != 0)
             return NULL;
         f = ex->cache[--ex->ncache];
-        if (ex->ncache >= AHEAD) { /* a later submission's lines: on their way meanwhile */
-            const char *n = (const char *)ex->cache[ex->ncache - AHEAD];
-            pk__prefetch_write(n);
-            pk__prefetch_write(n + 64);
-        }
+        if (ex->ncache >= AHEAD) /* a later submission's line: on its way meanwhile */
+            pk__prefetch_write(ex->cache[ex->ncache - AHEAD]);
     } else {
         f = aligned_alloc(64, FUTURE_BYTES);
         if (f != NULL)
@@ -513,11 +537,11 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
     }
     if (f == NULL)
         return NULL;
-    /* the first line and the task's: the rest is set where it is used */
+    /* the first line: the rest is set where it is used (a plain task of one
+     * process never touches the next, see rslot) */
     _Static_assert(offsetof(pk_future, own) == 64 && offsetof(task, arg_size) == 64,
                    "a future's first line, then its task's");
     zero_line(f);
-    zero_line(&f->own);
     f->x = x;
     f->num = num;
     f->nested = (char)(nested != 0);
@@ -816,37 +840,75 @@ static int admit(xstate *x, task *t) {
     return 1;
 }
 
-/* Takes the ring's oldest task, NULL when it is empty; *seen: the tail as the
- * caller last read it (the tail's line is read only when the tasks known to
- * be there ran out). */
-static task *ring_take(xstate *x, int64_t *seen) {
+static void slot_get(rslot *sl, rtask *rt) {
+    rt->f = atomic_load_explicit(&sl->f, memory_order_relaxed);
+    rt->arg = atomic_load_explicit(&sl->arg, memory_order_relaxed);
+    rt->num = atomic_load_explicit(&sl->num, memory_order_relaxed);
+    rt->fn = atomic_load_explicit(&sl->fn, memory_order_relaxed);
+    rt->len = atomic_load_explicit(&sl->len, memory_order_relaxed);
+}
+
+static void slot_put(rslot *sl, const rtask *rt) {
+    atomic_store_explicit(&sl->f, rt->f, memory_order_relaxed);
+    atomic_store_explicit(&sl->arg, rt->arg, memory_order_relaxed);
+    atomic_store_explicit(&sl->num, rt->num, memory_order_relaxed);
+    atomic_store_explicit(&sl->fn, rt->fn, memory_order_relaxed);
+    atomic_store_explicit(&sl->len, rt->len, memory_order_relaxed);
+}
+
+/* Takes the ring's oldest task into *rt (rt->f NULL when it is empty);
+ * *seen: the tail as the caller last read it (the tail's line is read only
+ * when the tasks known to be there ran out). */
+static void ring_take(xstate *x, int64_t *seen, rtask *rt) {
     int64_t head = atomic_load_explicit(&x->ring_head, memory_order_relaxed);
     for (;;) {
         if (head >= *seen &&
-            head >= (*seen = atomic_load_explicit(&x->ring_tail, memory_order_acquire)))
-            return NULL;
+            head >= (*seen = atomic_load_explicit(&x->ring_tail, memory_order_acquire))) {
+            rt->f = NULL;
+            return;
+        }
         /* read after the tail: a task below it is in this ring or an
          * outgrown one, and its slot there is not reused while head <= it */
         ring *r = atomic_load_explicit(&x->ring, memory_order_acquire);
-        task *t = atomic_load_explicit(&r->slot[head & r->mask], memory_order_relaxed);
+        slot_get(&r->slot[head & r->mask], rt);
         if (atomic_compare_exchange_weak_explicit(&x->ring_head, &head, head + 1,
                                                   memory_order_acq_rel, memory_order_relaxed)) {
-            if (*seen - head > TAKE_AHEAD) {
-                /* a later task's lines, on their way meanwhile: ring tasks
-                 * live in their futures, whose first line comes before them */
-                const char *n = (const char *)atomic_load_explicit(
-                    &r->slot[(head + TAKE_AHEAD) & r->mask], memory_order_relaxed);
-                __builtin_prefetch(n);
-                pk__prefetch_write(n - offsetof(pk_future, own));
-            }
-            return t;
+            if (*seen - head > TAKE_AHEAD) /* a later task's argument, on its way meanwhile */
+                __builtin_prefetch(atomic_load_explicit(&r->slot[(head + TAKE_AHEAD) & r->mask].arg,
+                                                        memory_order_relaxed));
+            return;
         }
     }
 }
 
+/* The whole task of what a slot held: a plain task is written into its
+ * future's (under x->mu). (Not inlined: gcc then takes the embedded task
+ * for one task_free() might free.) */
+__attribute__((noinline)) static task *rtask_task(const rtask *rt) {
+    task *t = &rt->f->own;
+    if (rt->fn < 0)
+        return t;
+    zero_line(t);
+    t->fut = rt->f;
+    t->arg = rt->arg;
+    t->len = rt->len;
+    t->num = rt->num;
+    t->fn = rt->fn;
+    t->pin = -1;
+    t->count = 1;
+    t->embedded = 1;
+    return t;
+}
+
 /* The ring's oldest task (under x->mu), NULL when it is empty. */
 static task *ring_shift(xstate *x) {
-    return ring_take(x, &x->ring_seen);
+    rtask rt;
+    ring_take(x, &x->ring_seen, &rt);
+    if (rt.f == NULL)
+        return NULL;
+    task *t = rtask_task(&rt);
+    rt.f->t = t;
+    return t;
 }
 
 static void drain_ring(xstate *x);
@@ -871,10 +933,11 @@ static void ring_full(xstate *x) {
     int64_t head = atomic_load_explicit(&x->ring_head, memory_order_acquire);
     ring *bigger = r->mask + 1 < RING_MAX ? ring_new(2 * (r->mask + 1)) : NULL;
     if (bigger != NULL) {
-        for (int64_t i = head; i < tail; i++)
-            atomic_store_explicit(&bigger->slot[i & bigger->mask],
-                                  atomic_load_explicit(&r->slot[i & r->mask], memory_order_relaxed),
-                                  memory_order_relaxed);
+        for (int64_t i = head; i < tail; i++) {
+            rtask rt;
+            slot_get(&r->slot[i & r->mask], &rt);
+            slot_put(&bigger->slot[i & bigger->mask], &rt);
+        }
         bigger->older = r;
         atomic_store_explicit(&x->ring, bigger, memory_order_release);
         r = bigger;
@@ -1081,9 +1144,9 @@ static void outcome_free(outcome *o) {
 /* Moves an outcome into its future (under x->mu). A map chunk's result is its
  * packed parts, each with its code; its error, if any, names the first
  * failing part, and only a chunk that did not run at all fails as a whole. */
-static void deliver_local(xstate *x, pk_future *f, outcome *o) {
+static void deliver_local(xstate *x, pk_future *f, int chunk, outcome *o) {
     int whole = o->rc == PK_ENOMEM || o->rc == PK_ECANCELED;
-    if (o->rc == 0 || (f->own.chunk && !whole)) {
+    if (o->rc == 0 || (chunk && !whole)) {
         f->data = o->data.p;
         f->len = o->data.len;
         o->data.p = NULL;
@@ -1115,7 +1178,7 @@ static void complete(xstate *x, task *t, outcome *o) {
         pk_future *f = t->fut;
         if (!f->nested && x->ex != NULL)
             x->ex->local_out--;
-        deliver_local(x, f, o);
+        deliver_local(x, f, t->chunk, o);
         return;
     }
     /* a task of rank 0's: its result goes back in the next batch, keyed by
@@ -1183,7 +1246,7 @@ static void harvest(xstate *x) {
             continue;
         for (; d < p; d++) {
             outcome *o = &q->e[d % DONE_Q].o;
-            deliver_local(x, q->e[d % DONE_Q].t->fut, o); /* may free the future */
+            deliver_local(x, q->e[d % DONE_Q].f, q->e[d % DONE_Q].chunk, o); /* may free it */
             outcome_free(o);
         }
         atomic_store_explicit(&q->delivered, d, memory_order_release);
@@ -1220,12 +1283,29 @@ static void run_from_ring(xstate *x, pk_worker *w, int thread, int64_t *seen) {
     pthread_mutex_unlock(&x->mu);
     while (ring_is_open(x) &&
            p - atomic_load_explicit(&q->delivered, memory_order_acquire) < DONE_Q) {
-        task *t = ring_take(x, seen);
-        if (t == NULL)
+        rtask rt;
+        ring_take(x, seen, &rt);
+        if (rt.f == NULL)
             break;
-        run_task(x, t, w, &q->e[p % DONE_Q].o);
-        q->e[p % DONE_Q].t = t;
-        task_free(t); /* its argument: the task lives in its future */
+        if (rt.fn >= 0) { /* plain: run from a copy, the future's task line untouched */
+            task t = {.fut = rt.f,
+                      .arg = rt.arg,
+                      .len = rt.len,
+                      .num = rt.num,
+                      .fn = rt.fn,
+                      .pin = -1,
+                      .count = 1};
+            run_task(x, &t, w, &q->e[p % DONE_Q].o);
+            if (rt.arg != NULL && rt.arg != rt.f->own.small)
+                free(rt.arg);
+            q->e[p % DONE_Q].chunk = 0;
+        } else {
+            task *t = &rt.f->own;
+            run_task(x, t, w, &q->e[p % DONE_Q].o);
+            q->e[p % DONE_Q].chunk = t->chunk;
+            arg_free(t); /* the task lives in its future */
+        }
+        q->e[p % DONE_Q].f = rt.f;
         atomic_store_explicit(&q->published, ++p, memory_order_release);
         /* the submitter asleep may wait for this one: deliver it now (the
          * sleeper counts, fences both sides, then harvests: one of the two
@@ -1677,7 +1757,7 @@ static int take_results(pk_exec *ex, int from, const char *p, size_t len) {
             memcpy(o.data.p, data, (size_t)dlen);
             o.data.len = o.data.cap = (size_t)dlen;
         }
-        deliver_local(x, f, &o);
+        deliver_local(x, f, f->own.chunk, &o);
         free(o.data.p);
     }
     return 0;
@@ -2239,6 +2319,7 @@ static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size
     if (f == NULL)
         return NULL;
     task *t = &f->own;
+    zero_line(t);
     t->embedded = 1;
     t->arg = len > 0 ? arg_room(t, len) : NULL;
     if (len > 0 && t->arg == NULL) {
@@ -2270,16 +2351,39 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         return pk__ctx_note(x->ctx, PK_ECLOSED,
                             "the executor stopped at a task's failure "
                             "(fail-fast): no more submissions");
-    pk_future *f = future_with_task(x, fn, count, chunk, arg_size, arg, len, 0);
-    if (f == NULL)
-        return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
     if (!remote(x)) {
-        /* one process: numbered and pushed without the lock (only the
-         * submitter touches next_num and submitted) */
-        f->num = f->own.num = ex->next_num;
+        /* one process: a plain task goes in its ring slot, a chunk whole in
+         * its future (see rslot); numbered and pushed without the lock (only
+         * the submitter touches next_num and submitted) */
+        pk_future *f;
+        rtask rt = {.fn = -1};
+        if (!chunk) {
+            f = future_new(x, 0, 0);
+            rt.arg = f == NULL || len == 0        ? NULL
+                     : len <= sizeof f->own.small ? f->own.small
+                                                  : malloc(len);
+            if (f != NULL && len > 0 && rt.arg == NULL) {
+                future_drop(f);
+                f = NULL;
+            }
+            if (f != NULL) {
+                if (len > 0)
+                    memcpy(rt.arg, arg, len);
+                atomic_store_explicit(&f->refs, 2, memory_order_relaxed); /* owner, task */
+                rt.fn = fn;
+                rt.len = (uint32_t)len;
+            }
+        } else {
+            f = future_with_task(x, fn, count, chunk, arg_size, arg, len, 0);
+        }
+        if (f == NULL)
+            return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
+        f->num = rt.num = ex->next_num;
+        if (chunk)
+            f->own.num = f->num;
+        rt.f = f;
         ex->next_num += count;
         ex->submitted++;
-        task *t = &f->own;
         atomic_store_explicit(&f->state, F_QUEUED, memory_order_relaxed);
         int64_t tail = atomic_load_explicit(&x->ring_tail, memory_order_relaxed);
         ring *r = atomic_load_explicit(&x->ring, memory_order_relaxed);
@@ -2292,7 +2396,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
                 r = atomic_load_explicit(&x->ring, memory_order_relaxed);
             }
         }
-        atomic_store_explicit(&r->slot[tail & r->mask], t, memory_order_relaxed);
+        slot_put(&r->slot[tail & r->mask], &rt);
         x->ring_room--;
         atomic_store_explicit(&x->ring_tail, tail + 1, memory_order_release);
         pk__mover_fence(x->asym); /* then reads sleepers: see wait_work */
@@ -2306,6 +2410,9 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         *out = f;
         return 0;
     }
+    pk_future *f = future_with_task(x, fn, count, chunk, arg_size, arg, len, 0);
+    if (f == NULL)
+        return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
     lock_x(x);
     int64_t num = ex->next_num;
     if (num + count > ex->cap_byid) {
@@ -2564,7 +2671,7 @@ int pk_future_cancel(pk_future *f) {
             rc = 0;
             break;
         }
-    } else if (f->state == F_QUEUED && f->t != NULL && (drain_ring(x), unqueue(x, f->t))) {
+    } else if (f->state == F_QUEUED && (drain_ring(x), f->t != NULL) && unqueue(x, f->t)) {
         task *t = f->t;
         if (!f->nested && x->ex != NULL)
             x->ex->local_out--;
