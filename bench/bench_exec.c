@@ -11,7 +11,9 @@
  *      (all submitted, then their results in order; fewer, as each task is a
  *      message), against a raw MPI_Send/MPI_Recv loop over N/2 tasks where rank
  *      0 sends one task per message and rank 1 replies, WINDOW tasks out.
- * A warm-up round is dropped, rounds are interleaved, medians compared. It
+ * A warm-up round is dropped, rounds are interleaved (on threads the two
+ * bursts run back to back, each first in every other round, then the two
+ * runs of round trips), medians compared. It
  * prints rates and ratios and never fails on speed (only on a wrong result).
  * Usage: bench_exec [TASKS [ROUNDS]] (or: mpirun -n 2 bench_exec ...). */
 #include <pthread.h>
@@ -65,6 +67,7 @@ typedef struct queue {
     int64_t cap, head, tail; /* items [head, tail) wait, at index % cap */
     int64_t completed, want; /* the producer waits until completed >= want */
     int idle, stop;
+    pthread_t worker;
 } queue;
 
 static void empty_item(item *it) {
@@ -110,37 +113,57 @@ static void queue_wait(queue *q, int64_t completed) {
     pthread_mutex_unlock(&q->mu);
 }
 
-/* n empty tasks pushed then waited, and `trips` round trips; seconds of each. */
-static int queue_run(int64_t n, int64_t trips, double *tput, double *trip) {
-    queue q = {.cap = n, .want = INT64_MAX};
-    q.items = malloc((size_t)n * sizeof *q.items);
-    if (q.items == NULL)
+/* Starts the queue's worker, with room for n items: 0, or 1. */
+static int queue_open(queue *q, int64_t n) {
+    *q = (queue){.cap = n, .want = INT64_MAX};
+    q->items = malloc((size_t)n * sizeof *q->items);
+    if (q->items == NULL)
         return 1;
-    pthread_mutex_init(&q.mu, NULL);
-    pthread_cond_init(&q.work, NULL);
-    pthread_cond_init(&q.done, NULL);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    pthread_cond_init(&q->done, NULL);
     pthread_t worker;
-    pthread_create(&worker, NULL, queue_worker, &q);
+    if (pthread_create(&worker, NULL, queue_worker, q) != 0) {
+        free(q->items);
+        return 1;
+    }
+    q->worker = worker;
+    return 0;
+}
+
+/* n empty items pushed then waited: seconds. */
+static double queue_burst(queue *q, int64_t n) {
+    int64_t base = q->tail;
     double t0 = pk_time_now();
     for (int64_t i = 0; i < n; i++)
-        queue_push(&q, i);
-    queue_wait(&q, n);
-    double t1 = pk_time_now();
+        queue_push(q, i);
+    queue_wait(q, base + n);
+    return pk_time_now() - t0;
+}
+
+/* `trips` times: push one item and wait for it; seconds. */
+static double queue_trips(queue *q, int64_t trips) {
+    int64_t base = q->tail;
+    double t0 = pk_time_now();
     for (int64_t i = 0; i < trips; i++) {
-        queue_push(&q, i);
-        queue_wait(&q, n + i + 1);
+        queue_push(q, i);
+        queue_wait(q, base + i + 1);
     }
-    *tput = t1 - t0, *trip = pk_time_now() - t1;
-    pthread_mutex_lock(&q.mu);
-    q.stop = 1;
-    pthread_cond_signal(&q.work);
-    pthread_mutex_unlock(&q.mu);
-    pthread_join(worker, NULL);
-    pthread_cond_destroy(&q.done);
-    pthread_cond_destroy(&q.work);
-    pthread_mutex_destroy(&q.mu);
-    free(q.items);
-    return q.completed != n + trips;
+    return pk_time_now() - t0;
+}
+
+/* Stops the worker: 0, or 1 when it did not complete `expect` items. */
+static int queue_close(queue *q, int64_t expect) {
+    pthread_mutex_lock(&q->mu);
+    q->stop = 1;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->worker, NULL);
+    pthread_cond_destroy(&q->done);
+    pthread_cond_destroy(&q->work);
+    pthread_mutex_destroy(&q->mu);
+    free(q->items);
+    return q->completed != expect;
 }
 
 /* ---- parkit's executor ---------------------------------------------------------- */
@@ -201,15 +224,29 @@ typedef struct sizes {
     int rounds;
 } sizes;
 
-/* One round on threads (rank 0 only); 0, or 1 after an error. */
-static int threads_round(pk_ctx *threads, const sizes *z, pk_future **fs, all_series *s, int keep) {
-    double qt = 0, ql = 0;
-    int bad = queue_run(z->tasks, z->trips, &qt, &ql);
-    pk_exec *ex = NULL;
-    if (pk_exec_open(threads, &ex, NULL) != 0 || ex == NULL)
+/* One round on threads (rank 0 only); 0, or 1 after an error. Both bursts
+ * run back to back, in turn first, before both runs of round trips (a run of
+ * round trips of the queue lasts about a second, during which memory not
+ * touched goes cold). */
+static int threads_round(pk_ctx *threads, const sizes *z, pk_future **fs, all_series *s, int keep,
+                         int parkit_first) {
+    double qt = 0, ql = 0, et = 0, el = 0;
+    queue q;
+    if (queue_open(&q, z->tasks + z->trips) != 0)
         return 1;
-    double et = exec_burst(ex, fs, z->tasks);
-    double el = exec_trips(ex, z->trips);
+    pk_exec *ex = NULL;
+    if (pk_exec_open(threads, &ex, NULL) != 0 || ex == NULL) {
+        queue_close(&q, 0);
+        return 1;
+    }
+    if (parkit_first)
+        et = exec_burst(ex, fs, z->tasks);
+    qt = queue_burst(&q, z->tasks);
+    if (!parkit_first)
+        et = exec_burst(ex, fs, z->tasks);
+    ql = queue_trips(&q, z->trips);
+    el = exec_trips(ex, z->trips);
+    int bad = queue_close(&q, z->tasks + z->trips);
     bad |= pk_exec_close(ex, PK_EXEC_WAIT) != 0 || et < 0 || el < 0;
     if (keep && !bad) {
         add(&s->queue_tput, qt), add(&s->queue_trip, ql);
@@ -404,7 +441,7 @@ static int bench(pk_ctx *threads, pk_ctx *ranks, const sizes *z, all_series *s) 
 #endif
     for (int r = 0; r <= z->rounds && !bad; r++) { /* round 0: the warm-up */
         if (root)
-            bad = threads_round(threads, z, fs, s, r > 0);
+            bad = threads_round(threads, z, fs, s, r > 0, r % 2);
 #if PARKIT_WITH_MPI
         if (ranks != NULL) {
             quiet_barrier(raw);

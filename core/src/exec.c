@@ -177,9 +177,10 @@ static void task_free(task *t) {
 typedef struct xstate xstate;
 typedef struct slab slab;
 
-/* Its first 64 bytes are what both the submitter and the worker that ran its
- * task touch; then the task, whose first 64 bytes are what the worker reads;
- * then what only the submitter uses. Futures are 64-byte aligned. */
+/* One line, what the submitter and the worker that ran its task (or whoever
+ * delivered its outcome) touch; the rest of a future is apart, in its
+ * fut_more (see more()), so that a slab's futures lie one line after the
+ * other. Futures are 64-byte aligned. */
 struct pk_future {
     xstate *x;
     _Atomic int state; /* F_*: written under x->mu, F_DONE read unlocked */
@@ -194,15 +195,20 @@ struct pk_future {
     pk_error_info *err; /* set with a failure: its details (kept small otherwise) */
     char *data;
     size_t len;
+};
+
+/* The rest of a future: its task, whose first 64 bytes are what a worker
+ * reads (a plain task of one process is not written here: see rslot), then
+ * what only the submitter uses. */
+typedef struct fut_more {
     task own;                    /* its task, while it runs on this process */
     struct pk_future *pend_next; /* the pending list, or the `returned` stack */
-    slab *slab;                  /* its slab (NULL: allocated alone) */
     /* set with cb_set, queued with cb_queued: a future without callbacks
-     * never touches this line */
+     * never touches these */
     pk_future_fn on_done, on_error;
     void *cb_arg;
     struct pk_future *cb_next;
-};
+} fut_more;
 
 /* What one run gives back: rc, origin, message, data. */
 typedef struct outcome {
@@ -428,8 +434,34 @@ static double poller_nap(poller *p) {
  * 64 MiB: memory already paged in); a slab still holding futures the user has
  * not freed lives on until the last one goes. Other futures (made by tasks)
  * are allocated alone. */
-enum { SLAB = 64, POOL_MAX = 4096, AHEAD = 8, LOOK = 8, TAKE_AHEAD = 8 };
-#define FUTURE_BYTES ((sizeof(pk_future) + 63) / 64 * 64)
+/* A slab: SLAB_BYTES, aligned to them, so that a future finds its slab and
+ * its fut_more from its own address: the header line, SLAB futures, one line
+ * each, then their fut_more in the same order. A future allocated alone
+ * (nested) has its fut_more right after it. */
+enum {
+    SLAB = 63,
+    SLAB_BYTES = 16384,
+    POOL_MAX = 4096,
+    AHEAD = 8,
+    LOOK = 8,
+    TAKE_AHEAD = 8,
+    CATCH_UP = 8
+};
+#define MORE_BYTES ((sizeof(fut_more) + 63) / 64 * 64)
+_Static_assert(sizeof(pk_future) == 64, "a future is one line");
+_Static_assert(64 + SLAB * (64 + MORE_BYTES) <= SLAB_BYTES, "a slab holds its futures");
+
+static slab *slab_of(const pk_future *f) {
+    return (slab *)((uintptr_t)f & ~(uintptr_t)(SLAB_BYTES - 1));
+}
+
+static fut_more *more(const pk_future *f) {
+    if (f->nested)
+        return (fut_more *)((char *)f + 64);
+    const char *s = (const char *)slab_of(f);
+    size_t i = (size_t)((const char *)f - s - 64) / 64;
+    return (fut_more *)(s + 64 + SLAB * 64 + i * MORE_BYTES);
+}
 
 struct slab {
     struct slab *next;
@@ -446,6 +478,8 @@ static int on_submitter(const xstate *x) {
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static slab *pool;
 static int npool;
+enum { SPARE_MAX = 1 << 18 };
+static struct ring *spare_ring; /* see xstate_destroy */
 
 /* A slab's futures into the cache (one from the pool, else a new one): 0, or
  * PK_ENOMEM. */
@@ -458,7 +492,7 @@ static int slab_new(pk_exec *ex) {
     }
     pthread_mutex_unlock(&pool_mu);
     int fresh = s == NULL; /* a pooled slab's futures are all free and know it */
-    char *p = s != NULL ? (char *)s : aligned_alloc(64, 64 + SLAB * FUTURE_BYTES);
+    char *p = s != NULL ? (char *)s : aligned_alloc(SLAB_BYTES, SLAB_BYTES);
     if (p == NULL)
         return PK_ENOMEM;
     s = (slab *)p;
@@ -476,11 +510,9 @@ static int slab_new(pk_exec *ex) {
     s->used = 0;
     ex->slabs = s;
     for (int i = SLAB - 1; i >= 0; i--) { /* the first ends on top */
-        pk_future *f = (pk_future *)(p + 64 + (size_t)i * FUTURE_BYTES);
-        if (fresh) {
-            f->slab = s;
+        pk_future *f = (pk_future *)(p + 64 + (size_t)i * 64);
+        if (fresh)
             atomic_store_explicit(&f->state, F_FREE, memory_order_relaxed);
-        }
         ex->cache[ex->ncache++] = f;
     }
     return 0;
@@ -503,8 +535,9 @@ static int cache_push(pk_exec *ex, pk_future *f) {
 /* Gives f back from a thread other than the submitter, or when the cache
  * cannot grow: the submitter takes these when its cache runs out. */
 static void give_back(pk_exec *ex, pk_future *f) {
-    f->pend_next = atomic_load_explicit(&ex->returned, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak(&ex->returned, &f->pend_next, f))
+    fut_more *m = more(f);
+    m->pend_next = atomic_load_explicit(&ex->returned, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak(&ex->returned, &m->pend_next, f))
         ;
 }
 
@@ -515,11 +548,11 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
         /* the cache is the submitter's alone: no lock */
         if (ex->ncache == 0) /* what other threads gave back, then a new slab */
             for (pk_future *r = atomic_exchange(&ex->returned, NULL), *next; r != NULL; r = next) {
-                next = r->pend_next;
+                next = more(r)->pend_next;
                 if (cache_push(ex, r) != 0) {
                     give_back(ex, r); /* the rest stays given back */
                     for (; next != NULL; next = r) {
-                        r = next->pend_next;
+                        r = more(next)->pend_next;
                         give_back(ex, next);
                     }
                     break;
@@ -531,16 +564,14 @@ static pk_future *future_new(xstate *x, int64_t num, int nested) {
         if (ex->ncache >= AHEAD) /* a later submission's line: on its way meanwhile */
             pk__prefetch_write(ex->cache[ex->ncache - AHEAD]);
     } else {
-        f = aligned_alloc(64, FUTURE_BYTES);
-        if (f != NULL)
-            f->slab = NULL;
+        f = aligned_alloc(64, 64 + MORE_BYTES);
     }
     if (f == NULL)
         return NULL;
     /* the first line: the rest is set where it is used (a plain task of one
      * process never touches the next, see rslot) */
-    _Static_assert(offsetof(pk_future, own) == 64 && offsetof(task, arg_size) == 64,
-                   "a future's first line, then its task's");
+    _Static_assert(offsetof(fut_more, own) == 0 && offsetof(task, arg_size) == 64,
+                   "what a worker reads of a task in one line");
     zero_line(f);
     f->x = x;
     f->num = num;
@@ -555,7 +586,7 @@ static void future_drop(pk_future *f) {
     if (f->nested) { /* allocated alone */
         free(f);
     } else if (x == NULL) { /* the executor closed: the slab may go with it */
-        slab *s = f->slab;
+        slab *s = slab_of(f);
         if (atomic_fetch_sub(&s->used, 1) == 1)
             free(s);
     } else {
@@ -573,7 +604,7 @@ static void slabs_close(pk_exec *ex) {
         next = s->next;
         s->used = 0;
         for (int i = 0; i < SLAB; i++) {
-            pk_future *f = (pk_future *)((char *)s + 64 + (size_t)i * FUTURE_BYTES);
+            pk_future *f = (pk_future *)((char *)s + 64 + (size_t)i * 64);
             if (f->state != F_FREE) {
                 f->x = NULL;
                 s->used++;
@@ -885,7 +916,7 @@ static void ring_take(xstate *x, int64_t *seen, rtask *rt) {
  * future's (under x->mu). (Not inlined: gcc then takes the embedded task
  * for one task_free() might free.) */
 __attribute__((noinline)) static task *rtask_task(const rtask *rt) {
-    task *t = &rt->f->own;
+    task *t = &more(rt->f)->own;
     if (rt->fn < 0)
         return t;
     zero_line(t);
@@ -1285,6 +1316,14 @@ static void run_from_ring(xstate *x, pk_worker *w, int thread, int64_t *seen) {
            p - atomic_load_explicit(&q->delivered, memory_order_acquire) < DONE_Q) {
         rtask rt;
         ring_take(x, seen, &rt);
+        /* caught up with the submitter, who is often a moment behind: let it
+         * put a few more in before looking again (each look takes the
+         * tail's line from it, and leaving here costs the lock) */
+        for (int i = 0; rt.f == NULL && x->spin > 0 && i < CATCH_UP; i++) {
+            for (int k = 0; k < 2 * LOOK; k++)
+                pk__cpu_relax();
+            ring_take(x, seen, &rt);
+        }
         if (rt.f == NULL)
             break;
         if (rt.fn >= 0) { /* plain: run from a copy, the future's task line untouched */
@@ -1296,11 +1335,11 @@ static void run_from_ring(xstate *x, pk_worker *w, int thread, int64_t *seen) {
                       .pin = -1,
                       .count = 1};
             run_task(x, &t, w, &q->e[p % DONE_Q].o);
-            if (rt.arg != NULL && rt.arg != rt.f->own.small)
+            if (rt.len > sizeof t.small) /* (a short one is in the future) */
                 free(rt.arg);
             q->e[p % DONE_Q].chunk = 0;
         } else {
-            task *t = &rt.f->own;
+            task *t = &more(rt.f)->own;
             run_task(x, t, w, &q->e[p % DONE_Q].o);
             q->e[p % DONE_Q].chunk = t->chunk;
             arg_free(t); /* the task lives in its future */
@@ -1381,12 +1420,16 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
     if (!x->remote) { /* one process */
         x->asym = pk__asym_fences();
         x->spin = x->nranks == 1 && x->nthreads <= cores_here() ? SPIN_LONG : 0;
-        ring *r = ring_new(RING);
+        pthread_mutex_lock(&pool_mu); /* the last executor's ring, grown already */
+        ring *r = spare_ring;
+        spare_ring = NULL;
+        pthread_mutex_unlock(&pool_mu);
+        r = r != NULL ? r : ring_new(RING);
         if (r == NULL)
             return PK_ENOMEM;
         atomic_init(&x->ring, r);
         atomic_init(&x->slow, ctx->fault.armed != 0);
-        x->ring_room = RING;
+        x->ring_room = r->mask + 1;
     }
     /* an adaptive mutex spins a little before sleeping: the submitter and
      * the workers hold it briefly and often */
@@ -1460,9 +1503,22 @@ static void xstate_destroy(xstate *x) {
     for (task *t; atomic_load_explicit(&x->ring, memory_order_relaxed) != NULL &&
                   (t = ring_shift(x)) != NULL;)
         task_free(t);
-    for (ring *r = atomic_load_explicit(&x->ring, memory_order_relaxed), *older; r != NULL;
-         r = older) {
-        older = r->older;
+    ring *r = atomic_load_explicit(&x->ring, memory_order_relaxed);
+    if (r != NULL) {
+        for (ring *o = r->older, *older; o != NULL; o = older) {
+            older = o->older;
+            free(o);
+        }
+        r->older = NULL;
+        /* kept for the next executor, up to SPARE_MAX slots (memory paged
+         * in: a burst grows a new ring by copying, page by page) */
+        pthread_mutex_lock(&pool_mu);
+        if (r->mask < SPARE_MAX && (spare_ring == NULL || spare_ring->mask < r->mask)) {
+            ring *old = spare_ring;
+            spare_ring = r;
+            r = old;
+        }
+        pthread_mutex_unlock(&pool_mu);
         free(r);
     }
     free(x->dq);
@@ -1558,9 +1614,9 @@ static void queue_callbacks(pk_exec *ex, pk_future *f) {
         return;
     f->cb_queued = 1;
     f->refs++;
-    f->cb_next = NULL;
+    more(f)->cb_next = NULL;
     if (ex->cb_tail != NULL)
-        ex->cb_tail->cb_next = f;
+        more(ex->cb_tail)->cb_next = f;
     else
         ex->cb_head = f;
     ex->cb_tail = f;
@@ -1576,7 +1632,7 @@ static void run_callbacks(pk_exec *ex) {
     lock_x(x);
     while (ex->cb_head != NULL) {
         pk_future *f = ex->cb_head;
-        ex->cb_head = f->cb_next;
+        ex->cb_head = more(f)->cb_next;
         ex->cb_due--;
         if (ex->cb_head == NULL)
             ex->cb_tail = NULL;
@@ -1585,9 +1641,9 @@ static void run_callbacks(pk_exec *ex) {
         pthread_mutex_unlock(&x->mu);
         if (!freed) {
             int ok = f->rc == 0 && f->err == NULL;
-            pk_future_fn fn = ok ? f->on_done : f->on_error;
+            pk_future_fn fn = ok ? more(f)->on_done : more(f)->on_error;
             if (fn != NULL)
-                fn(f, f->cb_arg);
+                fn(f, more(f)->cb_arg);
         }
         lock_x(x);
         future_release(f);
@@ -1670,11 +1726,11 @@ static void dispatch(pk_exec *ex, buf *batches, int *nbatch) {
         }
         if (target < 0)
             break;
-        ex->pend_head = f->pend_next;
+        ex->pend_head = more(f)->pend_next;
         if (ex->pend_head == NULL)
             ex->pend_tail = NULL;
         ex->pending--;
-        f->pend_next = NULL;
+        more(f)->pend_next = NULL;
         if (target == 0) {
             if (x->nthreads == 1 || t->pin >= x->nthreads)
                 t->pin = 0; /* the submitter is rank 0's only thread */
@@ -1757,7 +1813,7 @@ static int take_results(pk_exec *ex, int from, const char *p, size_t len) {
             memcpy(o.data.p, data, (size_t)dlen);
             o.data.len = o.data.cap = (size_t)dlen;
         }
-        deliver_local(x, f, f->own.chunk, &o);
+        deliver_local(x, f, more(f)->own.chunk, &o);
         free(o.data.p);
     }
     return 0;
@@ -1856,7 +1912,7 @@ static void cancel_pending(pk_exec *ex) {
     drain_ring(x);
     while (ex->pend_head != NULL) {
         pk_future *f = ex->pend_head;
-        ex->pend_head = f->pend_next;
+        ex->pend_head = more(f)->pend_next;
         task_free(f->t);
         f->t = NULL;
         ex->pending--;
@@ -2318,7 +2374,7 @@ static pk_future *future_with_task(xstate *x, int fn, int count, int chunk, size
     pk_future *f = future_new(x, 0, nested);
     if (f == NULL)
         return NULL;
-    task *t = &f->own;
+    task *t = &more(f)->own;
     zero_line(t);
     t->embedded = 1;
     t->arg = len > 0 ? arg_room(t, len) : NULL;
@@ -2359,9 +2415,9 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         rtask rt = {.fn = -1};
         if (!chunk) {
             f = future_new(x, 0, 0);
-            rt.arg = f == NULL || len == 0        ? NULL
-                     : len <= sizeof f->own.small ? f->own.small
-                                                  : malloc(len);
+            rt.arg = f == NULL || len == 0              ? NULL
+                     : len <= sizeof more(f)->own.small ? more(f)->own.small
+                                                        : malloc(len);
             if (f != NULL && len > 0 && rt.arg == NULL) {
                 future_drop(f);
                 f = NULL;
@@ -2380,7 +2436,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
             return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
         f->num = rt.num = ex->next_num;
         if (chunk)
-            f->own.num = f->num;
+            more(f)->own.num = f->num;
         rt.f = f;
         ex->next_num += count;
         ex->submitted++;
@@ -2431,13 +2487,13 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         ex->cap_byid = cap;
     }
     f->num = num;
-    f->own.num = num;
+    more(f)->own.num = num;
     ex->byid[num] = f;
-    f->pend_next = NULL;
+    more(f)->pend_next = NULL;
     ex->next_num += count;
     ex->submitted++;
     if (ex->pend_tail != NULL)
-        ex->pend_tail->pend_next = f;
+        more(ex->pend_tail)->pend_next = f;
     else
         ex->pend_head = f;
     ex->pend_tail = f;
@@ -2508,8 +2564,8 @@ int pk_call_submit(pk_call *call, const char *name, const void *arg, size_t len,
         return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_call_submit: no memory");
     lock_x(x);
     f->num = x->nested_next++;
-    f->own.num = f->num;
-    enqueue(x, &f->own);
+    more(f)->own.num = f->num;
+    enqueue(x, &more(f)->own);
     pthread_mutex_unlock(&x->mu);
     *future = f;
     return 0;
@@ -2582,7 +2638,7 @@ int pk_future_wait(pk_future *f, double seconds) {
         pk_exec *ex = f->x->ex;
         ptrdiff_t stride = (const char *)f - (const char *)ex->waited_last;
         ex->waited_last = f;
-        if (stride == (ptrdiff_t)FUTURE_BYTES || stride == -(ptrdiff_t)FUTURE_BYTES)
+        if (stride == 64 || stride == -64)
             pk__prefetch_write((const char *)f + AHEAD * stride); /* a hint: may be anything */
         /* a task of this process is often a moment from its end: watch it
          * before sleeping; done, and no callback due: no pump */
@@ -2655,13 +2711,13 @@ int pk_future_cancel(pk_future *f) {
     if (f->state == F_PENDING && !f->nested && x->ex != NULL) {
         pk_exec *ex = x->ex;
         pk_future *prev = NULL;
-        for (pk_future *p = ex->pend_head; p != NULL; prev = p, p = p->pend_next) {
+        for (pk_future *p = ex->pend_head; p != NULL; prev = p, p = more(p)->pend_next) {
             if (p != f)
                 continue;
             if (prev != NULL)
-                prev->pend_next = p->pend_next;
+                more(prev)->pend_next = more(p)->pend_next;
             else
-                ex->pend_head = p->pend_next;
+                ex->pend_head = more(p)->pend_next;
             if (ex->pend_tail == p)
                 ex->pend_tail = prev;
             ex->pending--;
@@ -2783,9 +2839,9 @@ int pk_future_on_done(pk_future *f, pk_future_fn on_done, pk_future_fn on_error,
     if (x == NULL)
         return PK_EINVAL;
     lock_x(x);
-    f->on_done = on_done;
-    f->on_error = on_error;
-    f->cb_arg = arg;
+    more(f)->on_done = on_done;
+    more(f)->on_error = on_error;
+    more(f)->cb_arg = arg;
     f->cb_set = 1;
     if (f->state == F_DONE)
         queue_callbacks(x->ex, f);
@@ -2879,7 +2935,7 @@ int pk_map_next(pk_map_iter *m, const void **data, size_t *len, int *task_rc) {
             return rc;
         }
         m->cur = f;
-        m->cur_left = f->own.count;
+        m->cur_left = more(f)->own.count;
         m->cur_rd = (rd){f->data, f->len};
         map_fill(m); /* keep the workers busy while this chunk is read */
     }
