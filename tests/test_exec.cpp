@@ -954,6 +954,51 @@ TEST_P(Exec, WaitTimesOutOnATaskThatCannotFinishYet) {
     EXPECT_EQ(Close(PK_EXEC_WAIT), 0);
 }
 
+// A task's outcome reaches its future while the worker that ran it runs
+// another task: a wait, a poll, the count of completed tasks and a wait on
+// any see it (a round each), while every worker is held in a task begun after.
+TEST_P(Exec, AnOutcomeIsSeenWhileItsWorkerRunsAnotherTask) {
+    pk_exec *ex = Open();
+    ASSERT_NE(ex, nullptr);
+    int64_t before = 0;
+    // (with no worker but the submitter, tasks run inside its waits: only the
+    // first round applies)
+    for (int round = 0; round < (Workers() > 0 ? 4 : 1); round++) {
+        ResetBoard(1);
+        pk_future *a = Submit("count", int64_t{0});
+        ASSERT_NE(a, nullptr);
+        std::vector<pk_future *> holders = FillWorkers(Workers());
+        switch (round) {
+        case 0:
+            EXPECT_EQ(pk_future_wait(a, 10.0), 0) << "pk_future_wait";
+            break;
+        case 1:
+            EXPECT_TRUE(WaitFor([&] { return pk_future_done(a) == 1; }, 10)) << "pk_future_done";
+            break;
+        case 2:
+            EXPECT_TRUE(WaitFor([&] { return pk_exec_completed(ex) == before + 1; }, 10))
+                << "pk_exec_completed";
+            break;
+        default: {
+            int index = -1;
+            EXPECT_EQ(pk_future_wait_any(&a, 1, 10.0, &index), 0) << "pk_future_wait_any";
+            EXPECT_EQ(index, 0);
+        }
+        }
+        EXPECT_EQ(pk_future_done(a), 1) << "round " << round;
+        EXPECT_EQ(pk_exec_completed(ex), before + 1) << "round " << round << ": the holders run";
+        for (pk_future *h : holders)
+            EXPECT_EQ(pk_future_done(h), 0) << "round " << round << ": a holder ended early";
+        g.release = 1;
+        for (pk_future *h : holders)
+            EXPECT_EQ(ResultOf<int64_t>(h), pk_future_task(h));
+        EXPECT_EQ(ResultOf<int64_t>(a), 1);
+        EXPECT_EQ(Hits(0), 1);
+        before += 1 + static_cast<int64_t>(holders.size());
+    }
+    EXPECT_EQ(Close(PK_EXEC_WAIT), 0);
+}
+
 TEST_P(Exec, WaitAnyReturnsEveryFutureOnce) {
     pk_exec *ex = Open();
     ASSERT_NE(ex, nullptr);

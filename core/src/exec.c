@@ -16,11 +16,14 @@
  * in its queue, and a task that waits on one not yet started runs it inline.
  *
  * With one process, a submission does not take the mutex: the submitter puts
- * the task in a ring that only it writes (the workers take from its head,
- * under the mutex, in submission order, straight to run) and takes the mutex
- * only to wake a sleeping worker, or to double the ring when it is full (from
- * RING slots up to RING_MAX; then the ring moves to the queue). Futures the
- * submitter frees are kept for its next submissions.
+ * the task in a ring slot that only it writes (the workers take from its head
+ * with a compare-and-swap, in submission order, straight to run) and takes
+ * the mutex only to wake a sleeping worker, or to double the ring when it is
+ * full (from RING slots up to RING_MAX; then the ring moves to the queue).
+ * While nothing waits in the queue, workers run ring tasks without the mutex
+ * and leave their outcomes in per-thread done queues, which whoever holds the
+ * mutex next delivers into the futures (harvest). Futures the submitter frees
+ * are kept for its next submissions.
  *
  * Messages (ranks only): TASKS and STOP/CANCEL from rank 0, RESULTS and HELLO
  * to it. A rank other than 0 leaves when it has seen STOP and its queue (nested
