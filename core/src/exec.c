@@ -262,10 +262,11 @@ typedef struct done_q {
     char pad[56];
     _Atomic int64_t delivered; /* under x->mu */
     char pad2[56];
-    struct {
+    struct { /* a success of a plain task: its result (anything else is delivered at once) */
         pk_future *f;
-        int chunk;
-        outcome o;
+        char *data;
+        size_t len;
+        char pad[8]; /* two to a line */
     } e[DONE_Q];
 } done_q;
 
@@ -297,9 +298,11 @@ struct xstate {
     int64_t ring_room;    /* the submitter's: slots known free before it looks again */
     _Atomic int sleepers; /* threads asleep on `work` (read unlocked by the submitter) */
     char pad_head[64];
-    /* the workers' */
-    pthread_mutex_t mu;
+    /* the workers': the head alone in its line (workers move it without mu,
+     * which the submitter takes to deliver outcomes) */
     _Atomic int64_t ring_head;
+    char pad_mu[56];
+    pthread_mutex_t mu;
     int64_t ring_seen;   /* the tail as the workers last read it (under mu) */
     pthread_cond_t work; /* a task was queued, or stop */
     pthread_cond_t done; /* a future is done */
@@ -1279,9 +1282,11 @@ static void harvest(xstate *x) {
         if (d == p)
             continue;
         for (; d < p; d++) {
-            outcome *o = &q->e[d % DONE_Q].o;
-            deliver_local(x, q->e[d % DONE_Q].f, q->e[d % DONE_Q].chunk, o); /* may free it */
-            outcome_free(o);
+            pk_future *f = q->e[d % DONE_Q].f;
+            f->data = q->e[d % DONE_Q].data;
+            f->len = q->e[d % DONE_Q].len;
+            f->rc = 0;
+            future_finish(x, f); /* may free it */
         }
         atomic_store_explicit(&q->delivered, d, memory_order_release);
     }
@@ -1329,6 +1334,8 @@ static void run_from_ring(xstate *x, pk_worker *w, int thread, int64_t *seen) {
         }
         if (rt.f == NULL)
             break;
+        outcome o;
+        int chunk = 0;
         if (rt.fn >= 0) { /* plain: run from a copy, the future's task line untouched */
             task t = {.fut = rt.f,
                       .arg = rt.arg,
@@ -1337,17 +1344,25 @@ static void run_from_ring(xstate *x, pk_worker *w, int thread, int64_t *seen) {
                       .fn = rt.fn,
                       .pin = -1,
                       .count = 1};
-            run_task(x, &t, w, &q->e[p % DONE_Q].o);
+            run_task(x, &t, w, &o);
             if (rt.len > sizeof t.small) /* (a short one is in the future) */
                 free(rt.arg);
-            q->e[p % DONE_Q].chunk = 0;
         } else {
             task *t = &more(rt.f)->own;
-            run_task(x, t, w, &q->e[p % DONE_Q].o);
-            q->e[p % DONE_Q].chunk = t->chunk;
+            run_task(x, t, w, &o);
+            chunk = t->chunk;
             arg_free(t); /* the task lives in its future */
         }
+        if (o.rc != 0 || chunk || o.msg != NULL) { /* rare: delivered now */
+            lock_x(x);
+            deliver_local(x, rt.f, chunk, &o);
+            pthread_mutex_unlock(&x->mu);
+            outcome_free(&o);
+            continue;
+        }
         q->e[p % DONE_Q].f = rt.f;
+        q->e[p % DONE_Q].data = o.data.p;
+        q->e[p % DONE_Q].len = o.data.len;
         atomic_store_explicit(&q->published, ++p, memory_order_release);
         /* the submitter asleep may wait for this one: deliver it now (the
          * sleeper counts, fences both sides, then harvests: one of the two
@@ -2593,9 +2608,12 @@ static int is_over(const void *arg) {
     return atomic_load(&((pk_future *)arg)->state) == F_DONE;
 }
 
-/* ...or are outcomes waiting to be delivered? */
+/* ...or are outcomes waiting to be delivered (looked at every other call:
+ * the counts are in the workers' lines)? */
+static _Thread_local unsigned due_looks;
+
 static int is_over_or_due(const void *arg) {
-    return is_over(arg) || unharvested(((const pk_future *)arg)->x);
+    return is_over(arg) || ((++due_looks & 1) == 0 && unharvested(((const pk_future *)arg)->x));
 }
 
 static int is_done(pk_exec *ex, void *arg) {
