@@ -57,6 +57,7 @@ enum { NAME_MAX_LEN = 63, MAX_TASKS = 256, SPIN = 256, RING = 1 << 12, RING_MAX 
  * tasks 2 to 3 times slower. Otherwise (threads outnumber cores, or ranks)
  * the watch is SPIN pauses. */
 #define SPIN_LONG 50e-6
+#define SPIN_FLOOR 2e-6 /* the least it adapts down to (see watch) */
 
 /* Clears 64 bytes: a constant memset this short is inlined as vector stores
  * (a longer one becomes a `rep stos`, which takes long to start). */
@@ -256,7 +257,7 @@ typedef struct ring {
 /* Tasks a worker took from the ring and ran without x->mu, their outcomes not
  * yet in their futures: the worker fills entries and moves `published`;
  * whoever holds x->mu next delivers them (harvest) and moves `delivered`. */
-enum { DONE_Q = 64 };
+enum { DONE_Q = 1024 };
 typedef struct done_q {
     _Atomic int64_t published; /* the worker's */
     char pad[56];
@@ -339,6 +340,7 @@ struct pk_exec {
     char pad_sub[64];
     /* the submitter's */
     void *chan;
+    double sub_spin; /* its watch on a future (see watch) */
     int fail_fast, prefetch;
     int64_t next_num, submitted;
     pk_future *pend_head, *pend_tail;
@@ -725,7 +727,7 @@ static int cores_here(void) {
 
 /* Watches until ready(arg) or the watch of x ends (see SPIN_LONG): whether
  * ready came true. */
-static int watch(const xstate *x, int (*ready)(const void *arg), const void *arg) {
+static int watch(const xstate *x, int (*ready)(const void *arg), const void *arg, double *budget) {
     if (x->spin <= 0) {
         for (int i = 0; i < SPIN; i += LOOK) {
             if (ready(arg))
@@ -737,16 +739,28 @@ static int watch(const xstate *x, int (*ready)(const void *arg), const void *arg
     }
     if (ready(arg)) /* (before the clock: most waits end here) */
         return 1;
-    double until = pk__now() + x->spin;
+    /* the watch adapts: halved after one in vain, doubled after one that
+     * paid, so that where another process holds the other core (the one
+     * being waited for then cannot run) a watcher soon gives its core up */
+    double b = *budget > SPIN_FLOOR ? *budget : SPIN_FLOOR;
+    double start = pk__now(), now = start;
     for (;;) {
         for (int i = 0; i < 8; i++) {
-            if (ready(arg))
+            if (ready(arg)) {
+                *budget = 2 * b < x->spin ? 2 * b : x->spin;
                 return 1;
+            }
             for (int k = 0; k < LOOK; k++)
                 pk__cpu_relax();
         }
-        if (pk__now() > until)
+        if ((now = pk__now()) > start + b) {
+            *budget = b / 2;
             return ready(arg);
+        }
+        /* past the first microseconds, let a thread waiting for this core
+         * have it (the one being waited for may be it) */
+        if (now > start + SPIN_FLOOR)
+            sched_yield();
     }
 }
 
@@ -1388,7 +1402,8 @@ static void *worker_main(void *arg) {
     thread_arg *a = arg;
     xstate *x = a->x;
     pk_worker w;
-    int64_t seen = 0; /* the ring's tail as this thread last read it */
+    int64_t seen = 0;        /* the ring's tail as this thread last read it */
+    double budget = x->spin; /* this thread's watch (see watch) */
     lock_x(x);
     worker_of(x, &w, a->thread);
     for (;;) {
@@ -1403,7 +1418,7 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&x->mu);
             /* (looking now and then, not at every pause: each look takes the
              * tail's line from the submitter, who is writing it) */
-            watch(x, has_work, x);
+            watch(x, has_work, x, &budget);
             lock_x(x);
             if (x->queued > 0 || x->stop || !ring_empty(x))
                 continue;
@@ -2228,6 +2243,7 @@ int pk_exec_open(pk_ctx *ctx, pk_exec **out, const pk_exec_opts *opts) {
     }
     ex->submitter = pthread_self();
     ex->fail_fast = opts != NULL && opts->fail_fast;
+    ex->sub_spin = x->spin;
     if (ex->fail_fast) /* a failure must stop the others taking tasks: see admit() */
         atomic_store(&x->slow, 1);
     ex->prefetch = opts != NULL && opts->prefetch > 0 ? opts->prefetch : 2;
@@ -2664,7 +2680,7 @@ int pk_future_wait(pk_future *f, double seconds) {
         /* a task of this process is often a moment from its end: watch it
          * before sleeping; done, and no callback due: no pump */
         /* (outcomes workers published are delivered here, to see f's) */
-        while (f->x->nthreads > 1 && watch(f->x, is_over_or_due, f) && !is_over(f)) {
+        while (f->x->nthreads > 1 && watch(f->x, is_over_or_due, f, &ex->sub_spin) && !is_over(f)) {
             lock_x(f->x);
             harvest(f->x);
             pthread_mutex_unlock(&f->x->mu);
