@@ -453,7 +453,8 @@ enum {
     AHEAD = 8,
     LOOK = 8,
     TAKE_AHEAD = 8,
-    CATCH_UP = 8
+    CATCH_UP = 8,
+    WATCHES = 16 /* a wait's watches, each ended by outcomes to deliver, before it sleeps */
 };
 #define MORE_BYTES ((sizeof(fut_more) + 63) / 64 * 64)
 _Static_assert(sizeof(pk_future) == 64, "a future is one line");
@@ -2447,7 +2448,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
          * the submitter touches next_num and submitted) */
         pk_future *f;
         rtask rt = {.fn = -1};
-        if (!chunk) {
+        if (!chunk && len <= UINT32_MAX) { /* (longer: whole in the future, as a chunk) */
             f = future_new(x, 0, 0);
             rt.arg = f == NULL || len == 0              ? NULL
                      : len <= sizeof more(f)->own.small ? more(f)->own.small
@@ -2469,7 +2470,7 @@ static int submit_task(pk_exec *ex, int fn, int count, int chunk, size_t arg_siz
         if (f == NULL)
             return pk__ctx_note(x->ctx, PK_ENOMEM, "pk_exec_submit: no memory");
         f->num = rt.num = ex->next_num;
-        if (chunk)
+        if (rt.fn < 0)
             more(f)->own.num = f->num;
         rt.f = f;
         ex->next_num += count;
@@ -2680,7 +2681,9 @@ int pk_future_wait(pk_future *f, double seconds) {
         /* a task of this process is often a moment from its end: watch it
          * before sleeping; done, and no callback due: no pump */
         /* (outcomes workers published are delivered here, to see f's) */
-        while (f->x->nthreads > 1 && watch(f->x, is_over_or_due, f, &ex->sub_spin) && !is_over(f)) {
+        for (int i = 0; i < WATCHES && f->x->nthreads > 1 &&
+                        watch(f->x, is_over_or_due, f, &ex->sub_spin) && !is_over(f);
+             i++) {
             lock_x(f->x);
             harvest(f->x);
             pthread_mutex_unlock(&f->x->mu);
