@@ -325,6 +325,9 @@ static inline void pk__mover_fence(int asym) {
  * rely on a wake-up. */
 int pk__sleeper_fence(int asym);
 
+/* The cores this process may run on (its affinity, else the online CPUs). */
+int pk__usable_cores(void);
+
 /* ---- shared backend pieces ---- */
 void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads);
 int pk__type_init_array(const pk_type *t, char *values, int64_t count);

@@ -40,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core_internal.h"
 #include "parkit/exec.h"
@@ -713,17 +712,6 @@ static void wake_waiters(xstate *x, const pk_future *f) {
 static int ring_empty(xstate *x) {
     return atomic_load_explicit(&x->ring_head, memory_order_relaxed) ==
            atomic_load_explicit(&x->ring_tail, memory_order_acquire);
-}
-
-/* The cores this process may run on. */
-static int cores_here(void) {
-#ifdef CPU_COUNT
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-#endif
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 /* Watches until ready(arg) or the watch of x ends (see SPIN_LONG): whether
@@ -1453,7 +1441,7 @@ static int xstate_init(xstate *x, pk_ctx *ctx) {
     x->remote = x->nranks > 1 && ctx->backend->msg_send != NULL;
     if (!x->remote) { /* one process */
         x->asym = pk__asym_fences();
-        x->spin = x->nranks == 1 && x->nthreads <= cores_here() ? SPIN_LONG : 0;
+        x->spin = x->nranks == 1 && x->nthreads <= pk__usable_cores() ? SPIN_LONG : 0;
         pthread_mutex_lock(&pool_mu); /* the last executor's ring, grown already */
         ring *r = spare_ring;
         spare_ring = NULL;

@@ -1,7 +1,10 @@
 /* The asymmetric fence of core_internal.h: the sleeper's side, with Linux's
- * membarrier when the process can register for it. */
-#define _DEFAULT_SOURCE /* syscall() */
+ * membarrier when the process can register for it; and the count of cores a
+ * process may use, which decides how long waiters spin. */
+#define _GNU_SOURCE /* syscall(), sched_getaffinity */
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 #if defined(__linux__)
 #include <linux/membarrier.h>
@@ -35,4 +38,15 @@ int pk__sleeper_fence(int asym_on) {
         return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 #endif
     return 1;
+}
+
+int pk__usable_cores(void) {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

@@ -25,15 +25,6 @@ static int env_threads(void) {
     return end != v && (*end == '\0' || *end == ',') && n > 0 && n < (1L << 20) ? (int)n : 0;
 }
 
-static int usable_cores(void) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 /* A digest of the CPUs this process may use (0: unknown). */
 static uint64_t cpu_set_digest(void) {
     cpu_set_t set;
@@ -76,7 +67,7 @@ static int default_threads(const pk__mpi_state *st) {
     int env = env_threads();
     if (env > 0)
         return env;
-    int t = usable_cores() / sharing;
+    int t = pk__usable_cores() / sharing;
     return t > 0 ? t : 1;
 }
 
