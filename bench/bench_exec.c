@@ -122,12 +122,10 @@ static int queue_open(queue *q, int64_t n) {
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->done, NULL);
-    pthread_t worker;
-    if (pthread_create(&worker, NULL, queue_worker, q) != 0) {
+    if (pthread_create(&q->worker, NULL, queue_worker, q) != 0) {
         free(q->items);
         return 1;
     }
-    q->worker = worker;
     return 0;
 }
 
