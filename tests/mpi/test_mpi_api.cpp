@@ -5,8 +5,10 @@
 // injected faults, PK_SCOPE_PROCESS on one rank alone, and random numbers that
 // are the same on every pool.
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mpi_test_util.h"
@@ -333,15 +335,24 @@ TEST(MpiApi, FlagsKeepFaultsAndProgressOut) {
     pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
 }
 
-// Chunks 100 times slower on one rank than on the others.
+// One rank sleeps through each of its chunks; the others compute theirs in a
+// few microseconds. The slow rank sleeps rather than computes so that, with
+// more ranks than cores, it does not take the CPU from rank 0: rank 0 would
+// have to be held off for 200 ms times a fifth of the slow block before a
+// check below could see the wrong thing. Its whole block takes about 200 ms.
 struct SlowRank {
     int rank;
+    int ranks;
 };
 
 int SlowOnOneRank(void *arg, int64_t, int64_t, pk_worker *w) {
+    const SlowRank *s = static_cast<SlowRank *>(arg);
+    if (w->rank == s->rank) {
+        std::this_thread::sleep_for(std::chrono::microseconds(1000 * s->ranks));
+        return 0;
+    }
     volatile double x = 0;
-    int n = w->rank == static_cast<SlowRank *>(arg)->rank ? 200000 : 2000;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < 2000; i++)
         x = x + 1.0 / (i + 1);
     return 0;
 }
@@ -360,7 +371,7 @@ TEST(MpiApi, ProgressOnRankZeroCountsEveryRank) {
         pk_opts q = {};
         q.chunk = 1;
         q.schedule = PK_STATIC;
-        SlowRank arg = {slow};
+        SlowRank arg = {slow, ranks};
         ASSERT_EQ(pk_for(ctx.get(), 200, &q, SlowOnOneRank, &arg), 0);
         pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
         if (pk_ctx_rank(ctx.get()) != 0) {
