@@ -188,6 +188,40 @@ TEST_P(Api, ProcessScopeRunsOnThisProcesssThreads) {
     EXPECT_NE(ErrorString().find("unknown scope 5"), std::string::npos) << ErrorString();
 }
 
+// Without ranks nothing is lent: a solo call runs on the pool's own threads,
+// and PK_SOLO asks for process scope.
+struct SoloSeen {
+    std::atomic<int> calls{0};
+    std::atomic<int> bad{0};
+    int nthreads = 0;
+};
+
+int SoloBody(void *arg, int64_t, int64_t, pk_worker *w) {
+    auto *s = static_cast<SoloSeen *>(arg);
+    s->calls++;
+    if (w->nthreads != s->nthreads || w->nworkers != s->nthreads || w->thread >= s->nthreads)
+        s->bad++;
+    return 0;
+}
+
+TEST_P(Api, SoloThreadsAreThePoolsOwnWithoutRanks) {
+    EXPECT_EQ(pk_ctx_solo_threads(ctx()), pk_ctx_threads(ctx()));
+    pk_opts o = {};
+    o.scope = PK_SCOPE_PROCESS;
+    o.flags = PK_SOLO;
+    o.chunk = 1;
+    SoloSeen s;
+    s.nthreads = pk_ctx_threads(ctx());
+    ASSERT_EQ(pk_for(ctx(), 64, &o, SoloBody, &s), 0) << ErrorString();
+    EXPECT_EQ(s.calls.load(), 64);
+    EXPECT_EQ(s.bad.load(), 0);
+    o.scope = PK_SCOPE_POOL;
+    EXPECT_EQ(pk_for(ctx(), 64, &o, SoloBody, &s), PK_EINVAL);
+    EXPECT_NE(ErrorString().find("PK_SOLO is for a call on this process alone"), std::string::npos)
+        << ErrorString();
+    EXPECT_EQ(s.calls.load(), 64) << "a refused call runs nothing";
+}
+
 struct Hooks {
     std::atomic<int> begins[8];
     std::atomic<int> ends[8];

@@ -46,6 +46,8 @@ typedef struct pk_backend {
     int (*init)(pk_ctx *ctx);
     void (*finalize)(pk_ctx *ctx);
     int (*default_threads)(pk_ctx *ctx);
+    /* pk_ctx_solo_threads(); NULL slot: pk_ctx_threads(). */
+    int (*solo_threads)(pk_ctx *ctx);
     /* Runs chunks [0, job->nchunks) over the pool; returns the agreed error code. */
     int (*run)(pk_ctx *ctx, pk__job *job);
     /* After run() of a PK__MAP_REDUCE: combine the partials into result. */
@@ -65,6 +67,9 @@ typedef struct pk_backend {
     /* Makes a local return code collective: every rank gets the same code and
      * the same error detail in ctx. Identity without ranks. */
     int (*agree)(pk_ctx *ctx, int rc);
+    /* The same for ranks that wait while one works alone (pk_agree_solo): they
+     * leave their cores while they wait. NULL slot: agree. */
+    int (*agree_solo)(pk_ctx *ctx, int rc);
     /* Memory of `bytes` that every worker of the pool reaches (sync.c);
      * collective and agreed. Where the workers share memory, *base is its
      * address in this process, 64-byte aligned, contents undefined. Where they

@@ -63,6 +63,12 @@ int pk_ctx_threads(const pk_ctx *ctx) {
     return ctx->local->default_threads((pk_ctx *)ctx);
 }
 
+int pk_ctx_solo_threads(const pk_ctx *ctx) {
+    if (ctx->backend->solo_threads == NULL)
+        return pk_ctx_threads(ctx);
+    return ctx->backend->solo_threads((pk_ctx *)ctx);
+}
+
 int pk_ctx_threads_setting(const pk_ctx *ctx) {
     return ctx->threads;
 }

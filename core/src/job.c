@@ -61,6 +61,8 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     job->process_scope = job->opts.scope == PK_SCOPE_PROCESS;
     if (job->process_scope)
         job->nranks = 1;
+    if (job->process_scope && (job->opts.flags & PK_SOLO))
+        job->nthreads = pk_ctx_solo_threads(ctx);
     job->fault_on =
         kind != PK__COMBINE && !(job->opts.flags & PK_NO_FAULTS) && kernel_matches(ctx, job->label);
     job->fault_chunk = -1;
@@ -404,8 +406,8 @@ void pk__job_worker(pk__job *job, int thread, int nthreads) {
 int pk__job_error_to_ctx(pk__job *job) {
     pk_ctx *ctx = job->ctx;
     int got = atomic_load(&job->threads_obtained);
-    if (got > 0)
-        ctx->threads_obtained = got;
+    if (got > 0 && !(job->process_scope && (job->opts.flags & PK_SOLO)))
+        ctx->threads_obtained = got; /* a solo step borrows threads: not the pool's */
     if (atomic_load(&job->fault_fired))
         ctx->fault.fired = 1;
     if (!atomic_load(&job->err_claimed))

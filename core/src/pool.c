@@ -21,8 +21,11 @@ static int check_ctx_n(pk_ctx *ctx, int64_t n, int has_fn, const pk_opts *opts) 
         return pk__set_error(ctx, PK_EINVAL, "negative task base %lld", (long long)opts->task_base);
     if (opts != NULL && opts->scope != PK_SCOPE_POOL && opts->scope != PK_SCOPE_PROCESS)
         return pk__set_error(ctx, PK_EINVAL, "unknown scope %d", opts->scope);
-    if (opts != NULL && (opts->flags & ~(unsigned)(PK_NO_FAULTS | PK_NO_PROGRESS)) != 0)
+    if (opts != NULL && (opts->flags & ~(unsigned)(PK_NO_FAULTS | PK_NO_PROGRESS | PK_SOLO)) != 0)
         return pk__set_error(ctx, PK_EINVAL, "unknown flags 0x%x", opts->flags);
+    if (opts != NULL && (opts->flags & PK_SOLO) && opts->scope != PK_SCOPE_PROCESS)
+        return pk__set_error(ctx, PK_EINVAL,
+                             "PK_SOLO is for a call on this process alone (PK_SCOPE_PROCESS)");
     return 0;
 }
 
@@ -40,6 +43,14 @@ int pk_agree(pk_ctx *ctx, int rc) {
     if (ctx == NULL)
         return PK_EINVAL;
     return ctx->backend->agree(ctx, rc);
+}
+
+int pk_agree_solo(pk_ctx *ctx, int rc) {
+    if (ctx == NULL)
+        return PK_EINVAL;
+    if (ctx->backend->agree_solo == NULL)
+        return ctx->backend->agree(ctx, rc);
+    return ctx->backend->agree_solo(ctx, rc);
 }
 
 int pk_bcast(pk_ctx *ctx, void *buf, size_t len) {

@@ -3,8 +3,10 @@
  * (kind of outcome, rank) picks the lowest rank with a first-hand error; a
  * PK_EABORTED (a worker that stopped because another failed) only wins when no
  * rank has anything better; then that rank broadcasts its pk_error_info. */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "mpi_impl.h"
 
@@ -14,6 +16,35 @@ int pk__mpi_err(pk_ctx *ctx, int mpirc, const char *what) {
     if (MPI_Error_string(mpirc, text, &len) != MPI_SUCCESS)
         snprintf(text, sizeof text, "MPI error %d", mpirc);
     return pk__set_error(ctx, PK_EBACKEND, "%s failed: %s", what, text);
+}
+
+/* Completes a small collective without holding the core for long: MPI_Test in
+ * a loop for 50 us, then with a yield for 200 us, then with naps that double
+ * from 1 us to 200 us. A rank that waits long here (while a rank of its node
+ * runs a PK_SOLO step) leaves its core to it, and notices the end within 200
+ * us, or within the time it has waited so far if less. Only for pk_agree_solo:
+ * a napping rank drives MPI's progress rarely, which would hold up one-sided
+ * operations aimed at it and its own large sends. */
+static int wait_idle(MPI_Request *req) {
+    double start = pk__now();
+    long nap = 1000; /* ns */
+    for (;;) {
+        int done = 0;
+        int m = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (m != MPI_SUCCESS || done)
+            return m;
+        double waited = pk__now() - start;
+        if (waited < 50e-6) {
+            pk__cpu_relax();
+        } else if (waited < 250e-6) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, nap};
+            nanosleep(&ts, NULL);
+            if (nap < 200000)
+                nap *= 2;
+        }
+    }
 }
 
 /* Smaller is more important: a first-hand error, then an abort, then success. */
@@ -31,7 +62,7 @@ static void own_error(pk_ctx *ctx, int rc, pk_error_info *info) {
     *info = ctx->err;
 }
 
-int pk__mpi_agree(pk_ctx *ctx, int rc) {
+static int agree(pk_ctx *ctx, int rc, int idle) {
     pk__mpi_state *st = ctx->impl;
     if (ctx->nranks == 1)
         return rc;
@@ -39,7 +70,15 @@ int pk__mpi_agree(pk_ctx *ctx, int rc) {
         int key;
         int rank;
     } in = {outcome_key(rc), ctx->rank}, out;
-    int m = MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, st->comm);
+    int m;
+    if (idle) {
+        MPI_Request req;
+        m = MPI_Iallreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, st->comm, &req);
+        if (m == MPI_SUCCESS)
+            m = wait_idle(&req);
+    } else {
+        m = MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, st->comm);
+    }
     if (m != MPI_SUCCESS)
         return pk__mpi_err(ctx, m, "MPI_Allreduce (error agreement)");
     if (out.key == KEY_OK)
@@ -56,4 +95,12 @@ int pk__mpi_agree(pk_ctx *ctx, int rc) {
         (info.code == PK_ENOMEM && strncmp(info.message, "out of memory (injected)", 24) == 0))
         ctx->fault.fired = 1;
     return info.code;
+}
+
+int pk__mpi_agree(pk_ctx *ctx, int rc) {
+    return agree(ctx, rc, 0);
+}
+
+int pk__mpi_agree_solo(pk_ctx *ctx, int rc) {
+    return agree(ctx, rc, 1);
 }

@@ -60,10 +60,12 @@ static int ranks_sharing_cpus(const pk__mpi_state *st) {
     return same > 0 ? same : n;
 }
 
-static int default_threads(const pk__mpi_state *st) {
+static int default_threads(pk__mpi_state *st) {
+    st->sharing = 1;
     if (!(st->threads->caps & PK__CAP_THREADS))
         return 1;
     int sharing = ranks_sharing_cpus(st); /* collective: before any return */
+    st->sharing = sharing;
     int env = env_threads();
     if (env > 0)
         return env;
@@ -73,6 +75,18 @@ static int default_threads(const pk__mpi_state *st) {
 
 static int mpi_default_threads(pk_ctx *ctx) {
     return ((pk__mpi_state *)ctx->impl)->default_threads;
+}
+
+/* The threads of every rank that shares this rank's CPUs, as many as those
+ * CPUs take (and never fewer than this rank's own). */
+static int mpi_solo_threads(pk_ctx *ctx) {
+    const pk__mpi_state *st = ctx->impl;
+    int own = pk_ctx_threads(ctx);
+    if (!(ctx->local->caps & PK__CAP_THREADS))
+        return own;
+    int cores = pk__usable_cores(), lent = st->sharing * own;
+    int most = cores > own ? cores : own;
+    return lent < most ? lent : most;
 }
 
 /* On rank 0, two claim counters, two failure flags and two progress counts
@@ -218,6 +232,7 @@ const pk_backend pk__mpi_backend = {
     .init = mpi_init,
     .finalize = mpi_finalize,
     .default_threads = mpi_default_threads,
+    .solo_threads = mpi_solo_threads,
     .run = pk__mpi_run,
     .reduce = pk__mpi_reduce,
     .collect = pk__mpi_collect,
@@ -228,6 +243,7 @@ const pk_backend pk__mpi_backend = {
     .subpool = mpi_subpool,
     .bcast = mpi_bcast,
     .agree = pk__mpi_agree,
+    .agree_solo = pk__mpi_agree_solo,
     .segment_new = pk__mpi_segment_new,
     .segment_free = pk__mpi_segment_free,
     .segment_op = pk__mpi_segment_op,

@@ -61,6 +61,7 @@ typedef struct pk__mpi_state {
     int out_shared;   /* this call's map output is one array in node-shared memory */
     size_t *shm_size; /* each node rank's segment, bytes */
     int default_threads;
+    int sharing;      /* ranks of this node that may use exactly this rank's CPUs */
     pk_backend local; /* `threads` with this rank's default thread count */
     pk__layout lay;
     char *scratch; /* the non-root part of a map gathered to root, reused */
@@ -70,6 +71,8 @@ typedef struct pk__mpi_state {
 /* ---- errors and agreement (mpi_agree.c) ---- */
 int pk__mpi_err(pk_ctx *ctx, int mpirc, const char *what);
 int pk__mpi_agree(pk_ctx *ctx, int rc);
+/* The same, waiting in naps (pk_agree_solo). */
+int pk__mpi_agree_solo(pk_ctx *ctx, int rc);
 
 /* ---- transfers (mpi_xfer.c) ---- */
 size_t pk__mpi_max_message(void);

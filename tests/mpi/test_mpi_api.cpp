@@ -2,8 +2,12 @@
 // OMP_NUM_THREADS > 1): worker_begin/worker_end once per worker whatever the
 // schedule, pk_combine starting from rank 0's value (a reducer whose identity
 // is not zero bytes), pk_agree and pk_bcast, task_base in error origins and
-// injected faults, PK_SCOPE_PROCESS on one rank alone, and random numbers that
-// are the same on every pool.
+// injected faults, PK_SCOPE_PROCESS on one rank alone (with PK_SOLO on the
+// threads the node lends it), and random numbers that are the same on every
+// pool.
+#include <sched.h>
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -194,6 +198,116 @@ TEST(MpiApi, ProcessScopeRunsOnOneRankAlone) {
                                  (long long)results[i]);
     }
     EXPECT_EQ(pk_agree(ctx.get(), rc), 0) << ErrorText(ctx.get());
+}
+
+namespace {
+
+// The CPUs this process may use, and how many ranks of its node may use exactly
+// the same ones (the ranks that lend it their threads).
+int UsableCpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+int RanksSharingMyCpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    sched_getaffinity(0, sizeof set, &set);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int n = 0;
+    MPI_Comm_size(node, &n);
+    std::vector<cpu_set_t> all(static_cast<size_t>(n));
+    MPI_Allgather(&set, sizeof set, MPI_BYTE, all.data(), sizeof set, MPI_BYTE, node);
+    MPI_Comm_free(&node);
+    int same = 0;
+    for (const cpu_set_t &other : all)
+        same += CPU_EQUAL(&other, &set) ? 1 : 0;
+    return same;
+}
+
+struct SoloSeen {
+    std::atomic<int> calls{0};
+    std::atomic<int> bad{0};
+    std::atomic<int> max_thread{-1};
+    int nthreads = 0;
+};
+
+int SoloBody(void *arg, int64_t, int64_t, pk_worker *w) {
+    auto *s = static_cast<SoloSeen *>(arg);
+    s->calls++;
+    if (w->nthreads != s->nthreads || w->rank != 0 || w->nranks != 1)
+        s->bad++;
+    int t = s->max_thread.load();
+    while (w->thread > t && !s->max_thread.compare_exchange_weak(t, w->thread)) {
+    }
+    // long enough for every thread to take a task
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return 0;
+}
+
+} // namespace
+
+// Rank 0 runs a step alone while the others wait in pk_agree_solo: it may run the
+// threads of every rank that shares its CPUs, as many as those CPUs take.
+TEST(MpiApi, SoloStepRunsOnTheThreadsTheNodeLends) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    int own = pk_ctx_threads(ctx.get()), cpus = UsableCpus();
+    int lent = RanksSharingMyCpus() * own, most = cpus > own ? cpus : own;
+    int solo = pk_ctx_solo_threads(ctx.get());
+    EXPECT_EQ(solo, lent < most ? lent : most)
+        << "own " << own << ", cpus " << cpus << ", ranks lending " << lent / own;
+    EXPECT_GE(solo, own);
+    int rc = 0;
+    if (pk_ctx_rank(ctx.get()) == 0) {
+        pk_opts o = {};
+        o.scope = PK_SCOPE_PROCESS;
+        o.flags = PK_SOLO;
+        o.chunk = 1;
+        SoloSeen s;
+        s.nthreads = solo;
+        rc = pk_for(ctx.get(), 8 * solo, &o, SoloBody, &s);
+        EXPECT_EQ(rc, 0) << ErrorText(ctx.get());
+        EXPECT_EQ(s.calls.load(), 8 * solo);
+        EXPECT_EQ(s.bad.load(), 0);
+        EXPECT_EQ(s.max_thread.load(), solo - 1) << "every lent thread took part";
+        EXPECT_EQ(pk_ctx_threads_obtained(ctx.get()), own) << "a solo step is not the pool's";
+    }
+    EXPECT_EQ(pk_agree_solo(ctx.get(), rc), 0);
+    // and it agrees like pk_agree: a failure on the last rank reaches everyone
+    int last = pk_ctx_size(ctx.get()) - 1;
+    rc = pk_ctx_rank(ctx.get()) == last ? pk_ctx_fail(ctx.get(), PK_ERANGE, "solo step failed") : 0;
+    EXPECT_EQ(pk_agree_solo(ctx.get(), rc), PK_ERANGE);
+    EXPECT_NE(std::string(pk_ctx_error(ctx.get())->message).find("solo step failed"),
+              std::string::npos);
+    pk_ctx_clear_error(ctx.get());
+}
+
+double ProcessCpuSeconds() {
+    timespec ts = {};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The ranks that wait in pk_agree_solo leave their cores: over a 300 ms step on
+// rank 0 they use a small part of that in processor time (MPI's own blocking
+// wait polls, and would use about all of it).
+TEST(MpiApi, RanksWaitingInAgreeSoloLeaveTheirCores) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    ASSERT_EQ(pk_agree(ctx.get(), 0), 0);
+    double wall = pk_time_now(), cpu = ProcessCpuSeconds();
+    if (pk_ctx_rank(ctx.get()) == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(pk_agree_solo(ctx.get(), 0), 0);
+    wall = pk_time_now() - wall;
+    cpu = ProcessCpuSeconds() - cpu;
+    if (pk_ctx_rank(ctx.get()) != 0) {
+        EXPECT_GE(wall, 0.25);
+        EXPECT_LT(cpu, 0.25 * wall) << "waited " << wall << " s using " << cpu << " s of CPU";
+    }
 }
 
 namespace {

@@ -55,6 +55,15 @@ int pk_ctx_set_threads(pk_ctx *ctx, int threads);
 /* Threads a pool call will ask for. */
 int pk_ctx_threads(const pk_ctx *ctx);
 
+/* Threads this rank may run for work it does alone while the other ranks of its
+ * node wait in a pool call (rank 0 finishing a result, say): its own threads
+ * plus those of the ranks that share its CPUs, at most as many as those CPUs
+ * (never fewer than pk_ctx_threads). The others wait in pk_agree_solo,
+ * which leaves their cores free for these threads. Where the launcher gave each rank CPUs of its
+ * own (mpirun --bind-to core, srun --cpu-bind=cores) nothing is lent: pk_ctx_threads. Without
+ * ranks: pk_ctx_threads. A process-scope pool call with PK_SOLO runs on this many. */
+int pk_ctx_solo_threads(const pk_ctx *ctx);
+
 /* The value given to pk_ctx_set_threads (0: the default). */
 int pk_ctx_threads_setting(const pk_ctx *ctx);
 

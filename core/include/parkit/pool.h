@@ -102,6 +102,10 @@ enum pk_flags {
     PK_NO_FAULTS = 1u << 0,
     /* The call reports no progress; the caller reports its own (pk_ctx_progress). */
     PK_NO_PROGRESS = 1u << 1,
+    /* With PK_SCOPE_PROCESS only: the call runs on pk_ctx_solo_threads()
+     * threads, for a step this rank does alone while the other ranks of its
+     * node wait in pk_agree_solo. Workers see that many in w->nthreads. */
+    PK_SOLO = 1u << 2,
 };
 
 /* Records a message for the error a callback is about to return:
@@ -253,6 +257,13 @@ typedef int (*pk_team_fn)(void *arg, pk_worker *w);
  * collective call whenever one rank may have failed alone (a failed malloc on
  * rank 0), so that no rank is left waiting in a collective. */
 int pk_agree(pk_ctx *ctx, int rc);
+
+/* pk_agree where ranks wait while one of them runs a step alone with PK_SOLO
+ * (rank 0 finishing a result on the threads its node lends it): every rank
+ * calls it, the solo rank after its step; the others, waiting, leave their
+ * cores to its threads (they test for the end and nap, up to 200 us at a
+ * time). Use pk_agree elsewhere: a napping rank serves MPI rarely. */
+int pk_agree_solo(pk_ctx *ctx, int rc);
 
 /* Copies len bytes from rank 0's buf into every other rank's buf. */
 int pk_bcast(pk_ctx *ctx, void *buf, size_t len);
