@@ -38,13 +38,15 @@ static uint64_t fact_u64(uint64_t k) {
 /* ---- tasks on this process's threads only ---- */
 
 /* Runs fn for tasks [0, ntasks) on the threads of this process (the operands of
- * the final products live on rank 0 alone). Faults are not injected here: task
+ * the final products live on rank 0 alone), with the threads the other ranks of
+ * its node lend it while they wait (PK_SOLO): whenever rank 0 works alone here,
+ * the other ranks wait in pk_agree_solo. Faults are not injected here: task
  * numbers in factorial errors name leaf chunks, and these are not leaves. */
 static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
     pk_opts o = {.schedule = PK_DYNAMIC,
                  .chunk = 1,
                  .scope = PK_SCOPE_PROCESS,
-                 .flags = PK_NO_FAULTS | PK_NO_PROGRESS /* the chain reports its own */};
+                 .flags = PK_NO_FAULTS | PK_NO_PROGRESS /* the chain reports its own */ | PK_SOLO};
     return pk_tasks(ctx, ntasks, &o, fn, arg, NULL, NULL);
 }
 
@@ -99,7 +101,7 @@ static int piece_task(void *arg, int64_t t, void *result, pk_worker *w) {
 static int64_t pieces_for(pk_ctx *ctx, size_t big, size_t small) {
     if (ctx == NULL || big < SPLIT_MIN_BIG || small < SPLIT_MIN_SMALL)
         return 1;
-    int64_t k = pk_ctx_threads(ctx);
+    int64_t k = pk_ctx_solo_threads(ctx);
     /* FLINT's transform lengths go by steps: a very unbalanced product measured
      * 10-30% faster cut in two halves than whole, so even one thread cuts it. */
     if (k < 2 && big >= 8 * small && pk__mul_fft_pays(big / 2, small, 0, 1))
@@ -127,8 +129,9 @@ static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
     return rc;
 }
 
+/* The threads for a product rank 0 does alone (see local_tasks). */
 static int ctx_threads(pk_ctx *ctx) {
-    return ctx == NULL ? 1 : pk_ctx_threads(ctx);
+    return ctx == NULL ? 1 : pk_ctx_solo_threads(ctx);
 }
 
 /* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. An
@@ -199,13 +202,17 @@ static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
 
 /* ---- the chain's unbalanced products over every rank ---- */
 
-/* Under MPI the other ranks would wait through the whole chain: instead the
- * big unbalanced products r^2 * P_j are cut into pieces for every worker of
- * every rank. Rank 0 broadcasts both operands, each worker multiplies the
- * pieces it claims, and the pieces come back to rank 0 to be added. A product
- * worth it takes milliseconds at least, its operands' transfer tens of
- * microseconds. The squares stay on rank 0: a square cut into independent
- * products costs as much per worker as the whole (the FFT is near linear). */
+/* Under MPI the ranks that share rank 0's CPUs lend it their threads while they
+ * wait (pk_ctx_solo_threads): when that covers every worker of the pool, rank 0
+ * runs the chain alone as on threads, and nothing is sent. Otherwise (ranks on
+ * other nodes, or bound to CPUs of their own) the other ranks would wait
+ * through the whole chain: instead the big unbalanced products r^2 * P_j are
+ * cut into pieces for every worker of every rank. Rank 0 broadcasts both
+ * operands, each worker multiplies the pieces it claims, and the pieces come
+ * back to rank 0 to be added. A product worth it takes milliseconds at least,
+ * its operands' transfer tens of microseconds. The squares stay on rank 0 (on
+ * its solo threads): a square cut into independent products costs as much per
+ * worker as the whole (the FFT is near linear). */
 enum { RANKS_MIN_BIG = 32768 };
 
 /* x on every rank as on rank 0 (x is rank 0's operand or another rank's
@@ -298,16 +305,17 @@ static int horner_ranks(pk_ctx *ctx, mpz_t r, mpz_t *seg, const pk__fact_plan *p
         mpz_swap(r, seg[nseg - 1]);
     }
     size_t est = seg_estimate(plan, nseg - 1);
+    int alone = pk_ctx_solo_threads(ctx) >= pk_ctx_size(ctx) * pk_ctx_threads(ctx);
     for (int j = nseg - 2; j >= 0; j--) {
         mp_bitcnt_t shift = j == 0 ? (mp_bitcnt_t)twos : 0;
-        int spread = 2 * est >= RANKS_MIN_BIG && seg_estimate(plan, j) >= SPLIT_MIN_SMALL;
+        int spread = !alone && 2 * est >= RANKS_MIN_BIG && seg_estimate(plan, j) >= SPLIT_MIN_SMALL;
         est = 2 * est + seg_estimate(plan, j);
         if (root && rc == 0) /* a signal: the next agreement stops every rank */
             rc = pk_ctx_interrupted(ctx);
         if (root && rc == 0)
             mul_whole(r, r, r, ctx_threads(ctx));
         if (spread) {
-            int agreed = pk_agree(ctx, rc);
+            int agreed = pk_agree_solo(ctx, rc); /* the others nap while rank 0 squares */
             if (agreed == 0)
                 agreed = root ? ranks_multiply(ctx, r, seg[j], shift)
                               : ranks_multiply(ctx, big, small, shift);
@@ -458,7 +466,7 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
             local_rc = horner_ranks(ctx, result, seg, &plan, pk__fact_twos(n), local_rc);
         else if (local_rc == 0)
             local_rc = horner(ctx, result, seg, plan.nseg, pk__fact_twos(n));
-        rc = pk_agree(ctx, local_rc);
+        rc = pk_agree_solo(ctx, local_rc); /* the others nap while rank 0 finishes */
     }
     segs_free(seg, plan.nseg);
     pk__fact_plan_free(&plan);
