@@ -360,7 +360,7 @@ class SieveHighTest : public SieveTest {
     // engine's segment from the interval's first wheel byte, where chunks and
     // segments end, against Miller-Rabin.
     void CheckAtSegmentEnds(uint64_t lo, uint64_t hi, const std::vector<uint64_t> &got) {
-        const uint64_t seg = 30ull * PK__SIEVE_SEGMENT, first = lo / 30 * 30;
+        const uint64_t seg = 30ull << pk__sieve_segment_log(hi), first = lo / 30 * 30;
         for (uint64_t off = seg; off < hi - first - 3000; off += seg) {
             uint64_t edge = first + off, a = edge - 3000, b = edge + 3000;
             std::vector<uint64_t> want = PrimesByTest(a, b), have;
@@ -448,18 +448,33 @@ std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64
     return c.primes;
 }
 
+TEST(SieveEngine, SegmentsGrowWithTheSievingPrimes) {
+    // As many bytes as the largest sieving prime, between 2^18 and 2^20.
+    EXPECT_EQ(pk__sieve_segment_log(0), 18u);
+    EXPECT_EQ(pk__sieve_segment_log(10000000000ull), 18u);          // sqrt 1e5
+    EXPECT_EQ(pk__sieve_segment_log(68720001024ull), 18u);          // sqrt 2^18
+    EXPECT_EQ(pk__sieve_segment_log(68720001025ull), 19u);          // sqrt 2^18 + 1
+    EXPECT_EQ(pk__sieve_segment_log(100000000000ull), 19u);         // sqrt 3.2e5
+    EXPECT_EQ(pk__sieve_segment_log(1000000000000ull), 20u);        // sqrt 1e6
+    EXPECT_EQ(pk__sieve_segment_log(18446744073709551615ull), 20u); // near 2^64
+    EXPECT_LE(1u << pk__sieve_segment_log(~0ull), static_cast<unsigned>(PK__SIEVE_SEGMENT_MAX));
+}
+
 TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
     ASSERT_EQ(pk__sieve_tables_init(), 0);
     struct Case {
         uint64_t lo, hi, chunk; // chunk in wheel bytes
     } cases[] = {
-        {0, 300000000, PK__SIEVE_SEGMENT}, // sieving primes added on the way
-        {100000000000000ull, 100000200000000ull, PK__SIEVE_SEGMENT}, // the ring goes round
-        {1000000000000000000ull + 7, 1000000000030000000ull, PK__SIEVE_SEGMENT},
-        {kTop - 12000000, kTop, PK__SIEVE_SEGMENT}, // every prime below 2^32 sieves
+        {0, 300000000, 1u << 18},                           // sieving primes added on the way
+        {100000000000000ull, 100000200000000ull, 1u << 20}, // the ring goes round
+        {1000000000000000000ull + 7, 1000000000030000000ull, 1u << 20},
+        {kTop - 12000000, kTop, 1u << 20}, // every prime below 2^32 sieves
     };
     for (const Case &c : cases) {
-        std::unique_ptr<pk__sieve, EngineDeleter> carry(pk__sieve_new()), fresh(pk__sieve_new());
+        ASSERT_EQ(c.chunk, 1u << pk__sieve_segment_log(c.hi)) << "a chunk of one segment";
+        unsigned seg_log = pk__sieve_segment_log(c.hi);
+        std::unique_ptr<pk__sieve, EngineDeleter> carry(pk__sieve_new(seg_log)),
+            fresh(pk__sieve_new(seg_log));
         ASSERT_TRUE(carry && fresh);
         std::vector<uint64_t> a = SieveChunks(carry.get(), c.lo, c.hi, c.chunk, false);
         std::vector<uint64_t> b = SieveChunks(fresh.get(), c.lo, c.hi, c.chunk, true);
@@ -483,10 +498,10 @@ TEST(SieveEngine, OtherChunksStartAfresh) {
     // Not the successor, another interval, or after a chunk that is not whole
     // segments: a fresh set-up each time, and still the right primes.
     ASSERT_EQ(pk__sieve_tables_init(), 0);
-    std::unique_ptr<pk__sieve, EngineDeleter> s(pk__sieve_new());
+    std::unique_ptr<pk__sieve, EngineDeleter> s(pk__sieve_new(18)); // grows to the interval's
     ASSERT_TRUE(s);
-    const uint64_t lo = 1000000000000000000ull, hi = lo + 60000000;
-    const uint64_t b0 = lo / 30, seg = PK__SIEVE_SEGMENT;
+    const uint64_t lo = 1000000000000000000ull, hi = lo + 200000000;
+    const uint64_t b0 = lo / 30, seg = 1u << pk__sieve_segment_log(hi);
     struct Step {
         uint64_t lo, hi, b0, b1;
     } steps[] = {

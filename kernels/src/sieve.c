@@ -47,7 +47,7 @@ typedef struct sieve_plan {
     int64_t first; /* the window's first chunk, for the pool callbacks */
 } sieve_plan;
 
-static uint64_t chunk_size(uint64_t nbytes, uint64_t sq, uint64_t cap) {
+static uint64_t chunk_size(uint64_t nbytes, uint64_t hi, uint64_t sq, uint64_t cap) {
     uint64_t cb = sq / 30 * 64;
     if (cb < MIN_CHUNK)
         cb = MIN_CHUNK;
@@ -57,14 +57,15 @@ static uint64_t chunk_size(uint64_t nbytes, uint64_t sq, uint64_t cap) {
         cb = cap;
     if (cb >= nbytes)
         return nbytes;
-    return (cb + PK__SIEVE_SEGMENT - 1) & ~(uint64_t)(PK__SIEVE_SEGMENT - 1);
+    uint64_t seg = (uint64_t)1 << pk__sieve_segment_log(hi);
+    return (cb + seg - 1) & ~(seg - 1);
 }
 
 static sieve_plan make_plan(uint64_t lo, uint64_t hi, uint64_t cap) {
     sieve_plan p = {.lo = lo, .hi = hi, .blo = lo / 30};
     uint64_t sq = pk__isqrt(hi);
     p.nbytes = hi / 30 - p.blo + 1;
-    p.chunk = chunk_size(p.nbytes, sq, cap);
+    p.chunk = chunk_size(p.nbytes, hi, sq, cap);
     p.nchunks = (int64_t)((p.nbytes - 1) / p.chunk + 1);
     p.schedule = (double)sq >= CARRY_SQRT ? PK_STATIC : PK_DYNAMIC;
     return p;
@@ -84,12 +85,13 @@ static uint64_t wheel_primes_below_7(uint64_t lo, uint64_t hi) {
 /* ---- per-worker engines and chunk callbacks ---- */
 
 static int worker_begin(void *arg, pk_worker *w) {
-    (void)arg;
+    const sieve_plan *p = arg;
     /* the engine's segment, outside any task (aligned: its own allocation) */
-    int rc = pk_worker_reserve(w, PK__SIEVE_SEGMENT + 64);
+    unsigned seg_log = pk__sieve_segment_log(p->hi);
+    int rc = pk_worker_reserve(w, ((size_t)1 << seg_log) + 64);
     if (rc != 0)
         return rc;
-    w->local = pk__sieve_new();
+    w->local = pk__sieve_new(seg_log);
     return w->local ? 0 : pk_fail(w, PK_ENOMEM, "no memory for a sieve segment");
 }
 

@@ -39,8 +39,8 @@
  * buckets. The limits were tuned on pi(10^10), on [10^12, 10^12 + 2 10^9], on
  * [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]. */
 enum {
-    SEG_LOG = 18,
-    SEG = PK__SIEVE_SEGMENT,
+    SEG_LOG_MIN = 18,
+    SEG_LOG_MAX = 20,
     L1_BLOCK = 1 << 15,
     SMALL_LIMIT = 1 << 13,
     BIG_LIMIT = 1 << 21,
@@ -48,7 +48,7 @@ enum {
     PLACE_BATCH = 1024,
     ARENA = 1 << 21,
 };
-_Static_assert(1 << SEG_LOG == PK__SIEVE_SEGMENT, "segment size and its log agree");
+_Static_assert(1 << SEG_LOG_MAX == PK__SIEVE_SEGMENT_MAX, "segment size and its log agree");
 
 /* A small or medium sieving prime p = 30 a + r (r given by the list it is in):
  * pos_j = (offset of its next multiple from the segment or block start) << 3 |
@@ -93,8 +93,10 @@ _Static_assert(ARENA % sizeof(bblock) == 0 && sizeof(bblock) >= sizeof(arena),
                "blocks tile an arena");
 
 struct pk__sieve {
-    uint8_t *seg;   /* SEG bytes, when the job gives no output buffer */
-    plist small[8]; /* one list per residue of p mod 30 */
+    uint8_t *seg;     /* seg_room bytes, for a job that gives no output buffer */
+    size_t seg_room;  /* 2^(the largest seg_log so far) */
+    unsigned seg_log; /* the state's segments have 2^seg_log bytes (pk__sieve_segment_log) */
+    plist small[8];   /* one list per residue of p mod 30 */
     plist medium[8];
     /* tail[t & (ring - 1)]: the bucket of the big primes whose next hit is in
      * segment t, segments counted from byte `anchor`; the ring is longer than
@@ -305,7 +307,9 @@ static void spare_bucket(pk__sieve *s, bentry *t) {
  * past the end of a last, shorter segment are dropped. */
 static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
     bentry **tail = s->tail;
-    const uint64_t mask = s->ring - 1, end = s->end, base = k << SEG_LOG;
+    const unsigned sl = s->seg_log;
+    const uint64_t mask = s->ring - 1, end = s->end, base = k << sl,
+                   in_seg = ((uint64_t)1 << sl) - 1;
     bentry *top;
     while ((top = tail[k & mask]) != NULL) {
         tail[k & mask] = NULL;
@@ -323,13 +327,13 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
                 uint64_t next = base + pos + (size_t)a * step_q[w & 7] + step_c[w >> 3][w & 7];
                 if (next >= end)
                     continue;
-                size_t t = (size_t)((next >> SEG_LOG) & mask);
+                size_t t = (size_t)((next >> sl) & mask);
                 bentry *d = tail[t];
                 if (!tail_open(d) && (d = bucket_grow(s, d)) == NULL) {
                     spare_bucket(s, b->e + 1);
                     return PK_ENOMEM;
                 }
-                *d++ = (bentry){a, (uint32_t)((next & (SEG - 1)) << 6 | (w & 56) | ((w + 1) & 7))};
+                *d++ = (bentry){a, (uint32_t)((next & in_seg) << 6 | (w & 56) | ((w + 1) & 7))};
                 tail[t] = d;
             }
             bblock *next = b->next;
@@ -411,8 +415,9 @@ static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
     if (p < BIG_LIMIT)
         return plist_push(&s->medium[r], p / 30, byte - s->b0, j);
     uint64_t rel = byte - s->anchor;
-    return bucket_push(s, (size_t)((rel >> SEG_LOG) & (s->ring - 1)), p / 30,
-                       (uint32_t)((rel & (SEG - 1)) << 6 | r << 3 | j));
+    uint64_t in_seg = ((uint64_t)1 << s->seg_log) - 1;
+    return bucket_push(s, (size_t)((rel >> s->seg_log) & (s->ring - 1)), p / 30,
+                       (uint32_t)((rel & in_seg) << 6 | r << 3 | j));
 }
 
 static int place_batch(pk__sieve *s, const uint32_t *p, size_t n) {
@@ -518,14 +523,28 @@ uint64_t pk__isqrt(uint64_t x) {
 
 /* ---- the engine ------------------------------------------------------------------ */
 
-pk__sieve *pk__sieve_new(void) {
+/* A segment buffer of 2^seg_log bytes at least (and 64 more: the bit count
+ * reads whole words). */
+static int seg_room(pk__sieve *s, unsigned seg_log) {
+    size_t want = (size_t)1 << seg_log;
+    if (s->seg != NULL && s->seg_room >= want)
+        return 0;
+    uint8_t *seg = aligned_alloc(64, want + 64);
+    if (seg == NULL)
+        return PK_ENOMEM;
+    free(s->seg);
+    s->seg = seg;
+    s->seg_room = want;
+    return 0;
+}
+
+pk__sieve *pk__sieve_new(unsigned seg_log) {
     if (pk__sieve_tables_init() != 0)
         return NULL;
     pk__sieve *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->seg = aligned_alloc(64, SEG + 64);
-    if (s->seg == NULL) {
+    if (seg_room(s, seg_log < SEG_LOG_MIN ? SEG_LOG_MIN : seg_log) != 0) {
         free(s);
         return NULL;
     }
@@ -550,11 +569,19 @@ void pk__sieve_free(pk__sieve *s) {
     free(s);
 }
 
+unsigned pk__sieve_segment_log(uint64_t hi) {
+    uint64_t sq = pk__isqrt(hi);
+    unsigned log = SEG_LOG_MIN;
+    while (log < SEG_LOG_MAX && ((uint64_t)1 << log) < sq)
+        log++;
+    return log;
+}
+
 /* Segments in the ring: more than the chunk of the set-up and a big prime's
  * step (below 7 p / 30 bytes) together, a power of two. Longer chunks start
  * afresh. */
-static size_t ring_size(uint64_t sq, uint64_t chunk) {
-    size_t n = 1, need = (size_t)((chunk + 7 * sq / 30) >> SEG_LOG) + 3;
+static size_t ring_size(uint64_t sq, uint64_t chunk, unsigned seg_log) {
+    size_t n = 1, need = (size_t)((chunk + 7 * sq / 30) >> seg_log) + 3;
     while (n < need)
         n *= 2;
     return n;
@@ -568,7 +595,10 @@ static int reset(pk__sieve *s, const pk__sieve_job *job) {
         s->small[r].n = s->medium[r].n = 0;
     for (size_t k = 0; k < s->ring; k++)
         spare_bucket(s, s->tail[k]);
-    size_t n = ring_size(pk__isqrt(job->hi), job->b1 - job->b0);
+    s->seg_log = pk__sieve_segment_log(job->hi);
+    if (seg_room(s, s->seg_log) != 0)
+        return PK_ENOMEM;
+    size_t n = ring_size(pk__isqrt(job->hi), job->b1 - job->b0, s->seg_log);
     if (n > s->ring_cap) {
         bentry **nb = realloc(s->tail, n * sizeof *nb);
         if (nb == NULL) {
@@ -592,7 +622,8 @@ static int reset(pk__sieve *s, const pk__sieve_job *job) {
 /* Whether the state left by the last chunk goes on into this one. */
 static int carries_into(const pk__sieve *s, const pk__sieve_job *job) {
     return s->carry && job->lo == s->lo && job->hi == s->hi && job->b0 == s->b1 &&
-           ((s->b1 - s->anchor) & (SEG - 1)) == 0 && job->b1 - job->b0 <= s->max_chunk;
+           ((s->b1 - s->anchor) & (((uint64_t)1 << s->seg_log) - 1)) == 0 &&
+           job->b1 - job->b0 <= s->max_chunk;
 }
 
 /* Keeps, in the byte of lo, the bits of the numbers >= lo, and in the byte of
@@ -624,10 +655,12 @@ static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, 
 
 static int run_segments(pk__sieve *s, const pk__sieve_job *job) {
     uint64_t total = s->b1 - s->b0;
-    uint64_t k0 = (s->b0 - s->anchor) >> SEG_LOG;
-    for (uint64_t k = 0; k << SEG_LOG < total; k++) {
-        size_t off = (size_t)(k << SEG_LOG);
-        size_t len = total - off < SEG ? (size_t)(total - off) : SEG;
+    const unsigned sl = s->seg_log;
+    const size_t seg_bytes = (size_t)1 << sl;
+    uint64_t k0 = (s->b0 - s->anchor) >> sl;
+    for (uint64_t k = 0; k << sl < total; k++) {
+        size_t off = (size_t)(k << sl);
+        size_t len = total - off < seg_bytes ? (size_t)(total - off) : seg_bytes;
         uint8_t *seg = job->out != NULL ? job->out + off : s->seg;
         uint64_t byte = s->b0 + off;
         int rc = sieve_segment(s, seg, byte, len, k0 + k);
@@ -680,7 +713,7 @@ static int add_sieving_primes(pk__sieve *s, uint64_t from, uint64_t to, const pk
         }
         return 0;
     }
-    if (s->gen == NULL && (s->gen = pk__sieve_new()) == NULL)
+    if (s->gen == NULL && (s->gen = pk__sieve_new(pk__sieve_segment_log(to))) == NULL)
         return PK_ENOMEM;
     s->gen->generator = 1;
     s->nbatch = 0;

@@ -16,9 +16,19 @@ extern "C" {
  * bit k standing for 30 b + pk__wheel[k]: the numbers prime to 2, 3 and 5. */
 extern const uint8_t pk__wheel[8];
 
-/* Bytes per segment (the sieve array kept in the L2 cache) and the cap on a
- * chunk's length, which keeps every in-chunk position within 28 bits. */
-enum { PK__SIEVE_SEGMENT = 1 << 18, PK__SIEVE_MAX_CHUNK = 1 << 28 };
+/* The most bytes a segment (the sieve array, kept in the L2 cache) may have,
+ * and the cap on a chunk's length, which keeps every in-chunk position within
+ * 28 bits. */
+enum { PK__SIEVE_SEGMENT_MAX = 1 << 20, PK__SIEVE_MAX_CHUNK = 1 << 28 };
+
+/* log2 of the bytes per segment for an interval ending at hi, from 18 to 20:
+ * the segment grows with the largest sieving prime, sqrt(hi), up to as many
+ * bytes as it (each byte is 30 numbers, so a prime p crosses off eight
+ * multiples every p bytes). Then every medium prime makes at least a whole
+ * turn of the wheel in a segment, instead of a few single steps, each with its
+ * state loaded, stored and a branch missed. A function of hi only: chunks are
+ * whole segments, and their numbering must not depend on the pool. */
+unsigned pk__sieve_segment_log(uint64_t hi);
 
 typedef struct pk__sieve pk__sieve;
 
@@ -55,9 +65,11 @@ void pk__sieve_presieve(uint8_t *dst, uint64_t byte, size_t len);
  * back when keep_small. */
 void pk__sieve_fix_start(uint8_t *seg, uint64_t byte, size_t len, int keep_small);
 
-/* An engine: segment buffer and sieving-prime state for one thread. NULL when out
- * of memory. */
-pk__sieve *pk__sieve_new(void);
+/* An engine: segment buffer and sieving-prime state for one thread, its buffer
+ * made for segments of 2^seg_log bytes (pk__sieve_segment_log of the interval it
+ * will sieve; a chunk that needs longer ones grows it). NULL when out of
+ * memory. */
+pk__sieve *pk__sieve_new(unsigned seg_log);
 void pk__sieve_free(pk__sieve *s);
 
 /* Sieves the chunk: 0, PK_ENOMEM, PK_EABORTED (stop said so) or the callback's
