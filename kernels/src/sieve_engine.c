@@ -34,16 +34,19 @@
 
 /* Small primes (below SMALL_LIMIT) make at least four turns of the wheel (eight
  * multiples each) in an L1 block; a turn of a big prime (from BIG_LIMIT) spans
- * eight segments or more, so it hits a segment once at most: the primes that
- * would hit every segment a few times cost less in the medium loop than in the
- * buckets. The limits were tuned on pi(10^10), on [10^12, 10^12 + 2 10^9], on
- * [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]. */
+ * a whole segment of the largest size or more, so it hits a segment at most
+ * eight times, and is cheaper in the buckets than visited in every segment by
+ * the medium loop. The limits were tuned on pi(10^10), on [10^12, 10^12 + 2
+ * 10^9], on [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]; with
+ * 1 MiB segments, BIG_LIMIT 2^20 against 2^21 took [10^18, 10^18 + 4 10^9]
+ * from 4.1-4.4 s to 3.2-3.4 s on one thread (primesieve: 3.6-3.8 s), the same
+ * within the noise at 10^12, 10^14 and 10^16. */
 enum {
     SEG_LOG_MIN = 18,
     SEG_LOG_MAX = 20,
     L1_BLOCK = 1 << 15,
     SMALL_LIMIT = 1 << 13,
-    BIG_LIMIT = 1 << 21,
+    BIG_LIMIT = 1 << 20,
     BUCKET_N = 1022,
     PLACE_BATCH = 1024,
     ARENA = 1 << 21,
