@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "isa.h"
 #include "parkit/error.h"
@@ -44,7 +45,9 @@
 enum {
     SEG_LOG_MIN = 18,
     SEG_LOG_MAX = 20,
-    L1_BLOCK = 1 << 15,
+    L1_BLOCK_MIN = 1 << 14,
+    L1_BLOCK_DEFAULT = 1 << 15,
+    L1_BLOCK_MAX = 1 << 16,
     SMALL_LIMIT = 1 << 13,
     BIG_LIMIT = 1 << 20,
     BUCKET_N = 1022,
@@ -96,6 +99,7 @@ _Static_assert(ARENA % sizeof(bblock) == 0 && sizeof(bblock) >= sizeof(arena),
                "blocks tile an arena");
 
 struct pk__sieve {
+    size_t l1_block;  /* bytes the small primes sieve at a time (l1_block_bytes) */
     uint8_t *seg;     /* seg_room bytes, for a job that gives no output buffer */
     size_t seg_room;  /* 2^(the largest seg_log so far) */
     unsigned seg_log; /* the state's segments have 2^seg_log bytes (pk__sieve_segment_log) */
@@ -526,6 +530,22 @@ uint64_t pk__isqrt(uint64_t x) {
 
 /* ---- the engine ------------------------------------------------------------------ */
 
+/* The bytes the small primes sieve at a time: this CPU's L1 data cache where
+ * the system tells it (a multiple of 16 KiB from 16 to 64 KiB), else 32 KiB.
+ * Blocks of 48 KiB on a core with a 48 KiB L1 took pi(10^10) and [10^12,
+ * 10^12 + 5 10^9] 2 to 5% faster than 32 KiB ones (4 and 3 alternating pairs
+ * on one thread). Only the speed depends on it. */
+static size_t l1_block_bytes(void) {
+    long c = -1;
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+    c = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+#endif
+    if (c < L1_BLOCK_MIN)
+        return L1_BLOCK_DEFAULT;
+    size_t b = (size_t)c / L1_BLOCK_MIN * L1_BLOCK_MIN;
+    return b > L1_BLOCK_MAX ? L1_BLOCK_MAX : b;
+}
+
 /* A segment buffer of 2^seg_log bytes at least (and 64 more: the bit count
  * reads whole words). */
 static int seg_room(pk__sieve *s, unsigned seg_log) {
@@ -547,6 +567,7 @@ pk__sieve *pk__sieve_new(unsigned seg_log) {
     pk__sieve *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
+    s->l1_block = l1_block_bytes();
     if (seg_room(s, seg_log < SEG_LOG_MIN ? SEG_LOG_MIN : seg_log) != 0) {
         free(s);
         return NULL;
@@ -645,8 +666,9 @@ static void apply_edges(const pk__sieve_job *job, uint8_t *seg, uint64_t byte, s
 }
 
 static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, uint64_t k) {
-    for (size_t b = 0; b < len; b += L1_BLOCK) {
-        size_t n = len - b < L1_BLOCK ? len - b : L1_BLOCK;
+    const size_t block = s->l1_block;
+    for (size_t b = 0; b < len; b += block) {
+        size_t n = len - b < block ? len - b : block;
         pk__sieve_presieve(seg + b, byte + b, n);
         cross_lists(s->small, seg + b, n);
     }
