@@ -220,6 +220,10 @@ TEST_P(Api, SoloThreadsAreThePoolsOwnWithoutRanks) {
     EXPECT_NE(ErrorString().find("PK_SOLO is for a call on this process alone"), std::string::npos)
         << ErrorString();
     EXPECT_EQ(s.calls.load(), 64) << "a refused call runs nothing";
+    // the waiting side's agreement is pk_agree's identity here
+    EXPECT_EQ(pk_agree_solo(ctx(), 0), 0);
+    EXPECT_EQ(pk_agree_solo(ctx(), PK_ERANGE), PK_ERANGE);
+    EXPECT_EQ(pk_agree_solo(nullptr, 0), PK_EINVAL);
 }
 
 struct Hooks {

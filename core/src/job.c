@@ -40,6 +40,11 @@ int64_t pk__job_fault_chunk(const pk__job *job) {
     return c < job->nchunks ? c : -1;
 }
 
+/* A PK_SOLO step: a process-scope call on the threads the node lends. */
+static int solo_step(const pk__job *job) {
+    return job->process_scope && (job->opts.flags & PK_SOLO);
+}
+
 void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts *opts) {
     memset(job, 0, sizeof *job);
     job->ctx = ctx;
@@ -61,7 +66,7 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     job->process_scope = job->opts.scope == PK_SCOPE_PROCESS;
     if (job->process_scope)
         job->nranks = 1;
-    if (job->process_scope && (job->opts.flags & PK_SOLO))
+    if (solo_step(job))
         job->nthreads = pk_ctx_solo_threads(ctx);
     job->fault_on =
         kind != PK__COMBINE && !(job->opts.flags & PK_NO_FAULTS) && kernel_matches(ctx, job->label);
@@ -406,7 +411,7 @@ void pk__job_worker(pk__job *job, int thread, int nthreads) {
 int pk__job_error_to_ctx(pk__job *job) {
     pk_ctx *ctx = job->ctx;
     int got = atomic_load(&job->threads_obtained);
-    if (got > 0 && !(job->process_scope && (job->opts.flags & PK_SOLO)))
+    if (got > 0 && !solo_step(job))
         ctx->threads_obtained = got; /* a solo step borrows threads: not the pool's */
     if (atomic_load(&job->fault_fired))
         ctx->fault.fired = 1;
