@@ -5,10 +5,13 @@
 // boundaries; the mpz reducer; fault injection and argument errors.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -343,6 +346,151 @@ TEST(FactorialLarge, OneMillionOnOneAndTwoThreads) {
         ASSERT_EQ(pk_factorial(c.get(), 1000000, x.v), 0) << threads << " threads";
         EXPECT_EQ(mpz_cmp(x.v, want.v), 0) << threads << " threads";
     }
+}
+
+// ---- the chain: every fold of the low bits gives n! ----
+
+// The segment products of n! (from its plan), as pk_factorial's chain gets them.
+std::vector<Mpz> SegmentProducts(uint64_t n) {
+    pk__fact_plan plan;
+    EXPECT_EQ(pk__fact_plan_build(&plan, n), 0);
+    std::vector<Mpz> seg(static_cast<size_t>(plan.nseg));
+    for (int j = 0; j < plan.nseg; j++)
+        pk__prod_limbs(seg[static_cast<size_t>(j)].v, plan.limbs + plan.seg_limb[j],
+                       plan.seg_limb[j + 1] - plan.seg_limb[j]);
+    pk__fact_plan_free(&plan);
+    return seg;
+}
+
+std::vector<mpz_t> Raw(std::vector<Mpz> &v) {
+    std::vector<mpz_t> raw(v.size());
+    for (size_t i = 0; i < v.size(); i++)
+        raw[i][0] = v[i].v[0]; // shallow: the chain takes them over
+    return raw;
+}
+
+// 300000!: its top products reach the FFT sizes. Every m from plain Horner (1)
+// to the top, on the calling thread, on one thread of a pool and on two (the
+// two chains side by side, on FLINT's pool when built with it).
+TEST(FactorialChain, EveryFoldGivesTheFactorial) {
+    const uint64_t n = 300000;
+    Mpz want;
+    mpz_fac_ui(want.v, n);
+    std::vector<CtxPtr> ctxs;
+    ctxs.push_back(MakeCtx({"serial", 1}));
+    pk_ctx *probe = nullptr;
+    if (pk_ctx_new(&probe, "omp") == 0) {
+        pk_ctx_free(probe);
+        ctxs.push_back(MakeCtx({"omp", 2}));
+    }
+    for (size_t k = 0; k <= ctxs.size(); k++) {
+        pk_ctx *c = k < ctxs.size() ? ctxs[k].get() : nullptr;
+        int nseg = static_cast<int>(SegmentProducts(n).size());
+        ASSERT_GT(nseg, 8);
+        for (int m = 1; m <= 9; m++) {
+            std::vector<Mpz> seg = SegmentProducts(n);
+            std::vector<mpz_t> raw = Raw(seg);
+            Mpz r;
+            ASSERT_EQ(pk__fact_chain(c, r.v, raw.data(), nseg, pk__fact_twos(n), m), 0);
+            EXPECT_EQ(mpz_cmp(r.v, want.v), 0) << "m = " << m << ", context " << k;
+            for (size_t i = 0; i < seg.size(); i++)
+                seg[i].v[0] = raw[i][0]; // what the chain left, freed by Mpz
+        }
+    }
+}
+
+// The model folds nothing below 32768 limbs, and 2 to 8 bits for 10^6!, whose
+// last unbalanced products are in the FFT's range.
+TEST(FactorialChain, FoldsOnlyBigProducts) {
+    std::vector<Mpz> small = SegmentProducts(100000), big = SegmentProducts(1000000);
+    std::vector<mpz_t> s = Raw(small), b = Raw(big);
+    for (int threads : {1, 2, 4}) {
+        EXPECT_EQ(pk__fact_fold_bits(s.data(), static_cast<int>(s.size()), threads), 1);
+        int m = pk__fact_fold_bits(b.data(), static_cast<int>(b.size()), threads);
+        EXPECT_GE(m, 2) << threads << " threads";
+        EXPECT_LE(m, 8) << threads << " threads";
+    }
+}
+
+// ---- pk__mul_tasks: the tasks of the chain on FLINT's pool ----
+
+class MulTasks : public testing::Test {
+  protected:
+    void SetUp() override {
+        if (!pk__mul_fft_available())
+            GTEST_SKIP() << "built without FLINT";
+    }
+};
+
+struct TaskTally {
+    std::vector<std::atomic<int>> runs;
+    int64_t fail_at = -1;
+    explicit TaskTally(size_t n) : runs(n) {}
+};
+
+int TallyTask(void *arg, int64_t t, void *result, pk_worker *w) {
+    EXPECT_EQ(result, nullptr);
+    EXPECT_EQ(w, nullptr);
+    auto *tally = static_cast<TaskTally *>(arg);
+    tally->runs[static_cast<size_t>(t)]++;
+    return t == tally->fail_at ? PK_EINVAL : 0;
+}
+
+TEST_F(MulTasks, EveryTaskRunsOnceAndTheFirstErrorComesBack) {
+    for (int threads : {1, 2, 3, 8})
+        for (int64_t n : {0, 1, 2, 5, 100}) {
+            TaskTally tally(static_cast<size_t>(n));
+            tally.fail_at = n / 2;
+            int rc = pk__mul_tasks(threads, n, TallyTask, &tally);
+            EXPECT_EQ(rc, n > 0 ? PK_EINVAL : 0) << threads << " threads, " << n << " tasks";
+            for (int64_t t = 0; t < n; t++)
+                EXPECT_EQ(tally.runs[static_cast<size_t>(t)].load(), 1)
+                    << "task " << t << " of " << n << ", " << threads << " threads";
+        }
+}
+
+// Two tasks that each wait (2 s at most) for the other to start: done only if
+// two threads run them at once.
+struct Meeting {
+    std::atomic<int> arrived{0};
+    std::atomic<int> met{0};
+};
+
+int MeetTask(void *arg, int64_t, void *, pk_worker *) {
+    auto *m = static_cast<Meeting *>(arg);
+    m->arrived++;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (m->arrived.load() < 2 && std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+    if (m->arrived.load() >= 2)
+        m->met++;
+    return 0;
+}
+
+TEST_F(MulTasks, TwoThreadsRunTwoTasksAtOnce) {
+    for (int rep = 0; rep < 3; rep++) {
+        Meeting m;
+        ASSERT_EQ(pk__mul_tasks(2, 2, MeetTask, &m), 0);
+        EXPECT_EQ(m.met.load(), 2) << "call " << rep;
+    }
+}
+
+// A task that calls pk__mul_tasks again (the pool is busy): its tasks run on
+// its own thread, all of them, and nothing waits for the pool.
+int NestedTask(void *arg, int64_t, void *, pk_worker *) {
+    TaskTally inner(10);
+    int rc = pk__mul_tasks(2, 10, TallyTask, &inner);
+    int wrong = 0;
+    for (auto &r : inner.runs)
+        wrong += r.load() != 1;
+    static_cast<std::atomic<int> *>(arg)->fetch_add(wrong + (rc != 0));
+    return 0;
+}
+
+TEST_F(MulTasks, ANestedCallRunsOnItsThread) {
+    std::atomic<int> wrong{0};
+    ASSERT_EQ(pk__mul_tasks(2, 4, NestedTask, &wrong), 0);
+    EXPECT_EQ(wrong.load(), 0);
 }
 
 // ---- the FFT products of mpz_mul.c against mpz_mul ----

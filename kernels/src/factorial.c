@@ -40,9 +40,17 @@ static uint64_t fact_u64(uint64_t k) {
 /* Runs fn for tasks [0, ntasks) on the threads of this process (the operands of
  * the final products live on rank 0 alone), with the threads the other ranks of
  * its node lend it while they wait (PK_SOLO): whenever rank 0 works alone here,
- * the other ranks wait in pk_agree_solo. Faults are not injected here: task
- * numbers in factorial errors name leaf chunks, and these are not leaves. */
+ * the other ranks wait in pk_agree_solo. With FLINT they run on as many
+ * threads of a FLINT thread pool (pk__mul_tasks): its idle workers sleep,
+ * where OpenMP's spin for milliseconds beside the threaded squares that
+ * follow. Faults are not injected
+ * here: task numbers in factorial errors name leaf chunks, and these are not
+ * leaves. */
+static int ctx_threads(pk_ctx *ctx);
+
 static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
+    if (pk__mul_fft_available())
+        return pk__mul_tasks(ctx_threads(ctx), ntasks, fn, arg);
     pk_opts o = {.schedule = PK_DYNAMIC,
                  .chunk = 1,
                  .scope = PK_SCOPE_PROCESS,
@@ -175,29 +183,171 @@ static void progress_step(chain_progress *p, const mpz_t r) {
         pk_ctx_progress(p->ctx, (double)mpz_sizeinbase(r, 2) / p->total_bits);
 }
 
-/* The Horner chain over the segment products: r = P[top], then r = r^2 * P[j]
- * for j downwards, and the power of two folded into the last product. The
- * squarings stay whole (split, a square costs more than it saves): with FLINT
- * the big ones run on its threads, without it on one thread. */
-static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
+/* The chain over the segment products: n! / 2^twos = prod_j P_j^(2^j). Plain
+ * Horner (r = P[top], then r = r^2 * P[j] for j downwards) multiplies the
+ * biggest r^2 by a small P_j once per low bit, and once the sizes are in the
+ * FFT's range such an unbalanced product costs nearly as much as a square of
+ * r. So the low m segments are folded first into Q = prod_{j<m} P_j^(2^j) (a
+ * chain of its own, small), r goes down to bit m, is squared m times and
+ * multiplied by Q once. On two or more threads the two chains run side by
+ * side, r's going on with its squares as long as they are too small for a
+ * threaded FFT. m comes from a cost model of the actual sizes (fold_cost):
+ * 4 for 10^6!, 3 for 10^7! on two threads. Against plain Horner, alternating
+ * runs, medians: 10^6! 0.104 -> 0.096 s on one thread, 0.075 -> 0.062 s on
+ * two; 3 10^5! 0.020 -> 0.016 s and 10^7! 1.05 -> 0.95 s on two. */
+enum { FOLD_MAX = 8, FOLD_MIN_LIMBS = 32768 };
+
+/* Model of a product's cost in arbitrary units: n^1.46 (Toom) up to GMP's FFT
+ * range, n log n (FFT) above, continuous; an unbalanced one (b > s) as b / s
+ * products of s limbs; a square two thirds of a product. */
+enum { MODEL_FFT = 5000 };
+
+static double model_mul(double n) {
+    if (n <= MODEL_FFT)
+        return pow(n, 1.46);
+    return pow(MODEL_FFT, 1.46) * (n / MODEL_FFT) * log2(n) / log2(MODEL_FFT);
+}
+
+static double model_unbalanced(double b, double s) {
+    if (s < 1)
+        return 0;
+    return b >= s ? b / s * model_mul(s) : s / b * model_mul(b);
+}
+
+static double model_square(double n, int threads) {
+    /* FLINT's threaded square measured about 1.3x one thread's at 10^5 limbs */
+    size_t z = (size_t)n;
+    return 0.67 * model_mul(n) / (pk__mul_fft_pays(z, z, 1, threads) ? 1.3 : 1.0);
+}
+
+/* The modelled time of folding m bits (1 <= m < nseg) with `threads` threads:
+ * the two chains side by side (one after the other on one thread), then the
+ * squares of r left and the product by Q, cut over the threads. */
+static double fold_cost(const double *p, int nseg, int m, int threads) {
+    double r = p[nseg - 1], q = p[m - 1], t0 = 0, t1 = 0, rest = 0;
+    for (int j = nseg - 2; j >= m; j--) {
+        t0 += model_square(r, 1) + model_unbalanced(2 * r, p[j]);
+        r = 2 * r + p[j];
+    }
+    for (int j = m - 2; j >= 0; j--) {
+        t1 += model_square(q, 1) + model_unbalanced(2 * q, p[j]);
+        q = 2 * q + p[j];
+    }
+    int i = 0;
+    for (; i < m && !pk__mul_fft_pays((size_t)r, (size_t)r, 1, threads); i++, r *= 2)
+        t0 += model_square(r, 1);
+    for (; i < m; i++, r *= 2)
+        rest += model_square(r, threads);
+    double pieces = threads > 1 && r >= SPLIT_MIN_BIG ? fmin(threads, r / fmax(q, 1)) : 1;
+    rest += model_unbalanced(r, q) / fmax(pieces, 1);
+    return (threads > 1 ? fmax(t0, t1) : t0 + t1) + rest;
+}
+
+/* The bits to fold: 1 (plain Horner) for a small result, else the modelled
+ * best from 2 to FOLD_MAX. */
+int pk__fact_fold_bits(mpz_t *seg, int nseg, int threads) {
+    double p[PK__FACT_MAX_SEG], total = 0;
+    for (int j = 0; j < nseg; j++) {
+        p[j] = (double)mpz_sizeinbase(seg[j], 2) / GMP_NUMB_BITS; /* tiny tops: not a whole limb */
+        total += ldexp(p[j], j);
+    }
+    int best = 1;
+    if (total < FOLD_MIN_LIMBS)
+        return best;
+    double best_cost = 0;
+    for (int m = 2; m <= FOLD_MAX && m < nseg; m++) {
+        double c = fold_cost(p, nseg, m, threads);
+        if (best == 1 || c < best_cost) {
+            best = m;
+            best_cost = c;
+        }
+    }
+    return best;
+}
+
+typedef struct fold_chains {
+    pk_ctx *ctx; /* for the products inside a chain; NULL: the task's thread alone */
+    mpz_t *seg;
+    int nseg, m;
+    int pool_threads; /* threads of the squares that follow the chains */
+    int squared;      /* squarings of r done in task 0 */
+    mpz_ptr r;
+} fold_chains;
+
+/* Task 0: r = the chain from the top segment down to segment m, then squared
+ * while a square is not worth pool_threads (at most m times). Task 1: seg[0] =
+ * Q, the chain of the segments below m (seg[1 .. m) are spent). */
+static int fold_task(void *arg, int64_t t, void *result, pk_worker *w) {
+    (void)result;
+    (void)w;
+    fold_chains *c = arg;
+    int threads = ctx_threads(c->ctx);
+    if (t == 0) {
+        mpz_swap(c->r, c->seg[c->nseg - 1]);
+        for (int j = c->nseg - 2; j >= c->m; j--) {
+            mul_whole(c->r, c->r, c->r, threads);
+            int rc = mul_shift(c->ctx, c->r, c->r, c->seg[j], 0);
+            if (rc != 0)
+                return rc;
+        }
+        while (c->squared < c->m &&
+               !pk__mul_fft_pays(mpz_size(c->r), mpz_size(c->r), 1, c->pool_threads)) {
+            mul_whole(c->r, c->r, c->r, threads);
+            c->squared++;
+        }
+        return 0;
+    }
+    mpz_ptr q = c->seg[c->m - 1];
+    for (int j = c->m - 2; j >= 0; j--) {
+        mul_whole(q, q, q, threads);
+        int rc = mul_shift(c->ctx, q, q, c->seg[j], 0);
+        if (rc != 0)
+            return rc;
+    }
+    mpz_swap(c->seg[0], q);
+    return 0;
+}
+
+int pk__fact_chain(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos, int m) {
     chain_progress prog;
     progress_start(&prog, ctx, seg, nseg);
-    mpz_swap(r, seg[nseg - 1]);
     if (nseg == 1) {
+        mpz_swap(r, seg[0]);
         mpz_mul_2exp(r, r, (mp_bitcnt_t)twos);
         return 0;
     }
-    for (int j = nseg - 2; j >= 0; j--) {
-        int rc = pk_ctx_interrupted(ctx);
-        if (rc != 0)
-            return rc;
-        mul_whole(r, r, r, ctx_threads(ctx));
-        rc = mul_shift(ctx, r, r, seg[j], j == 0 ? (mp_bitcnt_t)twos : 0);
-        if (rc != 0)
-            return rc;
-        progress_step(&prog, r);
+    int threads = ctx_threads(ctx);
+    if (m >= nseg)
+        m = nseg - 1;
+    fold_chains c = {.ctx = ctx,
+                     .seg = seg,
+                     .nseg = nseg,
+                     .m = m > 0 ? m : pk__fact_fold_bits(seg, nseg, threads),
+                     .pool_threads = threads,
+                     .r = r};
+    int rc = pk_ctx_interrupted(ctx);
+    if (rc == 0 && threads > 1 && c.m > 1) {
+        c.ctx = NULL; /* one thread per chain */
+        rc = local_tasks(ctx, 2, fold_task, &c);
+    } else if (rc == 0) {
+        rc = fold_task(&c, 1, NULL, NULL);
+        if (rc == 0)
+            rc = fold_task(&c, 0, NULL, NULL);
     }
-    return 0;
+    for (; rc == 0 && c.squared < c.m; c.squared++) {
+        progress_step(&prog, r);
+        if ((rc = pk_ctx_interrupted(ctx)) == 0)
+            mul_whole(r, r, r, threads);
+    }
+    if (rc == 0)
+        rc = mul_shift(ctx, r, r, seg[0], (mp_bitcnt_t)twos);
+    if (rc == 0)
+        progress_step(&prog, r);
+    return rc;
+}
+
+static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
+    return pk__fact_chain(ctx, r, seg, nseg, twos, 0);
 }
 
 /* ---- the chain's unbalanced products over every rank ---- */
@@ -291,6 +441,14 @@ static size_t seg_estimate(const pk__fact_plan *plan, int j) {
     return plan->seg_limb[j + 1] - plan->seg_limb[j];
 }
 
+/* Whether rank 0 runs the chain alone (horner) with the threads its node
+ * lends it covering the whole pool, or with every rank (horner_ranks): the
+ * same answer on every rank. */
+static int chain_alone(pk_ctx *ctx) {
+    return pk_ctx_size(ctx) == 1 ||
+           pk_ctx_solo_threads(ctx) >= pk_ctx_size(ctx) * pk_ctx_threads(ctx);
+}
+
 /* The chain of horner() with every rank taking part (collective). rc is rank
  * 0's status so far; returns the agreed code of a failed collective step, else
  * rank 0's own. */
@@ -305,10 +463,9 @@ static int horner_ranks(pk_ctx *ctx, mpz_t r, mpz_t *seg, const pk__fact_plan *p
         mpz_swap(r, seg[nseg - 1]);
     }
     size_t est = seg_estimate(plan, nseg - 1);
-    int alone = pk_ctx_solo_threads(ctx) >= pk_ctx_size(ctx) * pk_ctx_threads(ctx);
     for (int j = nseg - 2; j >= 0; j--) {
         mp_bitcnt_t shift = j == 0 ? (mp_bitcnt_t)twos : 0;
-        int spread = !alone && 2 * est >= RANKS_MIN_BIG && seg_estimate(plan, j) >= SPLIT_MIN_SMALL;
+        int spread = 2 * est >= RANKS_MIN_BIG && seg_estimate(plan, j) >= SPLIT_MIN_SMALL;
         est = 2 * est + seg_estimate(plan, j);
         if (root && rc == 0) /* a signal: the next agreement stops every rank */
             rc = pk_ctx_interrupted(ctx);
@@ -384,7 +541,11 @@ static int leaf_task(void *arg, int64_t c, void *result, pk_worker *w) {
     int rc = pk_worker_reserve(w, (e - b) * sizeof(mp_limb_t));
     if (rc != 0)
         return rc;
-    pk__prod_limbs(result, plan->limbs + b, e - b);
+    mpz_t local; /* not into result: the results of neighbouring leaves share cache lines */
+    mpz_init(local);
+    pk__prod_limbs(local, plan->limbs + b, e - b);
+    mpz_swap(result, local);
+    mpz_clear(local);
     return 0;
 }
 
@@ -462,9 +623,9 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
     if (rc == 0)
         rc = segment_products(ctx, &plan, seg, &local_rc);
     if (rc == 0) {
-        if (pk_ctx_size(ctx) > 1)
+        if (!chain_alone(ctx))
             local_rc = horner_ranks(ctx, result, seg, &plan, pk__fact_twos(n), local_rc);
-        else if (local_rc == 0)
+        else if (local_rc == 0 && pk_ctx_rank(ctx) == 0)
             local_rc = horner(ctx, result, seg, plan.nseg, pk__fact_twos(n));
         rc = pk_agree_solo(ctx, local_rc); /* the others nap while rank 0 finishes */
     }

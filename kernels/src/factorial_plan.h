@@ -44,4 +44,14 @@ void pk__prod_limbs(mpz_t r, const unsigned long *limbs, size_t n);
 /* The power of two in n!: n - popcount(n). */
 uint64_t pk__fact_twos(uint64_t n);
 
+/* (factorial.c) The chain on rank 0: r = prod_j seg[j]^(2^j) * 2^twos, the low
+ * m segments folded first (m from 1, plain Horner, to nseg - 1; 0: the cost
+ * model's choice, pk__fact_fold_bits). seg[] is spent. ctx NULL: the calling
+ * thread alone. Returns 0 or the context's interrupt code. */
+struct pk_ctx;
+int pk__fact_chain(struct pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos, int m);
+
+/* The bits the chain folds for these segment products on `threads` threads. */
+int pk__fact_fold_bits(mpz_t *seg, int nseg, int threads);
+
 #endif

@@ -11,7 +11,10 @@
 #if PK_HAVE_FLINT
 #include <flint/fft.h>
 #include <flint/flint.h>
+#include <flint/thread_pool.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #endif
 
 /* Measured against mpz_mul (process CPU time, medians): on one thread FLINT
@@ -84,6 +87,78 @@ int pk__mul_fft(mpz_t r, const mpz_t a, const mpz_t b, int threads) {
     (void)a;
     (void)b;
     (void)threads;
+    return PK_ENOTSUP;
+#endif
+}
+
+#if PK_HAVE_FLINT
+/* pk__mul_tasks' own pool (FLINT's global one is sized per threaded FFT, and
+ * making a thread each time cost 44 us): created at the first call with more
+ * than one thread, grown to the most threads asked for, its workers asleep
+ * between calls. */
+static pthread_mutex_t tasks_lock = PTHREAD_MUTEX_INITIALIZER;
+static thread_pool_t tasks_pool;
+static slong tasks_workers = -1;
+
+typedef struct pool_run {
+    pk_task_fn fn;
+    void *arg;
+    int64_t ntasks;
+    atomic_llong next;
+    atomic_int rc;
+} pool_run;
+
+static void pool_worker(void *p) {
+    pool_run *r = p;
+    long long t;
+    while ((t = atomic_fetch_add(&r->next, 1)) < r->ntasks) {
+        int rc = r->fn(r->arg, (int64_t)t, NULL, NULL);
+        int none = 0;
+        if (rc != 0)
+            (void)atomic_compare_exchange_strong(&r->rc, &none, rc);
+    }
+}
+#endif
+
+int pk__mul_tasks(int threads, int64_t ntasks, pk_task_fn fn, void *arg) {
+#if PK_HAVE_FLINT
+    pool_run r = {.fn = fn, .arg = arg, .ntasks = ntasks};
+    atomic_init(&r.next, 0);
+    atomic_init(&r.rc, 0);
+    if (threads > ntasks)
+        threads = (int)ntasks;
+    thread_pool_handle *h = NULL;
+    if (threads > 1 && (h = malloc((size_t)(threads - 1) * sizeof *h)) == NULL)
+        threads = 1; /* the tasks still run, on this thread */
+    /* One call at a time has the pool; another (a task's own, or another
+     * thread's) runs its tasks on its calling thread. */
+    if (threads <= 1 || pthread_mutex_trylock(&tasks_lock) != 0) {
+        pool_worker(&r);
+        free(h);
+        return atomic_load(&r.rc);
+    }
+    if (tasks_workers < 0) {
+        thread_pool_init(tasks_pool, threads - 1);
+        tasks_workers = threads - 1;
+    } else if (tasks_workers < threads - 1 && thread_pool_set_size(tasks_pool, threads - 1)) {
+        tasks_workers = threads - 1;
+    }
+    slong got = thread_pool_request(tasks_pool, h, threads - 1);
+    for (slong i = 0; i < got; i++)
+        thread_pool_wake(tasks_pool, h[i], 0, pool_worker, &r);
+    pool_worker(&r);
+    for (slong i = 0; i < got; i++) {
+        thread_pool_wait(tasks_pool, h[i]);
+        thread_pool_give_back(tasks_pool, h[i]);
+    }
+    pthread_mutex_unlock(&tasks_lock);
+    free(h);
+    return atomic_load(&r.rc);
+#else
+    (void)threads;
+    (void)ntasks;
+    (void)fn;
+    (void)arg;
     return PK_ENOTSUP;
 #endif
 }
