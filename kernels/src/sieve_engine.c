@@ -13,12 +13,10 @@
  * the interval's end, and an engine given the chunk that follows its last one
  * (of the same interval) carries on from there, only adding the sieving primes
  * that the higher square root brings in. Any other chunk starts afresh. */
-#define _DEFAULT_SOURCE /* madvise */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "isa.h"
@@ -87,11 +85,14 @@ typedef struct bblock {
 } bblock;
 _Static_assert((sizeof(bblock) & (sizeof(bblock) - 1)) == 0, "blocks are aligned to their size");
 
-/* Bucket blocks come from arenas of ARENA bytes, aligned so that the kernel
- * may back them with huge pages: near 2^64 the buckets hold a gigabyte or more
- * and every crossing-off writes to one of thousands of them, which with small
- * pages misses the TLB nearly every time. The first block of an arena is its
- * header. */
+/* Bucket blocks come from arenas of ARENA bytes, the first block of an arena
+ * its header. The arenas are not offered to the kernel for huge pages
+ * (MADV_HUGEPAGE): near 2^64 the buckets hold 600 MB, and on a 2-core KVM
+ * guest the huge pages' first touch (the kernel zeroing them, compacting
+ * memory to find them) took a fifth of the run, four times what small pages
+ * cost there, far more than their fewer TLB misses saved. [2^64 - 2 10^9,
+ * 2^64 - 1] on one thread: 5.8 -> 4.7-5.0 s; [10^18, 10^18 + 10^10] on two:
+ * 5.1 -> 4.5 s. */
 typedef struct arena {
     struct arena *next;
 } arena;
@@ -256,9 +257,6 @@ static bblock *new_block(pk__sieve *s) {
         arena *a = aligned_alloc(ARENA, ARENA);
         if (a == NULL)
             return NULL;
-#if defined(MADV_HUGEPAGE)
-        (void)madvise(a, ARENA, MADV_HUGEPAGE);
-#endif
         a->next = s->arenas;
         s->arenas = a;
         s->fresh = (bblock *)(void *)a + 1;
