@@ -43,10 +43,12 @@ static uint64_t fact_u64(uint64_t k) {
  * the other ranks wait in pk_agree_solo. With FLINT they run on as many
  * threads of a FLINT thread pool (pk__mul_tasks): its idle workers sleep,
  * where OpenMP's spin for milliseconds beside the threaded squares that
- * follow. Faults are not injected
- * here: task numbers in factorial errors name leaf chunks, and these are not
- * leaves. */
-static int ctx_threads(pk_ctx *ctx);
+ * follow. Faults are not injected here: task numbers in factorial errors name
+ * leaf chunks, and these are not leaves. */
+/* The threads for a product rank 0 does alone (see local_tasks). */
+static int ctx_threads(pk_ctx *ctx) {
+    return ctx == NULL ? 1 : pk_ctx_solo_threads(ctx);
+}
 
 static int local_tasks(pk_ctx *ctx, int64_t ntasks, pk_task_fn fn, void *arg) {
     if (pk__mul_fft_available())
@@ -135,11 +137,6 @@ static int split_multiply(pk_ctx *ctx, mpz_t r, split_mul *s) {
         mpz_clear(s->prod[i]);
     free(s->prod);
     return rc;
-}
-
-/* The threads for a product rank 0 does alone (see local_tasks). */
-static int ctx_threads(pk_ctx *ctx) {
-    return ctx == NULL ? 1 : pk_ctx_solo_threads(ctx);
 }
 
 /* r = a * b * 2^shift; r may be a or b. ctx NULL: on the calling thread. An
@@ -346,10 +343,6 @@ int pk__fact_chain(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos, in
     return rc;
 }
 
-static int horner(pk_ctx *ctx, mpz_t r, mpz_t *seg, int nseg, uint64_t twos) {
-    return pk__fact_chain(ctx, r, seg, nseg, twos, 0);
-}
-
 /* ---- the chain's unbalanced products over every rank ---- */
 
 /* Under MPI the ranks that share rank 0's CPUs lend it their threads while they
@@ -441,7 +434,7 @@ static size_t seg_estimate(const pk__fact_plan *plan, int j) {
     return plan->seg_limb[j + 1] - plan->seg_limb[j];
 }
 
-/* Whether rank 0 runs the chain alone (horner) with the threads its node
+/* Whether rank 0 runs the chain alone (pk__fact_chain), the threads its node
  * lends it covering the whole pool, or with every rank (horner_ranks): the
  * same answer on every rank. */
 static int chain_alone(pk_ctx *ctx) {
@@ -449,7 +442,7 @@ static int chain_alone(pk_ctx *ctx) {
            pk_ctx_solo_threads(ctx) >= pk_ctx_size(ctx) * pk_ctx_threads(ctx);
 }
 
-/* The chain of horner() with every rank taking part (collective). rc is rank
+/* Plain Horner (see pk__fact_chain) with every rank taking part (collective). rc is rank
  * 0's status so far; returns the agreed code of a failed collective step, else
  * rank 0's own. */
 static int horner_ranks(pk_ctx *ctx, mpz_t r, mpz_t *seg, const pk__fact_plan *plan, uint64_t twos,
@@ -524,7 +517,7 @@ static int fact_serial(mpz_t r, uint64_t k) {
         pk__prod_limbs(seg[j], plan.limbs + plan.seg_limb[j],
                        plan.seg_limb[j + 1] - plan.seg_limb[j]);
     if (rc == 0)
-        rc = horner(NULL, r, seg, plan.nseg, pk__fact_twos(k));
+        rc = pk__fact_chain(NULL, r, seg, plan.nseg, pk__fact_twos(k), 0);
     segs_free(seg, plan.nseg);
     pk__fact_plan_free(&plan);
     return rc;
@@ -626,7 +619,7 @@ static int factorial_pool(pk_ctx *ctx, uint64_t n, mpz_t result) {
         if (!chain_alone(ctx))
             local_rc = horner_ranks(ctx, result, seg, &plan, pk__fact_twos(n), local_rc);
         else if (local_rc == 0 && pk_ctx_rank(ctx) == 0)
-            local_rc = horner(ctx, result, seg, plan.nseg, pk__fact_twos(n));
+            local_rc = pk__fact_chain(ctx, result, seg, plan.nseg, pk__fact_twos(n), 0);
         rc = pk_agree_solo(ctx, local_rc); /* the others nap while rank 0 finishes */
     }
     segs_free(seg, plan.nseg);
