@@ -1111,6 +1111,269 @@ TEST_P(Chan, AWaitingWorkerLeavesTheRoomToOthers) {
     EXPECT_EQ(l.got, 4);
 }
 
+// ---- bind_roles: one putter and one getter bound to their threads -------------
+
+pk_chan_opts BoundOpts(size_t capacity, size_t elem_size = sizeof(int64_t)) {
+    pk_chan_opts o = ChanOpts(capacity, 1, 1, elem_size);
+    o.bind_roles = 1;
+    return o;
+}
+
+// Both sides block in turn: the getter pauses now and then so the putter finds
+// the ring full and sleeps, the putter pauses so the getter finds it empty.
+TEST_P(Chan, BoundRolesKeepOrderWhileEachSideSleeps) {
+    const int64_t n = 100000;
+    auto ch = Open(BoundOpts(4));
+    ASSERT_NE(ch, nullptr);
+    Feeder producer(ch.get(), [&] {
+        for (int64_t i = 0; i < n; i++) {
+            if (i % 20011 == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            ASSERT_EQ(pk_chan_put(ch.get(), &i), 0);
+        }
+        ASSERT_EQ(pk_chan_close(ch.get()), 0);
+    });
+    int64_t want = 0, v = -1;
+    int rc;
+    while ((rc = pk_chan_get(ch.get(), &v)) == 0) {
+        ASSERT_EQ(v, want) << "out of order";
+        if (++want % 19997 == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    producer.t.join();
+    EXPECT_EQ(rc, PK_ECLOSED);
+    EXPECT_EQ(want, n);
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 4u);
+}
+
+TEST_P(Chan, BoundRolesBatchesKeepOrderAcrossTheRingEnd) {
+    const int64_t n = 10000;
+    auto ch = Open(BoundOpts(5));
+    ASSERT_NE(ch, nullptr);
+    Feeder producer(ch.get(), [&] {
+        std::vector<int64_t> items;
+        for (int64_t i = 0; i < n; i++) {
+            items.push_back(i);
+            if (items.size() == 7 || i == n - 1) { // batches larger than the ring
+                ASSERT_EQ(pk_chan_put_many(ch.get(), items.data(), items.size()), 0);
+                items.clear();
+            }
+        }
+        ASSERT_EQ(pk_chan_close(ch.get()), 0);
+    });
+    int64_t want = 0, buf[3];
+    size_t got = 0;
+    int rc;
+    while ((rc = pk_chan_get_many(ch.get(), buf, 3, &got)) == 0) {
+        ASSERT_GE(got, 1u);
+        ASSERT_LE(got, 3u);
+        for (size_t k = 0; k < got; k++)
+            ASSERT_EQ(buf[k], want++);
+    }
+    producer.t.join();
+    EXPECT_EQ(rc, PK_ECLOSED);
+    EXPECT_EQ(want, n);
+}
+
+TEST_P(Chan, BoundRolesCarryItemsOfAnySize) {
+    for (size_t size : {1u, 3u, 8u, 24u}) {
+        auto ch = Open(BoundOpts(3, size));
+        ASSERT_NE(ch, nullptr);
+        Feeder producer(ch.get(), [&] {
+            std::vector<unsigned char> item(size);
+            for (int i = 0; i < 1000; i++) {
+                std::fill(item.begin(), item.end(), static_cast<unsigned char>(i));
+                ASSERT_EQ(pk_chan_put(ch.get(), item.data()), 0);
+            }
+            ASSERT_EQ(pk_chan_close(ch.get()), 0);
+        });
+        std::vector<unsigned char> item(size);
+        int i = 0;
+        while (pk_chan_get(ch.get(), item.data()) == 0) {
+            for (unsigned char b : item)
+                ASSERT_EQ(b, static_cast<unsigned char>(i)) << "size " << size;
+            i++;
+        }
+        producer.t.join();
+        EXPECT_EQ(i, 1000) << "size " << size;
+    }
+}
+
+// One thread may hold both roles: the non-blocking calls, peek, the depth
+// mark, close and drain, all on one thread.
+TEST_P(Chan, BoundRolesOnOneThread) {
+    auto ch = Open(BoundOpts(4));
+    ASSERT_NE(ch, nullptr);
+    int64_t v = 0, buf[4] = {0};
+    EXPECT_EQ(pk_chan_try_get(ch.get(), &v), PK_EAGAIN);
+    for (int64_t i = 1; i <= 4; i++)
+        ASSERT_EQ(pk_chan_try_put(ch.get(), &i), 0);
+    int64_t extra = 5;
+    EXPECT_EQ(pk_chan_try_put(ch.get(), &extra), PK_EAGAIN);
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 4u);
+    ASSERT_EQ(pk_chan_get(ch.get(), &v), 0);
+    EXPECT_EQ(v, 1);
+    ASSERT_EQ(pk_chan_put(ch.get(), &extra), 0); // past the ring end
+    EXPECT_EQ(pk_chan_peek(ch.get(), buf, 4), 4u);
+    EXPECT_EQ(std::vector<int64_t>(buf, buf + 4), std::vector<int64_t>({2, 3, 4, 5}));
+    ASSERT_EQ(pk_chan_close(ch.get()), 0);
+    EXPECT_EQ(pk_chan_put(ch.get(), &v), PK_ECLOSED);
+    EXPECT_EQ(pk_chan_close(ch.get()), PK_ECLOSED);
+    std::vector<int64_t> drained;
+    size_t got = 0;
+    int rc;
+    while ((rc = pk_chan_get_many(ch.get(), buf, 4, &got)) == 0) { // stops at the ring end
+        ASSERT_GE(got, 1u);
+        drained.insert(drained.end(), buf, buf + got);
+    }
+    EXPECT_EQ(rc, PK_ECLOSED);
+    EXPECT_EQ(drained, std::vector<int64_t>({2, 3, 4, 5}));
+    EXPECT_EQ(pk_chan_get(ch.get(), &v), PK_ECLOSED);
+    EXPECT_EQ(pk_chan_try_get(ch.get(), &v), PK_ECLOSED);
+}
+
+// The first thread to put (or close) is the putter, the first to get the
+// getter; the others are refused with the reason, and nothing moves.
+TEST_P(Chan, BoundRolesRefuseOtherThreads) {
+    auto ch = Open(BoundOpts(4));
+    ASSERT_NE(ch, nullptr);
+    pk_chan *c = ch.get();
+    int64_t v = 1;
+    std::thread([c] {
+        int64_t x = 7;
+        EXPECT_EQ(pk_chan_put(c, &x), 0);
+    }).join();
+    EXPECT_EQ(pk_chan_put(c, &v), PK_EINVAL);
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "this thread is not the putter of the channel: with bind_roles and one putter "
+              "the first thread to put or close takes the role");
+    EXPECT_EQ(pk_chan_try_put(c, &v), PK_EINVAL);
+    EXPECT_EQ(pk_chan_put_many(c, &v, 1), PK_EINVAL);
+    EXPECT_EQ(pk_chan_close(c), PK_EINVAL);
+    ASSERT_EQ(pk_chan_get(c, &v), 0); // this thread becomes the getter
+    EXPECT_EQ(v, 7);
+    std::thread([c] {
+        int64_t x = 0;
+        EXPECT_EQ(pk_chan_try_get(c, &x), PK_EINVAL);
+        size_t got = 0;
+        EXPECT_EQ(pk_chan_get_many(c, &x, 1, &got), PK_EINVAL);
+    }).join();
+    EXPECT_EQ(std::string(pk_ctx_error(ctx())->message),
+              "this thread is not the getter of the channel: with bind_roles and one getter "
+              "the first thread to get takes the role");
+    EXPECT_EQ(pk_chan_try_get(c, &v), PK_EAGAIN);
+    // Abort reaches the channel from any thread.
+    std::thread([c] { EXPECT_EQ(pk_chan_abort(c, PK_EABORTED), 0); }).join();
+    EXPECT_EQ(pk_chan_get(c, &v), PK_EABORTED);
+}
+
+TEST_P(Chan, BoundRolesAbortAndCloseWakeTheBlocked) {
+    {
+        auto ch = Open(BoundOpts(4));
+        ASSERT_NE(ch, nullptr);
+        auto slot = std::make_shared<int64_t>(0);
+        pk_chan *c = ch.get();
+        int rc = BlockThenRelease(
+            ch, [c, slot] { return pk_chan_get(c, slot.get()); },
+            [&] { EXPECT_EQ(pk_chan_abort(ch.get(), PK_EINJECTED), 0); });
+        EXPECT_EQ(rc, PK_EINJECTED);
+    }
+    {
+        auto ch = Open(BoundOpts(1));
+        ASSERT_NE(ch, nullptr);
+        auto slot = std::make_shared<int64_t>(6);
+        pk_chan *c = ch.get();
+        int rc = BlockThenRelease(
+            ch,
+            [c, slot] {
+                int r = pk_chan_put(c, slot.get()); // fills the ring, then blocks
+                return r != 0 ? r : pk_chan_put(c, slot.get());
+            },
+            [&] { EXPECT_EQ(pk_chan_abort(ch.get(), PK_EABORTED), 0); });
+        EXPECT_EQ(rc, PK_EABORTED);
+    }
+    {
+        auto ch = Open(BoundOpts(2));
+        ASSERT_NE(ch, nullptr);
+        pk_chan *c = ch.get();
+        auto slot = std::make_shared<int64_t>(0);
+        // The putter, this thread, puts one item and closes while the getter
+        // waits for the second.
+        int64_t v = 3;
+        int rc = BlockThenRelease(
+            ch,
+            [c, slot] {
+                int r = pk_chan_get(c, slot.get());
+                return r != 0 ? r : pk_chan_get(c, slot.get());
+            },
+            [&] {
+                EXPECT_EQ(pk_chan_put(c, &v), 0);
+                EXPECT_EQ(pk_chan_close(c), 0);
+            });
+        // Returned early (1) only if the get had an item at once, which it had not.
+        EXPECT_EQ(rc, PK_ECLOSED);
+        EXPECT_EQ(*slot, 3);
+    }
+}
+
+// With more than one putter, or an observer, the option changes nothing on
+// threads: any thread may put.
+TEST_P(Chan, BoundRolesWithTwoPuttersOrAnObserverBindNothing) {
+    pk_chan_opts o = BoundOpts(8);
+    o.producers = 2;
+    auto ch = Open(o);
+    ASSERT_NE(ch, nullptr);
+    pk_chan *c = ch.get();
+    int64_t v = 1;
+    ASSERT_EQ(pk_chan_put(c, &v), 0);
+    std::thread([c] {
+        int64_t x = 2;
+        EXPECT_EQ(pk_chan_put(c, &x), 0);
+        EXPECT_EQ(pk_chan_get(c, &x), 0);
+        EXPECT_EQ(x, 1);
+    }).join();
+    ASSERT_EQ(pk_chan_get(c, &v), 0);
+    EXPECT_EQ(v, 2);
+
+    struct Seen {
+        std::vector<int64_t> moves;
+    } seen;
+    o = BoundOpts(8);
+    o.observe = [](void *arg, pk_chan *, int event, const void *item) {
+        int64_t x;
+        std::memcpy(&x, item, sizeof x);
+        static_cast<Seen *>(arg)->moves.push_back(event == 0 ? x : -x);
+    };
+    o.observe_arg = &seen;
+    auto obs = Open(o);
+    ASSERT_NE(obs, nullptr);
+    c = obs.get();
+    v = 4;
+    ASSERT_EQ(pk_chan_put(c, &v), 0);
+    std::thread([c] {
+        int64_t x = 5;
+        EXPECT_EQ(pk_chan_put(c, &x), 0);
+    }).join();
+    ASSERT_EQ(pk_chan_get(c, &v), 0);
+    EXPECT_EQ(seen.moves, std::vector<int64_t>({4, 5, -4}));
+}
+
+// A team whose 1-to-1 channels bind their roles: each worker keeps its thread.
+TEST_P(Chan, BoundRolesInATeam) {
+    auto bound = [](pk_chan_opts o) {
+        o.bind_roles = 1;
+        return o;
+    };
+    auto ch = Open(RoleOpts({0, 1}, {2}, 4, 3));
+    auto go = Open(bound(RoleOpts({0}, {1}, 1, 3)));
+    auto done = Open(bound(RoleOpts({1}, {0}, 1, 3)));
+    auto token = Open(bound(RoleOpts({1}, {2}, 1, 3)));
+    ASSERT_TRUE(ch && go && done && token);
+    Lend l{ch.get(), go.get(), done.get(), token.get()};
+    ASSERT_EQ(pk_team(ctx(), 3, nullptr, LendWorker, &l), 0) << ErrorString();
+    EXPECT_EQ(l.got, 4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Pools, Chan, testing::ValuesIn(AllPools()), PoolName);
 
 } // namespace

@@ -6,7 +6,16 @@
  * full or empty spins a little, yields, then sleeps on a condition variable; a
  * count of sleepers lets the other side skip the lock when nobody sleeps. Close
  * and abort wake every sleeper. With an observe hook every move runs under the
- * lock, so the hook sees the exact contents. */
+ * lock, so the hook sees the exact contents.
+ *
+ * With bind_roles and one putter and one getter (SPSC mode) nobody claims a
+ * slot: the putter alone moves the tail and the getter alone the head, with no
+ * compare-and-swap. The putter learns of free slots from a copy of the head
+ * that it reads again only when the copy says full, and stamps each slot it
+ * fills; the getter waits on that stamp, in the item's own line, and hands the
+ * slot back by moving the head, without writing the slot. So the putter never
+ * reads a line the getter wrote but the head, once a lap. The first thread to
+ * put or close binds the putter's role, the first to get the getter's. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -40,20 +49,27 @@ typedef struct thr_chan {
     atomic_int open_producers;
     observe_fn observe;
     void *observe_arg;
-    int asym; /* the sleepers fence everyone: the movers need no fence of their own */
+    int asym;          /* the sleepers fence everyone: the movers need no fence of their own */
+    int spsc;          /* one bound putter and one bound getter (see the top) */
+    atomic_int closed; /* SPSC mode: the putter closed (the tail's CLOSED, on a quiet line) */
     /* Written by producers. */
     alignas(LINE) _Atomic uint64_t tail;
-    _Atomic uint64_t head_seen; /* some past head: depth estimates without reading head */
+    _Atomic uint64_t head_seen; /* some past head: depth estimates without reading head;
+                                   in SPSC mode the putter's copy of the head */
     _Atomic size_t max_depth;
+    _Atomic uintptr_t put_owner; /* SPSC mode: the bound putter thread (0: none yet) */
+    size_t room_seen;            /* SPSC mode: free slots after the tail as of head_seen */
     /* Written by consumers. */
     alignas(LINE) _Atomic uint64_t head;
+    _Atomic uintptr_t get_owner; /* SPSC mode: the bound getter thread */
     /* The slow path: sleepers and what they sleep on. */
     alignas(LINE) atomic_int put_waiters;
     atomic_int get_waiters;
     unsigned put_round, get_round; /* under mu: moved on when a mover woke that side */
-    atomic_int spins;              /* the spin before yielding: halved when it was in vain */
     pthread_mutex_t mu;
     pthread_cond_t not_full, not_empty;
+    /* Written by spinning waiters: away from the counts every mover reads. */
+    alignas(LINE) atomic_int spins; /* the spin before yielding: halved when it was in vain */
 } thr_chan;
 
 static inline _Atomic uint64_t *stamp_at(const thr_chan *c, size_t index) {
@@ -170,7 +186,8 @@ static inline void note_depth(thr_chan *c, uint64_t tail_end, size_t k) {
 }
 
 static void raise_depth(thr_chan *c, uint64_t end, size_t k, size_t mark) {
-    uint64_t head = atomic_load_explicit(&c->head, memory_order_relaxed);
+    /* Acquire: in SPSC mode the putter reuses the slots before this head. */
+    uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
     atomic_store_explicit(&c->head_seen, head, memory_order_relaxed);
     int64_t d = (int64_t)(end - ordinal(c, head));
     size_t depth = d > (int64_t)k ? (size_t)d : k;
@@ -279,6 +296,158 @@ static inline int get_one(thr_chan *c, void *item) {
     copy_item(item, item_at(c, i), c->base.elem_size);
     atomic_store_explicit(stamp_at(c, i), h + c->one_lap, memory_order_release);
     return 1;
+}
+
+/* ---- SPSC mode ---------------------------------------------------------------- */
+
+/* A thread's identity: the address of a variable of its own. */
+#if defined(__GNUC__)
+static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")));
+#else
+static _Thread_local char thread_mark;
+#endif
+
+/* Whether the calling thread holds the role of owner, binding it when nobody
+ * does yet. */
+static inline int bind_role(_Atomic uintptr_t *owner) {
+    uintptr_t me = (uintptr_t)&thread_mark;
+    uintptr_t now = atomic_load_explicit(owner, memory_order_relaxed);
+    if (now == me)
+        return 1;
+    return now == 0 && atomic_compare_exchange_strong_explicit(
+                           owner, &now, me, memory_order_relaxed, memory_order_relaxed);
+}
+
+static COLD int refuse_role(thr_chan *c, const char *role, const char *verb) {
+    return pk__chan_refuse(&c->base, PK_EINVAL,
+                           "this thread is not the %s of the channel: with bind_roles and one "
+                           "%s the first thread to %s takes the role",
+                           role, role, verb);
+}
+
+/* Items between head and tail (tail without CLOSED). */
+static inline uint64_t spsc_depth(const thr_chan *c, uint64_t tail, uint64_t head) {
+    return ordinal(c, tail & ~CLOSED) - ordinal(c, head);
+}
+
+static inline int spsc_filled(const thr_chan *c, uint64_t pos) {
+    return atomic_load_explicit(stamp_at(c, index_of(c, pos)), memory_order_acquire) == pos + 1;
+}
+
+/* Puts up to n items without waiting: how many went in (0 when full), or a
+ * negative code. The putter's thread only. */
+static long spsc_put_some(thr_chan *c, const char *src, size_t n) {
+    int code = atomic_load_explicit(&c->abort_code, memory_order_acquire);
+    if (code != 0)
+        return code;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    if (t & CLOSED)
+        return PK_ECLOSED;
+    if (c->room_seen < n) {
+        uint64_t h = atomic_load_explicit(&c->head, memory_order_acquire);
+        atomic_store_explicit(&c->head_seen, h, memory_order_relaxed);
+        c->room_seen = c->cap - (size_t)spsc_depth(c, t, h);
+    }
+    size_t i = index_of(c, t), k = n < c->room_seen ? n : c->room_seen;
+    if (k > c->cap - i)
+        k = c->cap - i;
+    if (k == 0)
+        return 0;
+    c->room_seen -= k;
+    size_t es = c->base.elem_size;
+    for (size_t j = 0; j < k; j++)
+        copy_item(item_at(c, i + j), src + j * es, es);
+    hand_over(c, i, k, t + 1);
+    uint64_t next = advance(c, t, k);
+    atomic_store_explicit(&c->tail, next, memory_order_relaxed);
+    note_depth(c, next, k);
+    return (long)k;
+}
+
+/* One item on its own short path: 1 when it went in; 0 sends the caller to
+ * spsc_put_some (full as far as the putter knows, closed, aborted). */
+static inline int spsc_put_one(thr_chan *c, const void *item) {
+    if (c->room_seen == 0 || atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 0;
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    if (t & CLOSED)
+        return 0;
+    size_t i = index_of(c, t);
+    copy_item(item_at(c, i), item, c->base.elem_size);
+    atomic_store_explicit(stamp_at(c, i), t + 1, memory_order_release);
+    uint64_t next = advance(c, t, 1);
+    atomic_store_explicit(&c->tail, next, memory_order_relaxed);
+    c->room_seen--;
+    note_depth(c, next, 1);
+    return 1;
+}
+
+static inline int spsc_get_one(thr_chan *c, void *item) {
+    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 0;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    size_t i = index_of(c, h);
+    if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != h + 1)
+        return 0;
+    copy_item(item, item_at(c, i), c->base.elem_size);
+    atomic_store_explicit(&c->head, advance(c, h, 1), memory_order_release);
+    return 1;
+}
+
+/* Gets up to max items without waiting: how many came out (0 when empty), or a
+ * negative code. The getter's thread only. */
+static long spsc_get_some(thr_chan *c, char *dst, size_t max) {
+    int code = atomic_load_explicit(&c->abort_code, memory_order_acquire);
+    if (code != 0)
+        return code;
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    size_t i = index_of(c, h), room = c->cap - i, k = 0;
+    size_t m = max < room ? max : room;
+    while (k < m && spsc_filled(c, h + k))
+        k++;
+    if (k == 0) {
+        if (!atomic_load_explicit(&c->closed, memory_order_acquire))
+            return 0;
+        while (k < m && spsc_filled(c, h + k)) /* stamped before the close, seen after it */
+            k++;
+        if (k == 0)
+            return PK_ECLOSED;
+    }
+    size_t es = c->base.elem_size;
+    for (size_t j = 0; j < k; j++)
+        copy_item(dst + j * es, item_at(c, i + j), es);
+    atomic_store_explicit(&c->head, advance(c, h, k), memory_order_release);
+    return (long)k;
+}
+
+static int spsc_put_ready_for(thr_chan *c, size_t n) {
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    return (t & CLOSED) ||
+           spsc_depth(c, t, atomic_load_explicit(&c->head, memory_order_acquire)) + n <= c->cap ||
+           atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0;
+}
+
+static int spsc_put_ready(thr_chan *c) {
+    return spsc_put_ready_for(c, 1);
+}
+
+static int spsc_put_ready_run(thr_chan *c) {
+    return spsc_put_ready_for(c, c->run);
+}
+
+static int spsc_get_ready_for(thr_chan *c, size_t n) {
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    return spsc_filled(c, pos_plus(c, h, n - 1)) ||
+           atomic_load_explicit(&c->closed, memory_order_relaxed) ||
+           atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0;
+}
+
+static int spsc_get_ready(thr_chan *c) {
+    return spsc_get_ready_for(c, 1);
+}
+
+static int spsc_get_ready_run(thr_chan *c) {
+    return spsc_get_ready_for(c, c->run);
 }
 
 /* With an observer: one item at a time under the lock, the observer called
@@ -416,14 +585,21 @@ static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(t
 }
 
 static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int block) {
+    if (c->spsc && !bind_role(&c->put_owner))
+        return refuse_role(c, "putter", "put or close");
     while (count > 0) {
-        long n = c->observe ? put_observed(c, src) : put_some(c, src, count);
+        long n = c->observe ? put_observed(c, src)
+                 : c->spsc  ? spsc_put_some(c, src, count)
+                            : put_some(c, src, count);
         if (n < 0)
             return (int)n;
         if (n == 0) {
             if (!block)
                 return PK_EAGAIN;
-            wait_until(c, put_ready_run, put_ready, put_side(c));
+            if (c->spsc)
+                wait_until(c, spsc_put_ready_run, spsc_put_ready, put_side(c));
+            else
+                wait_until(c, put_ready_run, put_ready, put_side(c));
             continue;
         }
         wake(c, &c->get_waiters, get_side);
@@ -435,6 +611,13 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
 
 static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
+    if (c->spsc) {
+        if (count == 1 && bind_role(&c->put_owner) && spsc_put_one(c, items)) {
+            wake(c, &c->get_waiters, get_side);
+            return 0;
+        }
+        return put_slow(c, items, count, block);
+    }
     if (count == 1 && c->observe == NULL && put_one(c, items)) {
         wake(c, &c->get_waiters, get_side);
         return 0;
@@ -443,8 +626,12 @@ static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
 }
 
 static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, int block) {
+    if (c->spsc && !bind_role(&c->get_owner))
+        return refuse_role(c, "getter", "get");
     for (;;) {
-        long n = c->observe ? get_observed(c, items) : get_some(c, items, max);
+        long n = c->observe ? get_observed(c, items)
+                 : c->spsc  ? spsc_get_some(c, items, max)
+                            : get_some(c, items, max);
         if (n > 0) {
             *got = (size_t)n;
             wake(c, &c->put_waiters, put_side);
@@ -454,12 +641,23 @@ static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, 
             return (int)n;
         if (!block)
             return PK_EAGAIN;
-        wait_until(c, get_ready_run, get_ready, get_side(c));
+        if (c->spsc)
+            wait_until(c, spsc_get_ready_run, spsc_get_ready, get_side(c));
+        else
+            wait_until(c, get_ready_run, get_ready, get_side(c));
     }
 }
 
 static int thr_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
     thr_chan *c = (thr_chan *)ch;
+    if (c->spsc) {
+        if (max == 1 && bind_role(&c->get_owner) && spsc_get_one(c, items)) {
+            *got = 1;
+            wake(c, &c->put_waiters, put_side);
+            return 0;
+        }
+        return get_slow(c, items, max, got, block);
+    }
     if (max == 1 && c->observe == NULL && get_one(c, items)) {
         *got = 1;
         wake(c, &c->put_waiters, put_side);
@@ -477,6 +675,8 @@ static void wake_all(thr_chan *c) {
 
 static int thr_close(pk_chan *ch) {
     thr_chan *c = (thr_chan *)ch;
+    if (c->spsc && !bind_role(&c->put_owner))
+        return refuse_role(c, "putter", "put or close");
     int open = atomic_load_explicit(&c->open_producers, memory_order_relaxed);
     do {
         if (open == 0)
@@ -484,6 +684,7 @@ static int thr_close(pk_chan *ch) {
     } while (!atomic_compare_exchange_weak(&c->open_producers, &open, open - 1));
     if (open == 1) {
         atomic_fetch_or(&c->tail, CLOSED);
+        atomic_store_explicit(&c->closed, 1, memory_order_release);
         wake_all(c);
     }
     return 0;
@@ -568,6 +769,8 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     if (c == NULL)
         return pk__set_error(ctx, PK_ENOMEM, "no memory for a channel");
     memset(c, 0, sizeof *c);
+    c->spsc =
+        opts->bind_roles && opts->producers == 1 && opts->consumers == 1 && opts->observe == NULL;
     if (opts->capacity >= ((uint64_t)1 << 40) ||
         alloc_slots(c, opts->capacity, opts->elem_size) != 0) {
         free(c);
@@ -583,6 +786,9 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     atomic_init(&c->head, 0);
     atomic_init(&c->head_seen, 0);
     atomic_init(&c->max_depth, 0);
+    atomic_init(&c->put_owner, 0);
+    atomic_init(&c->closed, 0);
+    atomic_init(&c->get_owner, 0);
     atomic_init(&c->put_waiters, 0);
     atomic_init(&c->get_waiters, 0);
     atomic_init(&c->spins, SPINS);

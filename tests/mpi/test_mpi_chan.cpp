@@ -1116,3 +1116,71 @@ TEST(MpiChan, AnItemKeptByAPutterGoesOutWhenItWaitsAtABarrier) {
     pk_barrier_free(b.barrier);
     pk_chan_free(b.ch);
 }
+
+// bind_roles, which binds the roles on threads, changes nothing across ranks,
+// where they always bind: one putter and one getter move single items in
+// order, and a call in the wrong role is refused with its reason. On one rank
+// the rank holds both roles.
+TEST(MpiChan, BindRolesIsAcceptedAndTheRolesBind) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    const int getter = WorldSize() > 1 ? 1 : 0;
+    pk_chan_opts co = {};
+    co.elem_size = sizeof(int64_t);
+    co.capacity = 8;
+    co.producers = 1;
+    co.consumers = 1;
+    const int putter = 0;
+    co.putters = &putter;
+    co.getters = &getter;
+    co.bind_roles = 1;
+    struct Bound {
+        pk_ctx *ctx = nullptr;
+        pk_chan *ch = nullptr;
+        int getter = 0;
+        int64_t items = 2000, got = 0, out_of_order = 0;
+        int wrong_role_rc = 0;
+        std::string why;
+    } b;
+    b.getter = getter;
+    b.ctx = ctx.get();
+    ASSERT_EQ(pk_chan_open(ctx.get(), &b.ch, &co), 0) << ErrorText(ctx.get());
+    pk_team_fn fn = [](void *arg, pk_worker *w) {
+        auto *x = static_cast<Bound *>(arg);
+        int rc = 0;
+        int64_t v = 0;
+        if (w->id == x->getter && x->getter != 0) {
+            v = 1;
+            x->wrong_role_rc = pk_chan_put(x->ch, &v);
+            x->why = pk_ctx_error(x->ctx)->message;
+        }
+        if (w->id == 0) {
+            for (int64_t i = 0; rc == 0 && i < x->items; i++) {
+                rc = pk_chan_put(x->ch, &i);
+                if (rc == 0 && x->getter == 0 && (rc = pk_chan_get(x->ch, &v)) == 0) {
+                    x->out_of_order += v != x->got;
+                    x->got++;
+                }
+            }
+            rc = rc != 0 ? rc : pk_chan_close(x->ch);
+        }
+        if (w->id == x->getter) {
+            while (rc == 0 && (rc = pk_chan_get(x->ch, &v)) == 0) {
+                x->out_of_order += v != x->got;
+                x->got++;
+            }
+            rc = rc == PK_ECLOSED ? 0 : rc;
+        }
+        return rc;
+    };
+    EXPECT_EQ(pk_team(ctx.get(), getter + 1, nullptr, fn, &b), 0) << ErrorText(ctx.get());
+    pk_chan_free(b.ch);
+    if (WorldRank() == getter) {
+        EXPECT_EQ(b.got, b.items);
+        EXPECT_EQ(b.out_of_order, 0);
+    }
+    if (getter == 1 && WorldRank() == 1) {
+        EXPECT_EQ(b.wrong_role_rc, PK_EINVAL);
+        EXPECT_EQ(b.why, "worker 1 is not a putter of this channel");
+    }
+}

@@ -70,6 +70,15 @@ typedef struct pk_chan_opts {
      * runs on rank w), on threads no bound. Across ranks it may not exceed the
      * ranks. */
     int workers;
+    /* Optional: nonzero binds the roles on threads too, as across ranks. With one
+     * putter and one getter, the first thread to put or close becomes the
+     * putter and the first to get the getter; a put, close or get from any
+     * other thread fails with PK_EINVAL (reason in pk_ctx_error()). In return
+     * the channel runs as a single-producer single-consumer ring: no atomic
+     * read-modify-write per item, several times the single-item rate. With more
+     * putters or getters, or an observer, it changes nothing on threads. Across
+     * ranks the roles always bind. */
+    int bind_roles;
 } pk_chan_opts;
 
 /* Opens a channel for a pk_team with the roles of opts (see the top of this
