@@ -328,10 +328,19 @@ static int bench_mpmc(const bench_cfg *cfg, void *arg, double *seconds) {
     return ok ? 0 : -1;
 }
 
+typedef struct chan_case {
+    pk_ctx *ctx;
+    int bind_roles;
+} chan_case;
+
 static int bench_chan(const bench_cfg *cfg, void *arg, double *seconds) {
-    pk_ctx *ctx = arg;
-    pk_chan_opts o = {
-        .elem_size = sizeof(int64_t), .capacity = cfg->capacity, .producers = 1, .consumers = 1};
+    const chan_case *cc = arg;
+    pk_ctx *ctx = cc->ctx;
+    pk_chan_opts o = {.elem_size = sizeof(int64_t),
+                      .capacity = cfg->capacity,
+                      .producers = 1,
+                      .consumers = 1,
+                      .bind_roles = cc->bind_roles};
     chan_pair q = {.items = cfg->items};
     if (pk_chan_open(ctx, &q.ch, &o) != 0)
         return -1;
@@ -540,7 +549,7 @@ static int bench_ranks(pk_ctx *ctx, const bench_cfg *cfg) {
 }
 #endif
 
-enum { MUTEX, SPSC, SPSC64, MPMC, CHAN, NANCHORS };
+enum { MUTEX, SPSC, SPSC64, MPMC, CHAN, CHAN_BOUND, NANCHORS };
 
 int main(int argc, char **argv) {
     bench_cfg cfg = {.items = 20000000, .repeats = 5, .capacity = 1024};
@@ -570,6 +579,7 @@ int main(int argc, char **argv) {
         {NULL, 1, 1, 1}, {NULL, 2, 2, 1}, {NULL, 1, 1, 64}, {NULL, 2, 2, 64}};
     enum { NTEAMS = sizeof teams / sizeof teams[0] };
     kernel_case kc[NTEAMS];
+    chan_case chans[2] = {{ctx, 0}, {ctx, 1}};
     bench_case cases[NANCHORS + NTEAMS] = {
         [MUTEX] = {.name = "anchor: mutex+condvar ring, 1P1C", .fn = bench_mutex},
         [SPSC] = {.name = "anchor: lock-free SPSC ring, 1P1C", .fn = bench_spsc, .arg = &one},
@@ -577,7 +587,10 @@ int main(int argc, char **argv) {
                     .fn = bench_spsc,
                     .arg = &sixty_four},
         [MPMC] = {.name = "anchor: MPMC ring (slot sequences), 1P1C", .fn = bench_mpmc},
-        [CHAN] = {.name = "pk_chan put/get alone, 1P1C", .fn = bench_chan, .arg = ctx},
+        [CHAN] = {.name = "pk_chan put/get alone, 1P1C", .fn = bench_chan, .arg = &chans[0]},
+        [CHAN_BOUND] = {.name = "pk_chan alone, 1P1C, bind_roles",
+                        .fn = bench_chan,
+                        .arg = &chans[1]},
     };
     for (int i = 0; i < NTEAMS; i++) {
         kc[i] = teams[i];

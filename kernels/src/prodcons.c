@@ -89,6 +89,36 @@ static void add_produced(pk_prodcons_result *t, const pk_prodcons_result *pend) 
     t->xor_produced ^= pend->xor_produced;
 }
 
+static int end_produce(pc_run *r, pk_worker *w, int rc, const pk_prodcons_result *tally,
+                       pk_prodcons_result *t) {
+    *t = *tally;
+    w->task = -1;
+    return rc != 0 ? rc : pk_chan_close(r->ch);
+}
+
+/* produce() with one item per put and no delay, on a loop of its own: the
+ * common single-item case, whose time is the channel's. */
+static int produce_single(pc_run *r, pk_worker *w, int faults, int64_t *buf,
+                          pk_prodcons_result *t) {
+    const int64_t items = r->o->items, step = r->o->producers;
+    pk_prodcons_result tally = {0};
+    int rc = 0;
+    for (int64_t i = w->id; i < items; i = next_item(i, items, step)) {
+        int64_t ordinal = tally.produced;
+        if ((faults && (rc = pk_task_begin(w, ordinal)) != 0) ||
+            (ordinal % INTERRUPT_EVERY == 0 && (rc = pk_interrupt_check(w)) != 0))
+            break;
+        w->task = ordinal; /* should the channel fail */
+        buf[0] = i + 1;
+        if ((rc = pk_chan_put(r->ch, buf)) != 0)
+            break;
+        tally.produced++;
+        tally.sum_produced += (uint64_t)(i + 1);
+        tally.xor_produced ^= (uint64_t)(i + 1);
+    }
+    return end_produce(r, w, rc, &tally, t);
+}
+
 /* Producer p: items p, p + P, p + 2P, ... below N, item i carrying the value i + 1.
  * The tally counts the items handed to the channel: after a failure, those of
  * every put that succeeded, and the whole batch of a put_many that the abort
@@ -96,6 +126,8 @@ static void add_produced(pk_prodcons_result *t, const pk_prodcons_result *pend) 
  * out. */
 static int produce(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t) {
     const int faults = pk_fault_armed(w);
+    if (batch_of(r->o) == 1 && r->o->produce_delay <= 0)
+        return produce_single(r, w, faults, buf, t);
     int64_t next = w->id;
     pk_prodcons_result tally = {0}, pend;
     long n;
@@ -109,9 +141,7 @@ static int produce(pc_run *r, pk_worker *w, int64_t *buf, pk_prodcons_result *t)
         if (rc == 0 || n > 1)
             add_produced(&tally, &pend);
     }
-    *t = tally;
-    w->task = -1;
-    return rc != 0 ? rc : pk_chan_close(r->ch);
+    return end_produce(r, w, rc, &tally, t);
 }
 
 static int take(pk_chan *ch, int64_t *buf, size_t batch, size_t *got) {
@@ -156,12 +186,15 @@ static int worker(void *arg, pk_worker *w) {
     /* The batch buffer serves the worker's items from its first on: allocated
      * as task 0 (the first item), which is where a fail=alloc fault fires. */
     w->task = 0;
-    int64_t *buf = pk_worker_alloc(w, batch_of(r->o) * sizeof *buf);
+    int64_t *block = pk_worker_alloc(w, batch_of(r->o) * sizeof *block);
     w->task = -1;
+    /* A single item lives on the worker's stack: the 8-byte blocks of a
+     * producer and a consumer, allocated together, would share a cache line. */
+    int64_t one = 0, *buf = block == NULL ? NULL : batch_of(r->o) == 1 ? &one : block;
     int rc = buf == NULL               ? PK_ENOMEM
              : w->id < r->o->producers ? produce(r, w, buf, &t)
                                        : consume(r, w, buf, &t);
-    free(buf);
+    free(block);
     r->tallies[w->id] = t;
     return rc;
 }
@@ -232,7 +265,8 @@ static int open_channel(pk_ctx *ctx, pc_run *r) {
     pk_chan_opts co = {.elem_size = sizeof(int64_t),
                        .capacity = o->capacity,
                        .producers = o->producers,
-                       .consumers = o->consumers};
+                       .consumers = o->consumers,
+                       .bind_roles = 1}; /* each worker keeps its thread */
     if (o->trace != NULL) {
         r->contents = malloc(o->capacity * sizeof *r->contents);
         if (r->contents == NULL)
