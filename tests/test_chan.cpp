@@ -54,6 +54,7 @@ class Chan : public PoolTest {
     ChanPtr Open(size_t capacity, int producers = 1, int consumers = 1) {
         return Open(ChanOpts(capacity, producers, consumers));
     }
+    void ExpectItemsOfAnySizeArriveIntact(int bind_roles);
 };
 
 // Runs call() on a thread that starts blocked in the channel. After 100 ms the
@@ -98,24 +99,34 @@ struct Feeder {
     }
 };
 
-TEST_P(Chan, FifoOrderOneProducerOneConsumer) {
-    const int64_t n = 200000;
-    auto ch = Open(16);
+// n items from a putter thread to this one, in order, then the close. With
+// pauses, each side sleeps 2 ms every so many items, so the other finds the
+// ring full or empty and blocks.
+void ExpectFifo(ChanPtr &ch, int64_t n, int64_t put_pause = 0, int64_t get_pause = 0) {
     ASSERT_NE(ch, nullptr);
     Feeder producer(ch.get(), [&] {
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = 0; i < n; i++) {
+            if (put_pause > 0 && i % put_pause == 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
             ASSERT_EQ(pk_chan_put(ch.get(), &i), 0);
+        }
         ASSERT_EQ(pk_chan_close(ch.get()), 0);
     });
     int64_t want = 0, v = -1;
     int rc;
     while ((rc = pk_chan_get(ch.get(), &v)) == 0) {
         ASSERT_EQ(v, want) << "out of order";
-        want++;
+        if (++want % (get_pause > 0 ? get_pause : n + 1) == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     producer.t.join();
     EXPECT_EQ(rc, PK_ECLOSED);
     EXPECT_EQ(want, n);
+}
+
+TEST_P(Chan, FifoOrderOneProducerOneConsumer) {
+    auto ch = Open(16);
+    ExpectFifo(ch, 200000);
 }
 
 TEST_P(Chan, TryPutOnFullAndTryGetOnEmptyGiveEagain) {
@@ -334,9 +345,9 @@ TEST_P(Chan, PutWakesABlockedGetAndGetWakesABlockedPut) {
     EXPECT_EQ(out, 2);
 }
 
-TEST_P(Chan, PutManyAndGetManyKeepOrderAcrossTheRingEnd) {
+// Batches of 7 into a ring of 5, taken out 3 at the most: in order, all of them.
+void ExpectBatchesKeepOrderAcrossTheRingEnd(ChanPtr &ch) {
     const int64_t n = 10000;
-    auto ch = Open(5);
     ASSERT_NE(ch, nullptr);
     Feeder producer(ch.get(), [&] {
         std::vector<int64_t> items;
@@ -361,6 +372,11 @@ TEST_P(Chan, PutManyAndGetManyKeepOrderAcrossTheRingEnd) {
     producer.t.join();
     EXPECT_EQ(rc, PK_ECLOSED);
     EXPECT_EQ(want, n);
+}
+
+TEST_P(Chan, PutManyAndGetManyKeepOrderAcrossTheRingEnd) {
+    auto ch = Open(5);
+    ExpectBatchesKeepOrderAcrossTheRingEnd(ch);
 }
 
 TEST_P(Chan, GetManyTakesWhatIsThere) {
@@ -414,9 +430,11 @@ TEST_P(Chan, PeekCopiesTheOldestWithoutRemoving) {
     EXPECT_EQ(v, 2);
 }
 
-TEST_P(Chan, ItemsOfAnySizeArriveIntact) {
+void Chan::ExpectItemsOfAnySizeArriveIntact(int bind_roles) {
     for (size_t size : {1u, 3u, 8u, 24u}) {
-        auto ch = Open(ChanOpts(3, 1, 1, size));
+        pk_chan_opts o = ChanOpts(3, 1, 1, size);
+        o.bind_roles = bind_roles;
+        auto ch = Open(o);
         ASSERT_NE(ch, nullptr);
         Feeder producer(ch.get(), [&] {
             std::vector<unsigned char> item(size);
@@ -436,6 +454,10 @@ TEST_P(Chan, ItemsOfAnySizeArriveIntact) {
         producer.t.join();
         EXPECT_EQ(i, 1000) << "size " << size;
     }
+}
+
+TEST_P(Chan, ItemsOfAnySizeArriveIntact) {
+    ExpectItemsOfAnySizeArriveIntact(0);
 }
 
 TEST_P(Chan, OpenRejectsBadArguments) {
@@ -1122,81 +1144,19 @@ pk_chan_opts BoundOpts(size_t capacity, size_t elem_size = sizeof(int64_t)) {
 // Both sides block in turn: the getter pauses now and then so the putter finds
 // the ring full and sleeps, the putter pauses so the getter finds it empty.
 TEST_P(Chan, BoundRolesKeepOrderWhileEachSideSleeps) {
-    const int64_t n = 100000;
     auto ch = Open(BoundOpts(4));
     ASSERT_NE(ch, nullptr);
-    Feeder producer(ch.get(), [&] {
-        for (int64_t i = 0; i < n; i++) {
-            if (i % 20011 == 0)
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
-            ASSERT_EQ(pk_chan_put(ch.get(), &i), 0);
-        }
-        ASSERT_EQ(pk_chan_close(ch.get()), 0);
-    });
-    int64_t want = 0, v = -1;
-    int rc;
-    while ((rc = pk_chan_get(ch.get(), &v)) == 0) {
-        ASSERT_EQ(v, want) << "out of order";
-        if (++want % 19997 == 0)
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    producer.t.join();
-    EXPECT_EQ(rc, PK_ECLOSED);
-    EXPECT_EQ(want, n);
+    ExpectFifo(ch, 100000, 20011, 19997);
     EXPECT_EQ(pk_chan_max_depth(ch.get()), 4u);
 }
 
 TEST_P(Chan, BoundRolesBatchesKeepOrderAcrossTheRingEnd) {
-    const int64_t n = 10000;
     auto ch = Open(BoundOpts(5));
-    ASSERT_NE(ch, nullptr);
-    Feeder producer(ch.get(), [&] {
-        std::vector<int64_t> items;
-        for (int64_t i = 0; i < n; i++) {
-            items.push_back(i);
-            if (items.size() == 7 || i == n - 1) { // batches larger than the ring
-                ASSERT_EQ(pk_chan_put_many(ch.get(), items.data(), items.size()), 0);
-                items.clear();
-            }
-        }
-        ASSERT_EQ(pk_chan_close(ch.get()), 0);
-    });
-    int64_t want = 0, buf[3];
-    size_t got = 0;
-    int rc;
-    while ((rc = pk_chan_get_many(ch.get(), buf, 3, &got)) == 0) {
-        ASSERT_GE(got, 1u);
-        ASSERT_LE(got, 3u);
-        for (size_t k = 0; k < got; k++)
-            ASSERT_EQ(buf[k], want++);
-    }
-    producer.t.join();
-    EXPECT_EQ(rc, PK_ECLOSED);
-    EXPECT_EQ(want, n);
+    ExpectBatchesKeepOrderAcrossTheRingEnd(ch);
 }
 
 TEST_P(Chan, BoundRolesCarryItemsOfAnySize) {
-    for (size_t size : {1u, 3u, 8u, 24u}) {
-        auto ch = Open(BoundOpts(3, size));
-        ASSERT_NE(ch, nullptr);
-        Feeder producer(ch.get(), [&] {
-            std::vector<unsigned char> item(size);
-            for (int i = 0; i < 1000; i++) {
-                std::fill(item.begin(), item.end(), static_cast<unsigned char>(i));
-                ASSERT_EQ(pk_chan_put(ch.get(), item.data()), 0);
-            }
-            ASSERT_EQ(pk_chan_close(ch.get()), 0);
-        });
-        std::vector<unsigned char> item(size);
-        int i = 0;
-        while (pk_chan_get(ch.get(), item.data()) == 0) {
-            for (unsigned char b : item)
-                ASSERT_EQ(b, static_cast<unsigned char>(i)) << "size " << size;
-            i++;
-        }
-        producer.t.join();
-        EXPECT_EQ(i, 1000) << "size " << size;
-    }
+    ExpectItemsOfAnySizeArriveIntact(1);
 }
 
 // One thread may hold both roles: the non-blocking calls, peek, the depth

@@ -283,18 +283,24 @@ static inline int put_one(thr_chan *c, const void *item) {
     return 1;
 }
 
-static inline int get_one(thr_chan *c, void *item) {
+/* In SPSC mode (spsc) the getter's thread owns the head: it claims nothing,
+ * and it hands the slot back by moving the head instead of stamping it. */
+static inline int get_one(thr_chan *c, void *item, int spsc) {
     if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
         return 0;
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
     size_t i = index_of(c, h);
     if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != h + 1)
         return 0;
-    if (!atomic_compare_exchange_strong_explicit(&c->head, &h, advance(c, h, 1),
-                                                 memory_order_relaxed, memory_order_relaxed))
+    uint64_t next = advance(c, h, 1);
+    if (!spsc && !atomic_compare_exchange_strong_explicit(&c->head, &h, next, memory_order_relaxed,
+                                                          memory_order_relaxed))
         return 0;
     copy_item(item, item_at(c, i), c->base.elem_size);
-    atomic_store_explicit(stamp_at(c, i), h + c->one_lap, memory_order_release);
+    if (spsc)
+        atomic_store_explicit(&c->head, next, memory_order_release);
+    else
+        atomic_store_explicit(stamp_at(c, i), h + c->one_lap, memory_order_release);
     return 1;
 }
 
@@ -379,18 +385,6 @@ static inline int spsc_put_one(thr_chan *c, const void *item) {
     atomic_store_explicit(&c->tail, next, memory_order_relaxed);
     c->room_seen--;
     note_depth(c, next, 1);
-    return 1;
-}
-
-static inline int spsc_get_one(thr_chan *c, void *item) {
-    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
-        return 0;
-    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
-    size_t i = index_of(c, h);
-    if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != h + 1)
-        return 0;
-    copy_item(item, item_at(c, i), c->base.elem_size);
-    atomic_store_explicit(&c->head, advance(c, h, 1), memory_order_release);
     return 1;
 }
 
@@ -651,14 +645,14 @@ static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, 
 static int thr_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
     thr_chan *c = (thr_chan *)ch;
     if (c->spsc) {
-        if (max == 1 && bind_role(&c->get_owner) && spsc_get_one(c, items)) {
+        if (max == 1 && bind_role(&c->get_owner) && get_one(c, items, 1)) {
             *got = 1;
             wake(c, &c->put_waiters, put_side);
             return 0;
         }
         return get_slow(c, items, max, got, block);
     }
-    if (max == 1 && c->observe == NULL && get_one(c, items)) {
+    if (max == 1 && c->observe == NULL && get_one(c, items, 0)) {
         *got = 1;
         wake(c, &c->put_waiters, put_side);
         return 0;
