@@ -1334,6 +1334,55 @@ TEST_P(Chan, BoundRolesInATeam) {
     EXPECT_EQ(l.got, 4);
 }
 
+// Inside a team the worker ids decide, as across ranks: a bound channel goes on
+// over two teams (on the serial backend each team runs on new threads), and a
+// worker without the role is refused with its id.
+struct TwoTeams {
+    pk_chan *ch;
+    int round = 0;
+    std::vector<int64_t> got;
+    int wrong_rc = 0;
+    std::string why;
+    pk_ctx *ctx;
+};
+
+int TwoTeamsWorker(void *arg, pk_worker *w) {
+    auto *x = static_cast<TwoTeams *>(arg);
+    int64_t v = 0;
+    if (w->id == 0) {
+        for (int64_t i = 0; i < 3; i++) {
+            v = 10 * x->round + i;
+            int rc = pk_chan_put(x->ch, &v);
+            if (rc != 0)
+                return rc;
+        }
+        return x->round == 1 ? pk_chan_close(x->ch) : 0;
+    }
+    if (x->round == 0) {
+        x->wrong_rc = pk_chan_put(x->ch, &v);
+        x->why = pk_ctx_error(x->ctx)->message;
+    }
+    int rc;
+    while ((rc = pk_chan_get(x->ch, &v)) == 0) {
+        x->got.push_back(v);
+        if (x->round == 0 && x->got.size() == 2)
+            return 0; // the third stays for the next team
+    }
+    return rc == PK_ECLOSED ? 0 : rc;
+}
+
+TEST_P(Chan, BoundRolesFollowTheWorkerIdsAcrossTeams) {
+    auto ch = Open(BoundOpts(4));
+    ASSERT_NE(ch, nullptr);
+    TwoTeams x{ch.get()};
+    x.ctx = ctx();
+    for (x.round = 0; x.round < 2; x.round++)
+        ASSERT_EQ(pk_team(ctx(), 2, nullptr, TwoTeamsWorker, &x), 0) << ErrorString();
+    EXPECT_EQ(x.got, std::vector<int64_t>({0, 1, 2, 10, 11, 12}));
+    EXPECT_EQ(x.wrong_rc, PK_EINVAL);
+    EXPECT_EQ(x.why, "worker 1 is not a putter of this channel");
+}
+
 INSTANTIATE_TEST_SUITE_P(Pools, Chan, testing::ValuesIn(AllPools()), PoolName);
 
 } // namespace

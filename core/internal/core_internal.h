@@ -261,6 +261,14 @@ void pk__job_leave_worker(pk__job *job, pk_worker *w);
 void pk__job_end_workers(pk__job *job);
 /* One member of a pk_team: runs fn as worker id of n, recording its error. */
 void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n);
+
+/* The team worker id of the calling thread while it runs a pk_team callback,
+ * -1 elsewhere (a channel with bound roles checks it; see chan_threads.c). */
+#if defined(__GNUC__)
+extern _Thread_local int pk__team_id __attribute__((tls_model("initial-exec")));
+#else
+extern _Thread_local int pk__team_id;
+#endif
 /* The chunk holding the armed fault's task in the job's numbering (task_base
  * applied), -1 when the fault names no task of this job. */
 int64_t pk__job_fault_chunk(const pk__job *job);

@@ -14,8 +14,10 @@
  * that it reads again only when the copy says full, and stamps each slot it
  * fills; the getter waits on that stamp, in the item's own line, and hands the
  * slot back by moving the head, without writing the slot. So the putter never
- * reads a line the getter wrote but the head, once a lap. The first thread to
- * put or close binds the putter's role, the first to get the getter's. */
+ * reads a line the getter wrote but the head, once a lap. Inside a pk_team the
+ * worker id decides who may put or get, as across ranks; elsewhere the first
+ * thread to put or close binds the putter's role, the first to get the
+ * getter's. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -49,8 +51,9 @@ typedef struct thr_chan {
     atomic_int open_producers;
     observe_fn observe;
     void *observe_arg;
-    int asym;          /* the sleepers fence everyone: the movers need no fence of their own */
-    int spsc;          /* one bound putter and one bound getter (see the top) */
+    int asym; /* the sleepers fence everyone: the movers need no fence of their own */
+    int spsc; /* one bound putter and one bound getter (see the top) */
+    int putter_id, getter_id; /* SPSC mode: the team workers of the two roles */
     atomic_int closed; /* SPSC mode: the putter closed (the tail's CLOSED, on a quiet line) */
     /* Written by producers. */
     alignas(LINE) _Atomic uint64_t tail;
@@ -313,11 +316,21 @@ static _Thread_local char thread_mark __attribute__((tls_model("initial-exec")))
 static _Thread_local char thread_mark;
 #endif
 
-/* Whether the calling thread holds the role of owner, binding it when nobody
- * does yet. */
-static inline int bind_role(_Atomic uintptr_t *owner) {
+/* Whether the calling thread holds the role of owner: inside a team, whether
+ * it runs the role's worker (role_id), which then owns it; elsewhere whether it
+ * is the owner, binding it when nobody is yet. One team's worker hands the
+ * role to the next team's at the teams' end and start. */
+static inline int bind_role(_Atomic uintptr_t *owner, int role_id) {
     uintptr_t me = (uintptr_t)&thread_mark;
+    int id = pk__team_id;
     uintptr_t now = atomic_load_explicit(owner, memory_order_relaxed);
+    if (id >= 0) {
+        if (id != role_id)
+            return 0;
+        if (now != me)
+            atomic_store_explicit(owner, me, memory_order_relaxed);
+        return 1;
+    }
     if (now == me)
         return 1;
     return now == 0 && atomic_compare_exchange_strong_explicit(
@@ -325,6 +338,9 @@ static inline int bind_role(_Atomic uintptr_t *owner) {
 }
 
 static COLD int refuse_role(thr_chan *c, const char *role, const char *verb) {
+    if (pk__team_id >= 0)
+        return pk__chan_refuse(&c->base, PK_EINVAL, "worker %d is not a %s of this channel",
+                               pk__team_id, role);
     return pk__chan_refuse(&c->base, PK_EINVAL,
                            "this thread is not the %s of the channel: with bind_roles and one "
                            "%s the first thread to %s takes the role",
@@ -579,7 +595,7 @@ static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(t
 }
 
 static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int block) {
-    if (c->spsc && !bind_role(&c->put_owner))
+    if (c->spsc && !bind_role(&c->put_owner, c->putter_id))
         return refuse_role(c, "putter", "put or close");
     while (count > 0) {
         long n = c->observe ? put_observed(c, src)
@@ -606,7 +622,7 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
 static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
     if (c->spsc) {
-        if (count == 1 && bind_role(&c->put_owner) && spsc_put_one(c, items)) {
+        if (count == 1 && bind_role(&c->put_owner, c->putter_id) && spsc_put_one(c, items)) {
             wake(c, &c->get_waiters, get_side);
             return 0;
         }
@@ -620,7 +636,7 @@ static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
 }
 
 static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, int block) {
-    if (c->spsc && !bind_role(&c->get_owner))
+    if (c->spsc && !bind_role(&c->get_owner, c->getter_id))
         return refuse_role(c, "getter", "get");
     for (;;) {
         long n = c->observe ? get_observed(c, items)
@@ -645,7 +661,7 @@ static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, 
 static int thr_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
     thr_chan *c = (thr_chan *)ch;
     if (c->spsc) {
-        if (max == 1 && bind_role(&c->get_owner) && get_one(c, items, 1)) {
+        if (max == 1 && bind_role(&c->get_owner, c->getter_id) && get_one(c, items, 1)) {
             *got = 1;
             wake(c, &c->put_waiters, put_side);
             return 0;
@@ -669,7 +685,7 @@ static void wake_all(thr_chan *c) {
 
 static int thr_close(pk_chan *ch) {
     thr_chan *c = (thr_chan *)ch;
-    if (c->spsc && !bind_role(&c->put_owner))
+    if (c->spsc && !bind_role(&c->put_owner, c->putter_id))
         return refuse_role(c, "putter", "put or close");
     int open = atomic_load_explicit(&c->open_producers, memory_order_relaxed);
     do {
@@ -765,6 +781,8 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     memset(c, 0, sizeof *c);
     c->spsc =
         opts->bind_roles && opts->producers == 1 && opts->consumers == 1 && opts->observe == NULL;
+    c->putter_id = opts->putters != NULL ? opts->putters[0] : 0;
+    c->getter_id = opts->getters != NULL ? opts->getters[0] : opts->producers;
     if (opts->capacity >= ((uint64_t)1 << 40) ||
         alloc_slots(c, opts->capacity, opts->elem_size) != 0) {
         free(c);

@@ -421,7 +421,11 @@ int pk__job_error_to_ctx(pk__job *job) {
     return job->err.code;
 }
 
+_Thread_local int pk__team_id = -1;
+
 void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n) {
+    int outer = pk__team_id;
+    pk__team_id = id;
     pk_worker w;
     pk__worker_init(&w, job, job->nranks > 1 ? 0 : id, job->nranks > 1 ? 1 : n);
     w.id = id;
@@ -436,4 +440,5 @@ void pk__team_member(pk__job *job, pk_team_fn fn, void *arg, int id, int n) {
     }
     if (rc != 0)
         pk__job_fail(job, &w, rc);
+    pk__team_id = outer;
 }

@@ -71,13 +71,16 @@ typedef struct pk_chan_opts {
      * ranks. */
     int workers;
     /* Optional: nonzero binds the roles on threads too, as across ranks. With one
-     * putter and one getter, the first thread to put or close becomes the
-     * putter and the first to get the getter; a put, close or get from any
-     * other thread fails with PK_EINVAL (reason in pk_ctx_error()). In return
-     * the channel runs as a single-producer single-consumer ring: no atomic
-     * read-modify-write per item, several times the single-item rate. With more
-     * putters or getters, or an observer, it changes nothing on threads. Across
-     * ranks the roles always bind. */
+     * putter and one getter: inside a pk_team callback only the named workers
+     * may put (and close) or get, the others fail with PK_EINVAL ("worker 1 is
+     * not a putter of this channel"), and the channel may serve team after
+     * team; outside a team the first thread to put or close becomes the
+     * putter and the first to get the getter, and calls from other threads
+     * fail with PK_EINVAL (reason in pk_ctx_error()). In return the channel
+     * runs as a single-producer single-consumer ring: no atomic
+     * read-modify-write per item, several times the single-item rate. With
+     * more putters or getters, or an observer, it changes nothing on threads.
+     * Across ranks the roles always bind. */
     int bind_roles;
 } pk_chan_opts;
 
