@@ -448,14 +448,16 @@ int app_args(app *a, const app_program *p, int argc, char **argv) {
 /* ---- the context ---- */
 
 /* "prog: kernel  42.0%, 1m05s left": the time left assumes the rest goes at
- * the pace seen since this part was first shown (a fraction going back, as
- * when the next run of a sweep starts, begins a new part). */
+ * the pace seen since this part was first shown (the next run of a sweep, or a
+ * fraction going back, begins a new part: runs shorter than the interval show
+ * one fraction each, with no time left). */
 static void show_progress(void *arg, const char *kernel, double fraction) {
     app *a = arg;
     double now = pk_time_now();
-    if (!a->progress_shown || fraction < a->progress_frac) {
+    if (!a->progress_shown || fraction < a->progress_frac || a->runs != a->progress_run) {
         a->progress_start = now;
         a->progress_base = fraction;
+        a->progress_run = a->runs;
     }
     char left[48] = "";
     double spent = now - a->progress_start, done = fraction - a->progress_base;
@@ -572,6 +574,18 @@ static int app_open(app *a) {
 
 /* ---- the sweep and the report ---- */
 
+typedef struct {
+    app *a;
+    const app_program *p;
+} app_run;
+
+/* One run of the sweep, counted for the progress display. */
+static int run_counted(pk_ctx *ctx, void *arg) {
+    app_run *r = arg;
+    r->a->runs++;
+    return r->p->run_once(ctx, r->p->state);
+}
+
 static int app_sweep(app *a, const app_program *p, pk_stats **rows, int *nrows) {
     pk_sweep sw = {
         .threads = a->common.threads,
@@ -587,7 +601,8 @@ static int app_sweep(app *a, const app_program *p, pk_stats **rows, int *nrows) 
     *nrows = n;
     if (*rows == NULL)
         return app_error(a, "out of memory");
-    int rc = pk_sweep_run(a->ctx, &sw, p->run_once, p->state, *rows);
+    app_run r = {a, p};
+    int rc = pk_sweep_run(a->ctx, &sw, run_counted, &r, *rows);
     end_progress(a);
     if (rc != 0)
         return app_fail(a, rc);

@@ -66,6 +66,8 @@ typedef struct app {
     int mpi_level;   /* provided thread level, -1 without MPI */
     int hide_report; /* set by a program that prints only its own output */
     int progress_shown;
+    int64_t runs;                         /* runs of the sweep started so far */
+    int64_t progress_run;                 /* the run of the part now shown */
     double progress_start;                /* when the part now shown was first shown... */
     double progress_base;                 /* ...and its fraction then */
     double progress_frac;                 /* its fraction last shown */

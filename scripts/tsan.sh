@@ -53,7 +53,7 @@ echo "-- threads: the unit tests on every pool, the programs and examples on thr
 # slower and the 3, 4 and 8-rank runs oversubscribe 2 cores further. The
 # multihost tests need network namespaces and run in the full build.
 mpi2='test_mpi_np[12]|test_mpi_sync_onesided_((serialized|multiple)_np2x2|funneled)'
-mpi2+='|cli\.mpirun\.(.*_hybrid|factorial_output.*|squares_usage_error_once)'
+mpi2+='|cli\.mpirun\.(.*_hybrid|factorial_output.*|squares_usage_error_once|squares_progress_over_short_runs)'
 mpi2+='|cli\.signals\.mpirun_.*'
 mpi2+='|cli\.squares\.(plot_ranks_grid|default_threads_follow_binding|unequal_threads_pool)'
 echo "-- MPI at 2 ranks"

@@ -1490,6 +1490,31 @@ TEST_P(PoolApi, BackendNameRankAndSize) {
     EXPECT_EQ(pk_ctx_size(ctx()), 1);
 }
 
+// Calls far shorter than a quarter of the interval, one after the other for
+// several intervals: the report due carries from call to call, so some come.
+TEST_P(PoolApi, ProgressCarriesAcrossCallsShorterThanTheInterval) {
+    std::atomic<int> reports{0};
+    auto fn = [](void *arg, const char *, double fraction) {
+        EXPECT_GE(fraction, 0.0);
+        EXPECT_LE(fraction, 1.0);
+        static_cast<std::atomic<int> *>(arg)->fetch_add(1);
+    };
+    pk_ctx_set_progress(ctx(), fn, &reports, 0.02);
+    auto brief = [](void *, int64_t, int64_t, pk_worker *) -> int {
+        SleepMicros(50);
+        return 0;
+    };
+    pk_opts o = Opts(PK_STATIC, 1);
+    auto start = std::chrono::steady_clock::now();
+    int calls = 0;
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(120)) {
+        ASSERT_EQ(pk_for(ctx(), 2, &o, brief, nullptr), 0);
+        calls++;
+    }
+    pk_ctx_set_progress(ctx(), nullptr, nullptr, 0);
+    EXPECT_GE(reports.load(), 2) << "over " << calls << " calls in 120 ms";
+}
+
 TEST_P(PoolApi, ProgressIsReportedWithTheLabel) {
     struct Seen {
         std::mutex mu;

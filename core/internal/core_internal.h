@@ -158,7 +158,12 @@ struct pk_ctx {
     pk_interrupt_fn interrupt; /* polled by workers between chunks; NULL: none */
     void *interrupt_arg;
     double progress_interval;
-    double progress_due;     /* pk_ctx_progress: the next report is due then */
+    double progress_due; /* pk_ctx_progress: the next report is due then */
+    /* pool calls: this process's next report is due then (0: none yet). Kept
+     * from call to call, so that calls shorter than the interval, one after
+     * the other, still report about once an interval; atomic as calls may
+     * start on several threads */
+    _Atomic double progress_pool_due;
     pk_chan *chans[16];      /* open channels, woken by abort when a call fails */
     struct pk__sync **syncs; /* open sharing primitives, broken when a call fails */
     int nsyncs, cap_syncs;

@@ -88,6 +88,7 @@ void pk_ctx_set_progress(pk_ctx *ctx, pk_progress_fn fn, void *arg, double inter
     ctx->progress = fn;
     ctx->progress_arg = arg;
     ctx->progress_interval = interval > 0 ? interval : 1.0;
+    atomic_store_explicit(&ctx->progress_pool_due, 0.0, memory_order_relaxed);
 }
 
 void pk_ctx_set_interrupt(pk_ctx *ctx, pk_interrupt_fn fn, void *arg) {

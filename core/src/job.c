@@ -86,8 +86,17 @@ void pk__job_init(pk__job *job, pk_ctx *ctx, int kind, int64_t n, const pk_opts 
     atomic_init(&job->threads_obtained, 0);
     job->err.rank = job->err.thread = -1;
     job->err.task = -1;
-    /* the first report comes sooner: a call of a second shows it is moving */
-    job->progress_next = pk__now() + ctx->progress_interval / 4;
+    /* The first report comes sooner: a call of a second shows it is moving.
+     * A call that follows others keeps the report they had due, unless it is
+     * older than an interval (a pause between calls): calls shorter than the
+     * interval, one after the other, still report about once an interval. */
+    double now = pk__now(), soon = now + ctx->progress_interval / 4;
+    double due = atomic_load_explicit(&ctx->progress_pool_due, memory_order_relaxed);
+    if (due < now - ctx->progress_interval) {
+        due = soon;
+        atomic_store_explicit(&ctx->progress_pool_due, due, memory_order_relaxed);
+    }
+    job->progress_next = due;
 }
 
 void pk__worker_init(pk_worker *w, pk__job *job, int thread, int nthreads) {
@@ -210,6 +219,7 @@ void pk__progress_tick(pk__job *job, pk_worker *w) {
     if (now < job->progress_next)
         return;
     job->progress_next = now + ctx->progress_interval;
+    atomic_store_explicit(&ctx->progress_pool_due, job->progress_next, memory_order_relaxed);
     int64_t done = atomic_load(&job->done);
     if (pooled)
         done = ctx->backend->progress_sum(ctx, job, done);

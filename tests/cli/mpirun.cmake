@@ -222,3 +222,8 @@ if(PARKIT_BUILD_EXAMPLES)
                  "1:^Factorial of 4 failed: PK_EINJECTED on rank 2, thread 0, task 3: injected fault$"
     STDERR_LINES "1:executor_factorials: 1 of 10 factorials failed$")
 endif()
+
+# --progress over runs far shorter than the interval, as on threads.
+parkit_cli_test(NAME mpirun.squares_progress_over_short_runs RANKS 2 TIMEOUT ${once}
+  COMMAND squares 1e8 --no-store --repeat 400 --warmup 0 --progress EXIT 0
+  STDERR "squares: squares +[0-9.]+%.*squares: squares +[0-9.]+%" NOT_STDERR "left")

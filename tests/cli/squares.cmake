@@ -118,3 +118,10 @@ if(PARKIT_WITH_OPENMP)
     --inject-fault thread=1,task=0 EXIT 1
     STDERR "^squares: rank 0, thread 1, task 0: injected fault\n$")
 endif()
+
+# --progress over a sweep of runs far shorter than the interval (a second):
+# reports still come, about one a second, each the fraction of the run then
+# going, with no time left (each run is a part of its own).
+parkit_cli_test(NAME squares.progress_over_short_runs TIMEOUT 60
+  COMMAND squares 1e8 --no-store --repeat 300 --warmup 0 --progress EXIT 0
+  STDERR "squares: squares +[0-9.]+%.*squares: squares +[0-9.]+%" NOT_STDERR "left")

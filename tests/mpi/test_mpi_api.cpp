@@ -449,6 +449,31 @@ TEST(MpiApi, FlagsKeepFaultsAndProgressOut) {
     pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
 }
 
+// Calls far shorter than a quarter of the interval, one after the other for
+// several intervals: rank 0 still reports, as on threads.
+TEST(MpiApi, ProgressCarriesAcrossCallsShorterThanTheInterval) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    Progress p;
+    pk_ctx_set_progress(ctx.get(), CountProgress, &p, 0.02);
+    auto brief = [](void *, int64_t, int64_t, pk_worker *) -> int {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        return 0;
+    };
+    pk_opts o = {};
+    o.schedule = PK_STATIC; // thread 0 of rank 0, which reports, surely runs chunks
+    o.chunk = 1;
+    int n = 2 * pk_ctx_size(ctx.get());    // a call lasts 200 us at least
+    for (int call = 0; call < 300; call++) // 60 ms at least: three intervals
+        ASSERT_EQ(pk_for(ctx.get(), n, &o, brief, nullptr), 0);
+    pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
+    if (pk_ctx_rank(ctx.get()) == 0)
+        EXPECT_GE(p.calls, 2);
+    else
+        EXPECT_EQ(p.calls, 0) << "progress is reported on rank 0 only";
+    EXPECT_LE(p.last, 1.0);
+}
+
 // One rank sleeps through each of its chunks; the others compute theirs in a
 // few microseconds. The slow rank sleeps rather than computes so that, with
 // more ranks than cores, it does not take the CPU from rank 0: rank 0 would

@@ -102,7 +102,10 @@ void pk_ctx_clear_error(pk_ctx *ctx);
 size_t pk_ctx_error_string(const pk_ctx *ctx, char *buf, size_t len);
 
 /* Progress: called about every interval seconds on rank 0, thread 0, with the
- * fraction done of the current kernel call (0..1). NULL disables. */
+ * fraction done of the current kernel call (0..1), the first time a quarter of
+ * an interval into a call. Calls shorter than that, one after the other, still
+ * report about every interval, each time the fraction of the call then running.
+ * NULL disables. */
 typedef void (*pk_progress_fn)(void *arg, const char *kernel, double fraction);
 void pk_ctx_set_progress(pk_ctx *ctx, pk_progress_fn fn, void *arg, double interval);
 
