@@ -269,19 +269,27 @@ static long get_some(thr_chan *c, char *dst, size_t max) {
 /* The common case on its own short path: one item, its slot ready, nobody
  * else claiming it first. 1 when the item moved; 0 sends the caller to the
  * general path (full, empty, contended, closed or aborted). */
-static inline int put_one(thr_chan *c, const void *item) {
-    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+/* In SPSC mode (spsc) the putter's thread owns the tail: it knows the slot is
+ * free from its count of free slots (0 sends it to spsc_put_some, which reads
+ * the head again), claims nothing, and moves the tail itself. */
+static inline int put_one(thr_chan *c, const void *item, int spsc) {
+    if ((spsc && c->room_seen == 0) ||
+        atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
         return 0;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     size_t i = index_of(c, t); /* with CLOSED set no stamp matches t */
-    if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != t)
+    if (spsc ? (t & CLOSED) != 0 : atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != t)
         return 0;
     uint64_t next = advance(c, t, 1);
-    if (!atomic_compare_exchange_strong_explicit(&c->tail, &t, next, memory_order_relaxed,
-                                                 memory_order_relaxed))
+    if (!spsc && !atomic_compare_exchange_strong_explicit(&c->tail, &t, next, memory_order_relaxed,
+                                                          memory_order_relaxed))
         return 0;
     copy_item(item_at(c, i), item, c->base.elem_size);
     atomic_store_explicit(stamp_at(c, i), t + 1, memory_order_release);
+    if (spsc) {
+        atomic_store_explicit(&c->tail, next, memory_order_relaxed);
+        c->room_seen--;
+    }
     note_depth(c, next, 1);
     return 1;
 }
@@ -384,24 +392,6 @@ static long spsc_put_some(thr_chan *c, const char *src, size_t n) {
     atomic_store_explicit(&c->tail, next, memory_order_relaxed);
     note_depth(c, next, k);
     return (long)k;
-}
-
-/* One item on its own short path: 1 when it went in; 0 sends the caller to
- * spsc_put_some (full as far as the putter knows, closed, aborted). */
-static inline int spsc_put_one(thr_chan *c, const void *item) {
-    if (c->room_seen == 0 || atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
-        return 0;
-    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
-    if (t & CLOSED)
-        return 0;
-    size_t i = index_of(c, t);
-    copy_item(item_at(c, i), item, c->base.elem_size);
-    atomic_store_explicit(stamp_at(c, i), t + 1, memory_order_release);
-    uint64_t next = advance(c, t, 1);
-    atomic_store_explicit(&c->tail, next, memory_order_relaxed);
-    c->room_seen--;
-    note_depth(c, next, 1);
-    return 1;
 }
 
 /* Gets up to max items without waiting: how many came out (0 when empty), or a
@@ -622,13 +612,13 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
 static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
     if (c->spsc) {
-        if (count == 1 && bind_role(&c->put_owner, c->putter_id) && spsc_put_one(c, items)) {
+        if (count == 1 && bind_role(&c->put_owner, c->putter_id) && put_one(c, items, 1)) {
             wake(c, &c->get_waiters, get_side);
             return 0;
         }
         return put_slow(c, items, count, block);
     }
-    if (count == 1 && c->observe == NULL && put_one(c, items)) {
+    if (count == 1 && c->observe == NULL && put_one(c, items, 0)) {
         wake(c, &c->get_waiters, get_side);
         return 0;
     }
