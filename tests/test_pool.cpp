@@ -1490,6 +1490,63 @@ TEST_P(PoolApi, BackendNameRankAndSize) {
     EXPECT_EQ(pk_ctx_size(ctx()), 1);
 }
 
+// pk_worker_run_end: with PK_STATIC, each chunk's run end is where the chunks
+// this worker then takes one after the other stop: its next chunks are the
+// ones up to it, in order, and the chunk starting there is not its next one.
+// With PK_DYNAMIC it is the chunk's own end. -1 outside a chunk.
+struct RunEnds {
+    struct Rec {
+        int64_t begin, end, run_end;
+    };
+    std::mutex mu;
+    std::map<int, std::vector<Rec>> by_thread;
+};
+
+int RecordRunEnd(void *arg, int64_t begin, int64_t end, pk_worker *w) {
+    auto *r = static_cast<RunEnds *>(arg);
+    std::lock_guard<std::mutex> lock(r->mu);
+    r->by_thread[w->thread].push_back({begin, end, pk_worker_run_end(w)});
+    return 0;
+}
+
+void ExpectRunEnds(const RunEnds &r, int64_t n, int schedule) {
+    int64_t chunks = 0;
+    for (const auto &[thread, recs] : r.by_thread) {
+        for (size_t i = 0; i < recs.size(); i++) {
+            const auto &c = recs[i];
+            chunks++;
+            SCOPED_TRACE("thread " + std::to_string(thread) + ", chunk [" +
+                         std::to_string(c.begin) + ", " + std::to_string(c.end) + ")");
+            EXPECT_GE(c.run_end, c.end);
+            EXPECT_LE(c.run_end, n);
+            if (schedule == PK_DYNAMIC) {
+                EXPECT_EQ(c.run_end, c.end);
+            } else if (c.run_end > c.end) {
+                ASSERT_LT(i + 1, recs.size()) << "the run stops before its end";
+                EXPECT_EQ(recs[i + 1].begin, c.end);
+                EXPECT_EQ(recs[i + 1].run_end, c.run_end);
+            } else if (i + 1 < recs.size()) {
+                EXPECT_NE(recs[i + 1].begin, c.end) << "the run goes on past its end";
+            }
+        }
+    }
+    EXPECT_GT(chunks, 0);
+}
+
+TEST_P(PoolApi, WorkerRunEndIsWhereTheWorkersConsecutiveChunksStop) {
+    EXPECT_EQ(pk_worker_run_end(nullptr), -1);
+    for (int schedule : {PK_STATIC, PK_DYNAMIC}) {
+        for (int64_t chunk : {1, 3}) {
+            SCOPED_TRACE("schedule " + std::to_string(schedule) + ", chunk " +
+                         std::to_string(chunk));
+            RunEnds r;
+            pk_opts o = Opts(schedule, chunk);
+            ASSERT_EQ(pk_for(ctx(), 100, &o, RecordRunEnd, &r), 0);
+            ExpectRunEnds(r, 100, schedule);
+        }
+    }
+}
+
 // Calls far shorter than a quarter of the interval, one after the other for
 // several intervals: the report due carries from call to call, so some come.
 TEST_P(PoolApi, ProgressCarriesAcrossCallsShorterThanTheInterval) {

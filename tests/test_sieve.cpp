@@ -494,6 +494,38 @@ TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
     }
 }
 
+TEST(SieveEngine, KeptStateEndsWhereTheRunEnds) {
+    // keep_to: the chunks that follow on this engine end there, so the state
+    // drops every multiple past it, and a chunk past it starts afresh; the
+    // primes are those of the plain run.
+    ASSERT_EQ(pk__sieve_tables_init(), 0);
+    const uint64_t lo = 100000000000000ull, hi = lo + 200000000;
+    unsigned seg_log = pk__sieve_segment_log(hi);
+    const uint64_t seg = 1u << seg_log, b0 = lo / 30, bend = hi / 30 + 1;
+    std::unique_ptr<pk__sieve, EngineDeleter> kept(pk__sieve_new(seg_log)),
+        plain(pk__sieve_new(seg_log));
+    ASSERT_TRUE(kept && plain);
+    std::vector<uint64_t> want = SieveChunks(plain.get(), lo, hi, seg, false);
+    ASSERT_GT(bend - b0, 5 * seg) << "six chunks at least";
+    const uint64_t keep = b0 + 3 * seg;
+    ChunkPrimes c;
+    for (uint64_t b = b0; b < bend; b += seg) {
+        pk__sieve_job job{};
+        job.lo = lo;
+        job.hi = hi;
+        job.b0 = b;
+        job.b1 = bend - b < seg ? bend : b + seg;
+        job.keep_to = b < keep ? keep : 0;
+        job.on_segment = KeepPrimes;
+        job.arg = &c;
+        ASSERT_EQ(pk__sieve_chunk(kept.get(), &job), 0);
+    }
+    EXPECT_EQ(pk__sieve_setups(plain.get()), 1u);
+    EXPECT_EQ(pk__sieve_setups(kept.get()), 2u) << "afresh past keep_to, carried before";
+    EXPECT_EQ(c.primes.size(), want.size());
+    EXPECT_TRUE(c.primes == want);
+}
+
 TEST(SieveEngine, OtherChunksStartAfresh) {
     // Not the successor, another interval, or after a chunk that is not whole
     // segments: a fresh set-up each time, and still the right primes.

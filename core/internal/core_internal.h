@@ -203,6 +203,10 @@ struct pk__job {
     int64_t stride, comb_first;
     /* this process's chunks and the dynamic counter over them */
     int64_t clo, chi;
+    /* PK_STATIC on ranks: the rank's block runs in parts, [clo, chi) one of
+     * them; on one thread the run goes on from chi into the next part up to
+     * here (pk_worker_run_end). 0: the run ends at chi. */
+    int64_t parts_end;
     _Atomic int64_t next;
     /* errors: first one wins */
     atomic_int stop;

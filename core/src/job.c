@@ -262,6 +262,8 @@ static int run_combine(pk__job *job, int64_t p) {
 int pk__job_chunk(pk__job *job, pk_worker *w, int64_t c) {
     if (job->kind != PK__COMBINE && job_interrupted(job, w))
         return PK_EINTR;
+    if (w->run_end_ <= c) /* a chunk run on its own */
+        w->run_end_ = c + 1;
     int64_t b = c * job->chunk;
     int64_t e = job->n - b < job->chunk ? job->n : b + job->chunk;
     int rc = 0;
@@ -302,6 +304,14 @@ int pk__job_chunk(pk__job *job, pk_worker *w, int64_t c) {
     return 0;
 }
 
+int64_t pk_worker_run_end(const pk_worker *w) {
+    const pk__job *job = w != NULL ? w->job_ : NULL;
+    if (job == NULL || w->task < 0 || job->kind == PK__COMBINE || job->kind == PK__TEAM)
+        return -1;
+    int64_t e = w->run_end_ * job->chunk;
+    return e < job->n ? e : job->n;
+}
+
 /* Whether this worker must leave chunk c to the fault's thread. */
 static int leave_to_fault(const pk__job *job, const pk_worker *w, int target, int64_t c) {
     return c == job->fault_chunk && !target && job->fault_chunk >= 0 &&
@@ -323,6 +333,7 @@ static void worker_loop(pk__job *job, pk_worker *w, int target, int *ran_fault) 
             if (leave_to_fault(job, w, target, c))
                 continue;
             *ran_fault |= c == job->fault_chunk;
+            w->run_end_ = c + 1;
             if (pk__job_chunk(job, w, c) != 0)
                 break;
         }
@@ -337,6 +348,11 @@ static void worker_loop(pk__job *job, pk_worker *w, int target, int *ran_fault) 
         if (leave_to_fault(job, w, target, c))
             continue;
         *ran_fault |= c == job->fault_chunk;
+        /* a chunk left to the fault's thread breaks the run; on one thread the
+         * next part of a rank's block carries it on */
+        int64_t f = job->fault_chunk,
+                run = e == hi && nt == 1 && job->parts_end > hi ? job->parts_end : e;
+        w->run_end_ = f > c && f < e && leave_to_fault(job, w, target, f) ? f : run;
         if (pk__job_chunk(job, w, c) != 0)
             break;
     }
@@ -413,8 +429,10 @@ void pk__job_worker(pk__job *job, int thread, int nthreads) {
         is_fault_target(job, w) && job->fault_chunk >= job->clo && job->fault_chunk < job->chi;
     int ran_fault = 0;
     worker_loop(job, w, target, &ran_fault);
-    if (target && !ran_fault && !atomic_load(&job->stop))
+    if (target && !ran_fault && !atomic_load(&job->stop)) {
+        w->run_end_ = job->fault_chunk + 1;
         pk__job_chunk(job, w, job->fault_chunk);
+    }
     pk__job_leave_worker(job, w);
 }
 

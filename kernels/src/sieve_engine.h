@@ -45,6 +45,10 @@ typedef struct pk__sieve_job {
     void *arg;
     int (*stop)(void *stop_arg); /* polled between segments; may be NULL */
     void *stop_arg;
+    /* 0, or a byte at or past b1: the chunks that follow this one on the same
+     * engine end there, so the state keeps no multiple at or past it (a chunk
+     * beyond it starts afresh) */
+    uint64_t keep_to;
 } pk__sieve_job;
 
 /* The primes up to 173 are pre-sieved (copied from patterns); sieving starts at 179. */

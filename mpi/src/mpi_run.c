@@ -70,9 +70,10 @@ typedef struct runner {
     pk__mpi_state *st;
     const job_bufs *bufs;
     fault_move fm;
-    int slot;     /* this call's counter on rank 0 */
-    int got;      /* most threads a local run obtained */
-    int poisoned; /* this rank told the others to stop */
+    int slot;         /* this call's counter on rank 0 */
+    int got;          /* most threads a local run obtained */
+    int poisoned;     /* this rank told the others to stop */
+    int64_t block_hi; /* run_segments: the end of the rank's static block */
 } runner;
 
 /* Records an error of this rank's own (no callback involved) as the job's. */
@@ -151,6 +152,9 @@ static void run_part(runner *r, int64_t lo, int64_t hi) {
         return;
     job->clo = lo;
     job->chi = hi;
+    /* one thread's run goes on into the next part, up to the moved fault chunk */
+    int64_t skip_next = r->fm.chunk >= hi && r->fm.chunk < r->block_hi ? r->fm.chunk : r->block_hi;
+    job->parts_end = job->schedule == PK_DYNAMIC ? 0 : skip_next;
     atomic_store(&job->next, lo);
     atomic_store(&job->threads_obtained, 0);
     int user = pk__mpi_user_begin();
@@ -172,6 +176,7 @@ static void run_moved(runner *r) {
     pk_worker *w = pk__job_enter_worker(job, &own, r->fm.thread < nt ? r->fm.thread : 0, nt);
     if (w == NULL)
         return;
+    w->run_end_ = r->fm.chunk + 1;
     pk__job_chunk(job, w, r->fm.chunk);
     pk__job_leave_worker(job, w);
 }
@@ -344,6 +349,7 @@ static void run_moved_static(runner *r, int64_t lo, int64_t hi) {
 static void run_segments(runner *r, int64_t lo, int64_t hi) {
     int64_t m = hi - lo, nseg = m / (4 * (int64_t)pk_ctx_threads(r->ctx));
     nseg = nseg < 1 ? 1 : nseg > 8 ? 8 : nseg;
+    r->block_hi = hi;
     for (int64_t s = 0; s < nseg && !atomic_load(&r->job->stop); s++) {
         if (s > 0 && others_failed(r))
             break;

@@ -43,6 +43,7 @@ typedef struct pk_worker {
     int64_t task;         /* chunk or task being run, -1 between tasks */
     void *local;          /* free for the caller: set in worker_begin, read in callbacks */
     struct pk__job *job_; /* private */
+    int64_t run_end_;     /* private: see pk_worker_run_end */
 } pk_worker;
 
 enum pk_schedule {
@@ -126,6 +127,17 @@ int pk_stopping(const pk_worker *w);
  * call's error is then recorded and every worker stops. For callbacks that run
  * their own loops (pk_team roles); the pool checks between chunks itself. */
 int pk_interrupt_check(pk_worker *w);
+
+/* Inside a chunk's callback: the end (exclusive, numbered as the callback's
+ * begin and end, or task) of the chunks this worker is sure to take next, one
+ * after the other, from the current one on. With PK_STATIC that is the end of
+ * the worker's block in this part of the call (on ranks a rank's share may come
+ * in parts; with one thread per rank they make one run), and the chunk starting
+ * there is not this worker's next: state carried from chunk to chunk (the
+ * sieve's next multiple of each prime) need not reach past it. With PK_DYNAMIC,
+ * or a chunk run on its own, it is the end of the current chunk, and which
+ * chunk comes next is not known. -1 outside a chunk. */
+int64_t pk_worker_run_end(const pk_worker *w);
 
 /* Marks the start of task `task` inside a callback that runs its own loop (pk_team
  * roles): sets w->task and fires an armed fault that matches. Returns 0 or
