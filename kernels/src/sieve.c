@@ -5,7 +5,6 @@
  * which carries its state from a chunk to the next one. Counting sums per-chunk counts; listing
  * runs waves of chunks whose bitmaps come back to rank 0 in order, so memory stays bounded whatever
  * the interval. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

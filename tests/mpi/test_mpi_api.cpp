@@ -11,13 +11,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mpi_test_util.h"
+#include "run_end_check.h"
 
 namespace {
 
@@ -451,26 +450,8 @@ TEST(MpiApi, FlagsKeepFaultsAndProgressOut) {
     pk_ctx_set_progress(ctx.get(), nullptr, nullptr, 0);
 }
 
-// pk_worker_run_end on ranks: a rank's share may come in several parts, and
-// within each the run end is where the worker's consecutive chunks stop, as on
-// threads.
-namespace {
-struct RunEnds {
-    struct Rec {
-        int64_t begin, end, run_end;
-    };
-    std::mutex mu;
-    std::map<int, std::vector<Rec>> by_thread;
-};
-
-int RecordRunEnd(void *arg, int64_t begin, int64_t end, pk_worker *w) {
-    auto *r = static_cast<RunEnds *>(arg);
-    std::lock_guard<std::mutex> lock(r->mu);
-    r->by_thread[w->thread].push_back({begin, end, pk_worker_run_end(w)});
-    return 0;
-}
-} // namespace
-
+// pk_worker_run_end on ranks, checked as on threads: 100 chunks make several
+// parts of each rank's share, which one thread per rank runs as one run.
 TEST(MpiApi, WorkerRunEndIsWhereTheWorkersConsecutiveChunksStop) {
     MpiCtx ctx = WorldCtx();
     ASSERT_NE(ctx, nullptr);
@@ -481,22 +462,7 @@ TEST(MpiApi, WorkerRunEndIsWhereTheWorkersConsecutiveChunksStop) {
         o.schedule = schedule;
         o.chunk = 2;
         ASSERT_EQ(pk_for(ctx.get(), 200, &o, RecordRunEnd, &r), 0);
-        for (const auto &[thread, recs] : r.by_thread) {
-            for (size_t i = 0; i < recs.size(); i++) {
-                const auto &c = recs[i];
-                EXPECT_GE(c.run_end, c.end);
-                EXPECT_LE(c.run_end, 200);
-                if (schedule == PK_DYNAMIC) {
-                    EXPECT_EQ(c.run_end, c.end);
-                } else if (c.run_end > c.end) {
-                    ASSERT_LT(i + 1, recs.size()) << "the run stops before its end";
-                    EXPECT_EQ(recs[i + 1].begin, c.end);
-                    EXPECT_EQ(recs[i + 1].run_end, c.run_end);
-                } else if (i + 1 < recs.size()) {
-                    EXPECT_NE(recs[i + 1].begin, c.end) << "the run goes on past its end";
-                }
-            }
-        }
+        ExpectRunEnds(r, 200, schedule);
     }
 }
 
