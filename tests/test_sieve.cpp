@@ -429,8 +429,10 @@ int KeepPrimes(void *arg, const uint8_t *seg, uint64_t byte, size_t len) {
         c);
 }
 
+// The chunks of [lo, hi] one after the other on s; those before byte keep are
+// told that the run ends there (keep_to).
 std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64_t chunk,
-                                  bool forget) {
+                                  bool forget, uint64_t keep = 0) {
     ChunkPrimes c;
     uint64_t b0 = lo / 30, bend = hi / 30 + 1;
     for (uint64_t b = b0; b < bend; b += chunk) {
@@ -439,6 +441,7 @@ std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64
         job.hi = hi;
         job.b0 = b;
         job.b1 = bend - b < chunk ? bend : b + chunk;
+        job.keep_to = b < keep ? keep : 0;
         job.on_segment = KeepPrimes;
         job.arg = &c;
         if (forget)
@@ -507,23 +510,11 @@ TEST(SieveEngine, KeptStateEndsWhereTheRunEnds) {
     ASSERT_TRUE(kept && plain);
     std::vector<uint64_t> want = SieveChunks(plain.get(), lo, hi, seg, false);
     ASSERT_GT(bend - b0, 5 * seg) << "six chunks at least";
-    const uint64_t keep = b0 + 3 * seg;
-    ChunkPrimes c;
-    for (uint64_t b = b0; b < bend; b += seg) {
-        pk__sieve_job job{};
-        job.lo = lo;
-        job.hi = hi;
-        job.b0 = b;
-        job.b1 = bend - b < seg ? bend : b + seg;
-        job.keep_to = b < keep ? keep : 0;
-        job.on_segment = KeepPrimes;
-        job.arg = &c;
-        ASSERT_EQ(pk__sieve_chunk(kept.get(), &job), 0);
-    }
+    std::vector<uint64_t> have = SieveChunks(kept.get(), lo, hi, seg, false, b0 + 3 * seg);
     EXPECT_EQ(pk__sieve_setups(plain.get()), 1u);
     EXPECT_EQ(pk__sieve_setups(kept.get()), 2u) << "afresh past keep_to, carried before";
-    EXPECT_EQ(c.primes.size(), want.size());
-    EXPECT_TRUE(c.primes == want);
+    EXPECT_EQ(have.size(), want.size());
+    EXPECT_TRUE(have == want);
 }
 
 TEST(SieveEngine, OtherChunksStartAfresh) {
