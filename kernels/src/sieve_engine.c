@@ -70,7 +70,8 @@ typedef struct plist {
     size_t n, cap;
 } plist;
 
-/* A big sieving prime waiting for its segment: x = offset << 6 | r index << 3 | j. */
+/* A big sieving prime waiting for its segment: x = offset << 9 | 48 r index + j,
+ * j the index of its multiplier in wheel210 (below). */
 typedef struct bentry {
     uint32_t a;
     uint32_t x;
@@ -152,20 +153,51 @@ struct pk__sieve {
 #define OFF(R, S) ((R) * (S) / 30)
 #define CLR(R, S) ((uint8_t)~BITMASK((R) * (S) % 30))
 
-#define CLR_ROW(R)                                                                                 \
-    { CLR(R, 1), CLR(R, 7), CLR(R, 11), CLR(R, 13), CLR(R, 17), CLR(R, 19), CLR(R, 23), CLR(R, 29) }
-#define DC_ROW(R)                                                                                  \
-    {                                                                                              \
-        OFF(R, 7) - OFF(R, 1), OFF(R, 11) - OFF(R, 7), OFF(R, 13) - OFF(R, 11),                    \
-            OFF(R, 17) - OFF(R, 13), OFF(R, 19) - OFF(R, 17), OFF(R, 23) - OFF(R, 19),             \
-            OFF(R, 29) - OFF(R, 23), OFF(R, 31) - OFF(R, 29)                                       \
-    }
+/* Big primes step through the multipliers prime to 210 (48 of every 210, where
+ * the bytes hold the 8 of every 30 prime to 30): the multiples of 7 are
+ * pre-sieved, so a big prime crosses off 1/7 fewer multiples, and each of its
+ * hits costs a bucket entry. For p = 30 a + r and the multiplier's index j in
+ * wheel210, big_step[48 (r's index) + j] gives the mask that clears p q and the
+ * step to the next multiple: a * dq + dc bytes, then index j + nx. */
+static const uint8_t wheel210[48] = {1,   11,  13,  17,  19,  23,  29,  31,  37,  41,  43,  47,
+                                     53,  59,  61,  67,  71,  73,  79,  83,  89,  97,  101, 103,
+                                     107, 109, 113, 121, 127, 131, 137, 139, 143, 149, 151, 157,
+                                     163, 167, 169, 173, 179, 181, 187, 191, 193, 197, 199, 209};
 
-static const uint8_t clear_mask[8][8] = {CLR_ROW(1),  CLR_ROW(7),  CLR_ROW(11), CLR_ROW(13),
-                                         CLR_ROW(17), CLR_ROW(19), CLR_ROW(23), CLR_ROW(29)};
-static const uint8_t step_c[8][8] = {DC_ROW(1),  DC_ROW(7),  DC_ROW(11), DC_ROW(13),
-                                     DC_ROW(17), DC_ROW(19), DC_ROW(23), DC_ROW(29)};
-static const uint8_t step_q[8] = {6, 4, 2, 4, 2, 4, 6, 2};
+/* The index in wheel210 of the smallest residue >= s (s in 0..209; 209 is one). */
+static const uint8_t next210[210] = {
+    0,  0,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  2,  2,  3,  3,  3,  3,  4,  4,  5,  5,  5,  5,
+    6,  6,  6,  6,  6,  6,  7,  7,  8,  8,  8,  8,  8,  8,  9,  9,  9,  9,  10, 10, 11, 11, 11, 11,
+    12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 14, 14, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16,
+    17, 17, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21,
+    21, 21, 22, 22, 22, 22, 23, 23, 24, 24, 24, 24, 25, 25, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27,
+    27, 27, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 31, 31, 32, 32, 32, 32,
+    33, 33, 33, 33, 33, 33, 34, 34, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37,
+    38, 38, 39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 41, 41, 42, 42, 42, 42, 42, 42, 43, 43, 43, 43,
+    44, 44, 45, 45, 45, 45, 46, 46, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47};
+
+typedef struct bstep {
+    uint8_t clr, dq, dc;
+    int8_t nx;
+} bstep;
+
+#define BS(R, S, SN, NX)                                                                           \
+    { CLR(R, S), (SN) - (S), OFF(R, SN) - OFF(R, S), NX }
+#define ROW210(R)                                                                                  \
+    BS(R, 1, 11, 1), BS(R, 11, 13, 1), BS(R, 13, 17, 1), BS(R, 17, 19, 1), BS(R, 19, 23, 1),       \
+        BS(R, 23, 29, 1), BS(R, 29, 31, 1), BS(R, 31, 37, 1), BS(R, 37, 41, 1), BS(R, 41, 43, 1),  \
+        BS(R, 43, 47, 1), BS(R, 47, 53, 1), BS(R, 53, 59, 1), BS(R, 59, 61, 1), BS(R, 61, 67, 1),  \
+        BS(R, 67, 71, 1), BS(R, 71, 73, 1), BS(R, 73, 79, 1), BS(R, 79, 83, 1), BS(R, 83, 89, 1),  \
+        BS(R, 89, 97, 1), BS(R, 97, 101, 1), BS(R, 101, 103, 1), BS(R, 103, 107, 1),               \
+        BS(R, 107, 109, 1), BS(R, 109, 113, 1), BS(R, 113, 121, 1), BS(R, 121, 127, 1),            \
+        BS(R, 127, 131, 1), BS(R, 131, 137, 1), BS(R, 137, 139, 1), BS(R, 139, 143, 1),            \
+        BS(R, 143, 149, 1), BS(R, 149, 151, 1), BS(R, 151, 157, 1), BS(R, 157, 163, 1),            \
+        BS(R, 163, 167, 1), BS(R, 167, 169, 1), BS(R, 169, 173, 1), BS(R, 173, 179, 1),            \
+        BS(R, 179, 181, 1), BS(R, 181, 187, 1), BS(R, 187, 191, 1), BS(R, 191, 193, 1),            \
+        BS(R, 193, 197, 1), BS(R, 197, 199, 1), BS(R, 199, 209, 1), BS(R, 209, 211, -47)
+
+static const bstep big_step[8 * 48] = {ROW210(1),  ROW210(7),  ROW210(11), ROW210(13),
+                                       ROW210(17), ROW210(19), ROW210(23), ROW210(29)};
 
 /* Index k with wheel[k] == r, for r prime to 30. */
 static const uint8_t residue_index[30] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 3, 0,
@@ -327,12 +359,13 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
             const bentry *e = b->e;
             for (size_t i = 0; i < n; i++) {
                 uint32_t a = e[i].a, x = e[i].x;
-                size_t pos = x >> 6;
-                unsigned w = x & 63;
+                size_t pos = x >> 9;
+                unsigned w = x & 511;
                 if (pos >= len)
                     continue;
-                seg[pos] &= clear_mask[w >> 3][w & 7];
-                uint64_t next = base + pos + (size_t)a * step_q[w & 7] + step_c[w >> 3][w & 7];
+                const bstep st = big_step[w];
+                seg[pos] &= st.clr;
+                uint64_t next = base + pos + (size_t)a * st.dq + st.dc;
                 if (next >= end)
                     continue;
                 size_t t = (size_t)((next >> sl) & mask);
@@ -341,7 +374,7 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
                     spare_bucket(s, b->e + 1);
                     return PK_ENOMEM;
                 }
-                *d++ = (bentry){a, (uint32_t)((next & in_seg) << 6 | (w & 56) | ((w + 1) & 7))};
+                *d++ = (bentry){a, (uint32_t)((next & in_seg) << 9 | (unsigned)((int)w + st.nx))};
                 tail[t] = d;
             }
             bblock *next = b->next;
@@ -405,27 +438,33 @@ PK_HOT_VOID(static, quotients,
             (x, span, p, n, q0, hit), quotients_body)
 
 /* Files p under its first multiple to cross off from the chunk on, p q with q
- * the smallest number prime to 30 from max(p, q0), q0 = ceil(start / p);
- * nothing when that lies beyond the interval. Only the byte of p q is computed,
- * which cannot overflow (p q < start + 7 p). Since p <= the square root of the
- * chunk's last number, p q lies in the chunk or less than 7 p past it. */
+ * the smallest number prime to 30 (to 210 for a big prime) from max(p, q0),
+ * q0 = ceil(start / p); nothing when that lies beyond the interval. Only the
+ * byte of p q is computed, which cannot overflow (p q < start + 11 p). Since p
+ * <= the square root of the chunk's last number, p q lies in the chunk or less
+ * than 11 p past it. */
 static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
     uint64_t q = q0 > p ? q0 : p;
+    unsigned r = residue_index[p % 30];
+    if (p >= BIG_LIMIT) {
+        unsigned j = next210[q % 210];
+        uint64_t byte = 7 * (uint64_t)p * (q / 210) + (uint64_t)p * wheel210[j] / 30;
+        uint64_t rel = byte - s->anchor;
+        if (rel >= s->end)
+            return 0;
+        uint64_t in_seg = ((uint64_t)1 << s->seg_log) - 1;
+        return bucket_push(s, (size_t)((rel >> s->seg_log) & (s->ring - 1)), p / 30,
+                           (uint32_t)((rel & in_seg) << 9 | (48 * r + j)));
+    }
     uint64_t b = q / 30;
     unsigned j = next_residue[q % 30];
     uint64_t byte =
         (uint64_t)p * b + (uint64_t)(p / 30) * pk__wheel[j] + (p % 30) * pk__wheel[j] / 30;
     if (byte - s->anchor >= s->end)
         return 0;
-    unsigned r = residue_index[p % 30];
     if (p < SMALL_LIMIT)
         return plist_push(&s->small[r], p / 30, byte - s->b0, j);
-    if (p < BIG_LIMIT)
-        return plist_push(&s->medium[r], p / 30, byte - s->b0, j);
-    uint64_t rel = byte - s->anchor;
-    uint64_t in_seg = ((uint64_t)1 << s->seg_log) - 1;
-    return bucket_push(s, (size_t)((rel >> s->seg_log) & (s->ring - 1)), p / 30,
-                       (uint32_t)((rel & in_seg) << 6 | r << 3 | j));
+    return plist_push(&s->medium[r], p / 30, byte - s->b0, j);
 }
 
 static int place_batch(pk__sieve *s, const uint32_t *p, size_t n) {
@@ -603,10 +642,10 @@ unsigned pk__sieve_segment_log(uint64_t hi) {
 }
 
 /* Segments in the ring: more than the chunk of the set-up and a big prime's
- * step (below 7 p / 30 bytes) together, a power of two. Longer chunks start
+ * step (below 11 p / 30 bytes) together, a power of two. Longer chunks start
  * afresh. */
 static size_t ring_size(uint64_t sq, uint64_t chunk, unsigned seg_log) {
-    size_t n = 1, need = (size_t)((chunk + 7 * sq / 30) >> seg_log) + 3;
+    size_t n = 1, need = (size_t)((chunk + 11 * sq / 30) >> seg_log) + 3;
     while (n < need)
         n *= 2;
     return n;
