@@ -57,7 +57,7 @@ enum {
 };
 _Static_assert(1 << SEG_LOG_MAX == PK__SIEVE_SEGMENT_MAX, "segment size and its log agree");
 
-/* A small or medium sieving prime p = 30 a + r (r given by the list it is in):
+/* A small sieving prime p = 30 a + r (r given by the list it is in):
  * pos_j = (offset of its next multiple from the segment or block start) << 3 |
  * wheel index of the multiplier of that multiple. */
 typedef struct sprime {
@@ -65,10 +65,24 @@ typedef struct sprime {
     uint32_t pos_j;
 } sprime;
 
+/* A medium sieving prime (below 2^20, so a < 2^16): a_j = a | (index of the
+ * multiplier in wheel210) << 16, pos = the offset of its next multiple. The
+ * offset gets all 32 bits: the generator's single chunk starts each prime at
+ * its square, up to 2^27 bytes in. */
+typedef struct mprime {
+    uint32_t a_j;
+    uint32_t pos;
+} mprime;
+
 typedef struct plist {
     sprime *v;
     size_t n, cap;
 } plist;
+
+typedef struct mlist {
+    mprime *v;
+    size_t n, cap;
+} mlist;
 
 /* A big sieving prime waiting for its segment: x = offset << 9 | 48 r index + j,
  * j the index of its multiplier in wheel210 (below). */
@@ -109,7 +123,7 @@ struct pk__sieve {
     size_t seg_room;  /* 2^(the largest seg_log so far) */
     unsigned seg_log; /* the state's segments have 2^seg_log bytes (pk__sieve_segment_log) */
     plist small[8];   /* one list per residue of p mod 30 */
-    plist medium[8];
+    mlist medium[8];
     /* tail[t & (ring - 1)]: the bucket of the big primes whose next hit is in
      * segment t, segments counted from byte `anchor`; the ring is longer than
      * a chunk and a prime's step together, so the live entries never reach
@@ -181,23 +195,31 @@ typedef struct bstep {
     int8_t nx;
 } bstep;
 
-#define BS(R, S, SN, NX)                                                                           \
-    { CLR(R, S), (SN) - (S), OFF(R, SN) - OFF(R, S), NX }
-#define ROW210(R)                                                                                  \
-    BS(R, 1, 11, 1), BS(R, 11, 13, 1), BS(R, 13, 17, 1), BS(R, 17, 19, 1), BS(R, 19, 23, 1),       \
-        BS(R, 23, 29, 1), BS(R, 29, 31, 1), BS(R, 31, 37, 1), BS(R, 37, 41, 1), BS(R, 41, 43, 1),  \
-        BS(R, 43, 47, 1), BS(R, 47, 53, 1), BS(R, 53, 59, 1), BS(R, 59, 61, 1), BS(R, 61, 67, 1),  \
-        BS(R, 67, 71, 1), BS(R, 71, 73, 1), BS(R, 73, 79, 1), BS(R, 79, 83, 1), BS(R, 83, 89, 1),  \
-        BS(R, 89, 97, 1), BS(R, 97, 101, 1), BS(R, 101, 103, 1), BS(R, 103, 107, 1),               \
-        BS(R, 107, 109, 1), BS(R, 109, 113, 1), BS(R, 113, 121, 1), BS(R, 121, 127, 1),            \
-        BS(R, 127, 131, 1), BS(R, 131, 137, 1), BS(R, 137, 139, 1), BS(R, 139, 143, 1),            \
-        BS(R, 143, 149, 1), BS(R, 149, 151, 1), BS(R, 151, 157, 1), BS(R, 157, 163, 1),            \
-        BS(R, 163, 167, 1), BS(R, 167, 169, 1), BS(R, 169, 173, 1), BS(R, 173, 179, 1),            \
-        BS(R, 179, 181, 1), BS(R, 181, 187, 1), BS(R, 187, 191, 1), BS(R, 191, 193, 1),            \
-        BS(R, 193, 197, 1), BS(R, 197, 199, 1), BS(R, 199, 209, 1), BS(R, 209, 211, -47)
+/* X(R, j, s, s') for each index j in wheel210, s its residue and s' the next
+ * one (211 after 209: the next turn). */
+#define W210(X, R)                                                                                 \
+    X(R, 0, 1, 11)                                                                                 \
+    X(R, 1, 11, 13)                                                                                \
+    X(R, 2, 13, 17) X(R, 3, 17, 19) X(R, 4, 19, 23) X(R, 5, 23, 29) X(R, 6, 29, 31)                \
+        X(R, 7, 31, 37) X(R, 8, 37, 41) X(R, 9, 41, 43) X(R, 10, 43, 47) X(R, 11, 47, 53)          \
+            X(R, 12, 53, 59) X(R, 13, 59, 61) X(R, 14, 61, 67) X(R, 15, 67, 71) X(R, 16, 71, 73)   \
+                X(R, 17, 73, 79) X(R, 18, 79, 83) X(R, 19, 83, 89) X(R, 20, 89, 97)                \
+                    X(R, 21, 97, 101) X(R, 22, 101, 103) X(R, 23, 103, 107) X(R, 24, 107, 109)     \
+                        X(R, 25, 109, 113) X(R, 26, 113, 121) X(R, 27, 121, 127)                   \
+                            X(R, 28, 127, 131) X(R, 29, 131, 137) X(R, 30, 137, 139)               \
+                                X(R, 31, 139, 143) X(R, 32, 143, 149) X(R, 33, 149, 151)           \
+                                    X(R, 34, 151, 157) X(R, 35, 157, 163) X(R, 36, 163, 167)       \
+                                        X(R, 37, 167, 169) X(R, 38, 169, 173) X(R, 39, 173, 179)   \
+                                            X(R, 40, 179, 181) X(R, 41, 181, 187)                  \
+                                                X(R, 42, 187, 191) X(R, 43, 191, 193)              \
+                                                    X(R, 44, 193, 197) X(R, 45, 197, 199)          \
+                                                        X(R, 46, 199, 209) X(R, 47, 209, 211)
 
-static const bstep big_step[8 * 48] = {ROW210(1),  ROW210(7),  ROW210(11), ROW210(13),
-                                       ROW210(17), ROW210(19), ROW210(23), ROW210(29)};
+#define BS(R, J, S, SN) {CLR(R, S), (SN) - (S), OFF(R, SN) - OFF(R, S), (J) == 47 ? -47 : 1},
+#define ROW210(R) W210(BS, R)
+
+static const bstep big_step[8 * 48] = {ROW210(1) ROW210(7) ROW210(11) ROW210(13) ROW210(17)
+                                           ROW210(19) ROW210(23) ROW210(29)};
 
 /* Index k with wheel[k] == r, for r prime to 30. */
 static const uint8_t residue_index[30] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 3, 0,
@@ -253,6 +275,63 @@ static const uint8_t next_residue[30] = {0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 
             }                                                                                      \
         }                                                                                          \
     }
+
+/* The same for medium primes on the wheel of 210, whose turn of 48 multiples
+ * spans 7 p bytes: a single step per multiple up to the end of a turn, then
+ * whole turns at constant offsets. pos_j = offset << 6 | index in wheel210. */
+#define STEP210(R, J, S, SN)                                                                       \
+    FALLTHROUGH;                                                                                   \
+    case J:                                                                                        \
+        if (i >= len) {                                                                            \
+            j = J;                                                                                 \
+            break;                                                                                 \
+        }                                                                                          \
+        seg[i] &= CLR(R, S);                                                                       \
+        i += a * ((SN) - (S)) + (size_t)(OFF(R, SN) - OFF(R, S));
+#define TURN210(R, J, S, SN) c[a * ((S)-1) + OFF(R, S)] &= CLR(R, S);
+
+#define CROSS210(R)                                                                                \
+    switch (j) {                                                                                   \
+        for (;;) {                                                                                 \
+            while (i + a * 208 + OFF(R, 209) < len) {                                              \
+                uint8_t *c = seg + i;                                                              \
+                W210(TURN210, R)                                                                   \
+                i += a * 210 + 7 * (R);                                                            \
+            }                                                                                      \
+            W210(STEP210, R)                                                                       \
+        }                                                                                          \
+    }
+
+#define DEFINE_CROSS210(R)                                                                         \
+    static void cross210_##R(uint8_t *restrict seg, size_t len, mprime *restrict v, size_t n) {    \
+        for (size_t k = 0; k < n; k++) {                                                           \
+            size_t a = v[k].a_j & 0xffff;                                                          \
+            size_t i = v[k].pos;                                                                   \
+            unsigned j = v[k].a_j >> 16;                                                           \
+            CROSS210(R)                                                                            \
+            v[k] = (mprime){(uint32_t)(a | j << 16), (uint32_t)(i - len)};                         \
+        }                                                                                          \
+    }
+
+DEFINE_CROSS210(1)
+DEFINE_CROSS210(7)
+DEFINE_CROSS210(11)
+DEFINE_CROSS210(13)
+DEFINE_CROSS210(17)
+DEFINE_CROSS210(19)
+DEFINE_CROSS210(23)
+DEFINE_CROSS210(29)
+
+static void cross_medium(mlist *l, uint8_t *seg, size_t len) {
+    cross210_1(seg, len, l[0].v, l[0].n);
+    cross210_7(seg, len, l[1].v, l[1].n);
+    cross210_11(seg, len, l[2].v, l[2].n);
+    cross210_13(seg, len, l[3].v, l[3].n);
+    cross210_17(seg, len, l[4].v, l[4].n);
+    cross210_19(seg, len, l[5].v, l[5].n);
+    cross210_23(seg, len, l[6].v, l[6].n);
+    cross210_29(seg, len, l[7].v, l[7].n);
+}
 
 #define DEFINE_CROSS(R)                                                                            \
     static void cross_##R(uint8_t *restrict seg, size_t len, sprime *restrict v, size_t n) {       \
@@ -389,7 +468,7 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
 
 /* ---- sieving primes: placement ------------------------------------------------ */
 
-static int plist_push(plist *l, uint32_t a, uint64_t pos, unsigned j) {
+static int plist_push(plist *l, uint32_t a, uint64_t pos_j) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         sprime *v = realloc(l->v, cap * sizeof *v);
@@ -398,7 +477,20 @@ static int plist_push(plist *l, uint32_t a, uint64_t pos, unsigned j) {
         l->v = v;
         l->cap = cap;
     }
-    l->v[l->n++] = (sprime){a, (uint32_t)(pos << 3 | j)};
+    l->v[l->n++] = (sprime){a, (uint32_t)pos_j};
+    return 0;
+}
+
+static int mlist_push(mlist *l, uint32_t a_j, uint64_t pos) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        mprime *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return PK_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (mprime){a_j, (uint32_t)pos};
     return 0;
 }
 
@@ -446,25 +538,25 @@ PK_HOT_VOID(static, quotients,
 static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
     uint64_t q = q0 > p ? q0 : p;
     unsigned r = residue_index[p % 30];
-    if (p >= BIG_LIMIT) {
-        unsigned j = next210[q % 210];
-        uint64_t byte = 7 * (uint64_t)p * (q / 210) + (uint64_t)p * wheel210[j] / 30;
-        uint64_t rel = byte - s->anchor;
-        if (rel >= s->end)
+    if (p < SMALL_LIMIT) {
+        uint64_t b = q / 30;
+        unsigned j = next_residue[q % 30];
+        uint64_t byte =
+            (uint64_t)p * b + (uint64_t)(p / 30) * pk__wheel[j] + (p % 30) * pk__wheel[j] / 30;
+        if (byte - s->anchor >= s->end)
             return 0;
-        uint64_t in_seg = ((uint64_t)1 << s->seg_log) - 1;
-        return bucket_push(s, (size_t)((rel >> s->seg_log) & (s->ring - 1)), p / 30,
-                           (uint32_t)((rel & in_seg) << 9 | (48 * r + j)));
+        return plist_push(&s->small[r], p / 30, (byte - s->b0) << 3 | j);
     }
-    uint64_t b = q / 30;
-    unsigned j = next_residue[q % 30];
-    uint64_t byte =
-        (uint64_t)p * b + (uint64_t)(p / 30) * pk__wheel[j] + (p % 30) * pk__wheel[j] / 30;
-    if (byte - s->anchor >= s->end)
+    unsigned j = next210[q % 210];
+    uint64_t byte = 7 * (uint64_t)p * (q / 210) + (uint64_t)p * wheel210[j] / 30;
+    uint64_t rel = byte - s->anchor;
+    if (rel >= s->end)
         return 0;
-    if (p < SMALL_LIMIT)
-        return plist_push(&s->small[r], p / 30, byte - s->b0, j);
-    return plist_push(&s->medium[r], p / 30, byte - s->b0, j);
+    if (p < BIG_LIMIT)
+        return mlist_push(&s->medium[r], p / 30 | j << 16, byte - s->b0);
+    uint64_t in_seg = ((uint64_t)1 << s->seg_log) - 1;
+    return bucket_push(s, (size_t)((rel >> s->seg_log) & (s->ring - 1)), p / 30,
+                       (uint32_t)((rel & in_seg) << 9 | (48 * r + j)));
 }
 
 static int place_batch(pk__sieve *s, const uint32_t *p, size_t n) {
@@ -717,7 +809,7 @@ static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, 
     }
     if (byte < 6)
         pk__sieve_fix_start(seg, byte, len, !s->generator);
-    cross_lists(s->medium, seg, len);
+    cross_medium(s->medium, seg, len);
     return cross_big(s, seg, len, k);
 }
 
