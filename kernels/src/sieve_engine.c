@@ -79,8 +79,11 @@ typedef struct plist {
     size_t n, cap;
 } plist;
 
+/* v[0 .. n): the primes in the order the next segment crosses them off, by
+ * the wheel index of their next multiple (see sort_by_wheel); w: as many
+ * slots, where the sort puts them. */
 typedef struct mlist {
-    mprime *v;
+    mprime *v, *w;
     size_t n, cap;
 } mlist;
 
@@ -197,23 +200,20 @@ typedef struct bstep {
 
 /* X(R, j, s, s') for each index j in wheel210, s its residue and s' the next
  * one (211 after 209: the next turn). */
-#define W210(X, R)                                                                                 \
-    X(R, 0, 1, 11)                                                                                 \
-    X(R, 1, 11, 13)                                                                                \
-    X(R, 2, 13, 17) X(R, 3, 17, 19) X(R, 4, 19, 23) X(R, 5, 23, 29) X(R, 6, 29, 31)                \
-        X(R, 7, 31, 37) X(R, 8, 37, 41) X(R, 9, 41, 43) X(R, 10, 43, 47) X(R, 11, 47, 53)          \
-            X(R, 12, 53, 59) X(R, 13, 59, 61) X(R, 14, 61, 67) X(R, 15, 67, 71) X(R, 16, 71, 73)   \
-                X(R, 17, 73, 79) X(R, 18, 79, 83) X(R, 19, 83, 89) X(R, 20, 89, 97)                \
-                    X(R, 21, 97, 101) X(R, 22, 101, 103) X(R, 23, 103, 107) X(R, 24, 107, 109)     \
-                        X(R, 25, 109, 113) X(R, 26, 113, 121) X(R, 27, 121, 127)                   \
-                            X(R, 28, 127, 131) X(R, 29, 131, 137) X(R, 30, 137, 139)               \
-                                X(R, 31, 139, 143) X(R, 32, 143, 149) X(R, 33, 149, 151)           \
-                                    X(R, 34, 151, 157) X(R, 35, 157, 163) X(R, 36, 163, 167)       \
-                                        X(R, 37, 167, 169) X(R, 38, 169, 173) X(R, 39, 173, 179)   \
-                                            X(R, 40, 179, 181) X(R, 41, 181, 187)                  \
-                                                X(R, 42, 187, 191) X(R, 43, 191, 193)              \
-                                                    X(R, 44, 193, 197) X(R, 45, 197, 199)          \
-                                                        X(R, 46, 199, 209) X(R, 47, 209, 211)
+/* clang-format off */
+#define W210(X, R) \
+    X(R, 0, 1, 11) X(R, 1, 11, 13) X(R, 2, 13, 17) X(R, 3, 17, 19) X(R, 4, 19, 23) \
+    X(R, 5, 23, 29) X(R, 6, 29, 31) X(R, 7, 31, 37) X(R, 8, 37, 41) X(R, 9, 41, 43) \
+    X(R, 10, 43, 47) X(R, 11, 47, 53) X(R, 12, 53, 59) X(R, 13, 59, 61) X(R, 14, 61, 67) \
+    X(R, 15, 67, 71) X(R, 16, 71, 73) X(R, 17, 73, 79) X(R, 18, 79, 83) X(R, 19, 83, 89) \
+    X(R, 20, 89, 97) X(R, 21, 97, 101) X(R, 22, 101, 103) X(R, 23, 103, 107) X(R, 24, 107, 109) \
+    X(R, 25, 109, 113) X(R, 26, 113, 121) X(R, 27, 121, 127) X(R, 28, 127, 131) \
+    X(R, 29, 131, 137) X(R, 30, 137, 139) X(R, 31, 139, 143) X(R, 32, 143, 149) \
+    X(R, 33, 149, 151) X(R, 34, 151, 157) X(R, 35, 157, 163) X(R, 36, 163, 167) \
+    X(R, 37, 167, 169) X(R, 38, 169, 173) X(R, 39, 173, 179) X(R, 40, 179, 181) \
+    X(R, 41, 181, 187) X(R, 42, 187, 191) X(R, 43, 191, 193) X(R, 44, 193, 197) \
+    X(R, 45, 197, 199) X(R, 46, 199, 209) X(R, 47, 209, 211)
+/* clang-format on */
 
 #define BS(R, J, S, SN) {CLR(R, S), (SN) - (S), OFF(R, SN) - OFF(R, S), (J) == 47 ? -47 : 1},
 #define ROW210(R) W210(BS, R)
@@ -322,6 +322,26 @@ DEFINE_CROSS210(19)
 DEFINE_CROSS210(23)
 DEFINE_CROSS210(29)
 
+/* Orders a list by the wheel index its primes start the next segment at
+ * (stable: by p within an index), so that the jump into the crossing loop
+ * goes to the same place for a run of primes and is predicted. A prime whose
+ * turn is longer than the segment crosses off only a few multiples there, and
+ * an unpredicted jump for each cost more than the sort: [1e12, 1e12 + 1e10]
+ * on one thread, 1.96 -> 1.86 s (medians of 3 alternating runs), pi(1e10)
+ * the same within the noise. */
+static void sort_by_wheel(mlist *l) {
+    size_t at[49] = {0}; /* at[j + 1]: the primes at index j; then at[j]: where they go */
+    mprime *v = l->v, *w = l->w;
+    for (size_t k = 0; k < l->n; k++)
+        at[(v[k].a_j >> 16) + 1]++;
+    for (int j = 1; j < 49; j++)
+        at[j] += at[j - 1];
+    for (size_t k = 0; k < l->n; k++)
+        w[at[v[k].a_j >> 16]++] = v[k];
+    l->v = w;
+    l->w = v;
+}
+
 static void cross_medium(mlist *l, uint8_t *seg, size_t len) {
     cross210_1(seg, len, l[0].v, l[0].n);
     cross210_7(seg, len, l[1].v, l[1].n);
@@ -331,6 +351,8 @@ static void cross_medium(mlist *l, uint8_t *seg, size_t len) {
     cross210_19(seg, len, l[5].v, l[5].n);
     cross210_23(seg, len, l[6].v, l[6].n);
     cross210_29(seg, len, l[7].v, l[7].n);
+    for (int r = 0; r < 8; r++)
+        sort_by_wheel(&l[r]);
 }
 
 #define DEFINE_CROSS(R)                                                                            \
@@ -488,6 +510,10 @@ static int mlist_push(mlist *l, uint32_t a_j, uint64_t pos) {
         if (v == NULL)
             return PK_ENOMEM;
         l->v = v;
+        mprime *w = realloc(l->w, cap * sizeof *w);
+        if (w == NULL)
+            return PK_ENOMEM;
+        l->w = w;
         l->cap = cap;
     }
     l->v[l->n++] = (mprime){a_j, (uint32_t)pos};
@@ -713,6 +739,7 @@ void pk__sieve_free(pk__sieve *s) {
     for (int r = 0; r < 8; r++) {
         free(s->small[r].v);
         free(s->medium[r].v);
+        free(s->medium[r].w);
     }
     free(s->tail);
     while (s->arenas != NULL) {
