@@ -351,7 +351,7 @@ INSTANTIATE_TEST_SUITE_P(Pools, SieveTopTest,
                                          ),
                          PoolName);
 
-// High up (square roots from 10^8), workers take blocks of chunks and carry the
+// High up (square roots from 10^6), workers take blocks of chunks and carry the
 // sieving primes' state from one to the next. Checked on two pools: the top
 // costs a set-up of seconds per worker.
 class SieveHighTest : public SieveTest {

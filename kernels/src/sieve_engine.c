@@ -1,10 +1,12 @@
 /* The segmented sieve engine: sieves one chunk of the mod-30 wheel, segment by
  * segment, on the calling thread. Three kinds of sieving primes, as in the best
  * sieves: small ones cross off an L1-sized block at a time with a loop that does
- * eight multiples per turn of the wheel; medium ones cross off a whole segment;
- * big ones (a few hits per segment at most) wait in a bucket per segment and
- * only touch the segments they hit. Sieving primes are produced by a second
- * engine, segment by segment, so none is ever held as a full list.
+ * eight multiples per turn of the wheel of 30; medium ones cross off a whole
+ * segment, 48 multiples per turn of the wheel of 210 (the multiples of 7 are
+ * pre-sieved); big ones (a few hits per segment at most) wait in a bucket per
+ * segment, stepping on the wheel of 210 too, and only touch the segments they
+ * hit. Sieving primes are produced by a second engine, segment by segment, so
+ * none is ever held as a full list.
  *
  * Placing every sieving prime (its first multiple in the chunk) is the set-up,
  * and near 2^64 it costs as much as sieving a billion numbers. So the state
@@ -35,10 +37,10 @@
 #endif
 
 /* Small primes (below SMALL_LIMIT) make at least four turns of the wheel (eight
- * multiples each) in an L1 block; a turn of a big prime (from BIG_LIMIT) spans
- * a whole segment of the largest size or more, so it hits a segment at most
- * eight times, and is cheaper in the buckets than visited in every segment by
- * the medium loop. The limits were tuned on pi(10^10), on [10^12, 10^12 + 2
+ * multiples each) in an L1 block; a big prime (from BIG_LIMIT) hits a segment
+ * of the largest size a few times at most, and is cheaper in the buckets than
+ * visited in every segment by the medium loop (2^21 and 2^22, with the wheel
+ * of 210 and sorted medium lists, were the same within the noise). The limits were tuned on pi(10^10), on [10^12, 10^12 + 2
  * 10^9], on [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]; with
  * 1 MiB segments, BIG_LIMIT 2^20 against 2^21 took [10^18, 10^18 + 4 10^9]
  * from 4.1-4.4 s to 3.2-3.4 s on one thread (primesieve: 3.6-3.8 s), the same
