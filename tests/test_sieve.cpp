@@ -452,14 +452,17 @@ std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64
 }
 
 TEST(SieveEngine, SegmentsGrowWithTheSievingPrimes) {
-    // As many bytes as the largest sieving prime, between 2^18 and 2^20.
+    // As many bytes as the largest sieving prime, between 2^18 and 2^20; 2^19
+    // from a square root above 2^22, where the big primes are most of the work.
     EXPECT_EQ(pk__sieve_segment_log(0), 18u);
     EXPECT_EQ(pk__sieve_segment_log(10000000000ull), 18u);          // sqrt 1e5
     EXPECT_EQ(pk__sieve_segment_log(68720001024ull), 18u);          // sqrt 2^18
     EXPECT_EQ(pk__sieve_segment_log(68720001025ull), 19u);          // sqrt 2^18 + 1
     EXPECT_EQ(pk__sieve_segment_log(100000000000ull), 19u);         // sqrt 3.2e5
     EXPECT_EQ(pk__sieve_segment_log(1000000000000ull), 20u);        // sqrt 1e6
-    EXPECT_EQ(pk__sieve_segment_log(18446744073709551615ull), 20u); // near 2^64
+    EXPECT_EQ(pk__sieve_segment_log(17592186044416ull), 20u);       // sqrt 2^22
+    EXPECT_EQ(pk__sieve_segment_log(17592194433025ull), 19u);       // sqrt 2^22 + 1
+    EXPECT_EQ(pk__sieve_segment_log(18446744073709551615ull), 19u); // near 2^64
     EXPECT_LE(1u << pk__sieve_segment_log(~0ull), static_cast<unsigned>(PK__SIEVE_SEGMENT_MAX));
 }
 
@@ -468,10 +471,12 @@ TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
     struct Case {
         uint64_t lo, hi, chunk; // chunk in wheel bytes
     } cases[] = {
-        {0, 300000000, 1u << 18},                           // sieving primes added on the way
-        {100000000000000ull, 100000200000000ull, 1u << 20}, // the ring goes round
-        {1000000000000000000ull + 7, 1000000000030000000ull, 1u << 20},
-        {kTop - 12000000, kTop, 1u << 20}, // every prime below 2^32 sieves
+        {0, 300000000, 1u << 18}, // sieving primes added on the way
+        // the ring goes round, with segments of 1 MiB and of 512 KiB
+        {1000000000000ull, 1000200000000ull, 1u << 20},
+        {17592196044416ull, 17592346044416ull, 1u << 19},
+        {1000000000000000000ull + 7, 1000000000030000000ull, 1u << 19},
+        {kTop - 12000000, kTop, 1u << 19}, // every prime below 2^32 sieves
     };
     for (const Case &c : cases) {
         ASSERT_EQ(c.chunk, 1u << pk__sieve_segment_log(c.hi)) << "a chunk of one segment";

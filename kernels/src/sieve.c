@@ -53,8 +53,8 @@ typedef struct sieve_plan {
     int64_t first; /* the window's first chunk, for the pool callbacks */
 } sieve_plan;
 
-static uint64_t chunk_size(uint64_t nbytes, uint64_t hi, uint64_t sq, uint64_t cap) {
-    uint64_t cb = sq / 30 * 16;
+static uint64_t chunk_size(uint64_t nbytes, uint64_t hi, uint64_t sq, uint64_t cap, int carry) {
+    uint64_t cb = carry ? 0 : sq / 30 * 16;
     if (cb < MIN_CHUNK)
         cb = MIN_CHUNK;
     if (nbytes / TARGET_CHUNKS > cb)
@@ -71,9 +71,9 @@ static sieve_plan make_plan(uint64_t lo, uint64_t hi, uint64_t cap) {
     sieve_plan p = {.lo = lo, .hi = hi, .blo = lo / 30};
     uint64_t sq = pk__isqrt(hi);
     p.nbytes = hi / 30 - p.blo + 1;
-    p.chunk = chunk_size(p.nbytes, hi, sq, cap);
-    p.nchunks = (int64_t)((p.nbytes - 1) / p.chunk + 1);
     p.schedule = (double)sq >= CARRY_SQRT ? PK_STATIC : PK_DYNAMIC;
+    p.chunk = chunk_size(p.nbytes, hi, sq, cap, p.schedule == PK_STATIC);
+    p.nchunks = (int64_t)((p.nbytes - 1) / p.chunk + 1);
     return p;
 }
 

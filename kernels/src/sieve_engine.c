@@ -48,6 +48,7 @@
 enum {
     SEG_LOG_MIN = 18,
     SEG_LOG_MAX = 20,
+    BIG_SQRT = 1 << 22,
     L1_BLOCK_MIN = 1 << 14,
     L1_BLOCK_DEFAULT = 1 << 15,
     L1_BLOCK_MAX = 1 << 16,
@@ -756,6 +757,8 @@ void pk__sieve_free(pk__sieve *s) {
 
 unsigned pk__sieve_segment_log(uint64_t hi) {
     uint64_t sq = pk__isqrt(hi);
+    if (sq > BIG_SQRT)
+        return SEG_LOG_MAX - 1;
     unsigned log = SEG_LOG_MIN;
     while (log < SEG_LOG_MAX && ((uint64_t)1 << log) < sq)
         log++;

@@ -24,10 +24,15 @@ enum { PK__SIEVE_SEGMENT_MAX = 1 << 20, PK__SIEVE_MAX_CHUNK = 1 << 28 };
 /* log2 of the bytes per segment for an interval ending at hi, from 18 to 20:
  * the segment grows with the largest sieving prime, sqrt(hi), up to as many
  * bytes as it (each byte is 30 numbers, so a prime p crosses off eight
- * multiples every p bytes). Then every medium prime makes at least a whole
- * turn of the wheel in a segment, instead of a few single steps, each with its
- * state loaded, stored and a branch missed. A function of hi only: chunks are
- * whole segments, and their numbering must not depend on the pool. */
+ * multiples every p bytes). Then more medium primes make whole turns of the
+ * wheel in a segment, instead of a few single steps, each with its state
+ * loaded and stored and a branch missed. From a square root of 2^22 up, where
+ * the big primes' scattered hits are most of the work, it is 19 again: they
+ * hit a 512 KiB segment in the L2 cache more often than a 1 MiB one
+ * ([1e16, 1e16 + 3e9] one thread 1.39 -> 1.31 s, [1e18, 1e18 + 1e10] two
+ * threads 3.94 -> 3.63 s; [1e12, 1e12 + 1e10] two threads 0.98 -> 1.01 s, so
+ * 1 MiB stays below). A function of hi only: chunks are whole segments, and
+ * their numbering must not depend on the pool. */
 unsigned pk__sieve_segment_log(uint64_t hi);
 
 typedef struct pk__sieve pk__sieve;
