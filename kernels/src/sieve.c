@@ -15,11 +15,14 @@
 /* Chunk sizes in wheel bytes (30 numbers each). A chunk that a worker does not
  * take right after the one before it pays a set-up (placing every sieving prime
  * up to the square root) that takes about the time of sieving a few square
- * roots' worth of numbers, so a chunk spans at least 16 of them (64 left
- * [1e12, 1e12 + 1e8] in two chunks of 3 and 0.3 MiB: no gain from a second
- * thread); at least MIN_CHUNK, so that small intervals are one or a few
- * chunks; about
- * TARGET_CHUNKS chunks when the interval is large, for balance; at most
+ * roots' worth of numbers, so where workers claim chunks one at a time a chunk
+ * spans at least 16 of them (64 left [1e12, 1e12 + 1e8] in two chunks of 3
+ * and 0.3 MiB: no gain from a second thread); where they take blocks and
+ * carry their state (CARRY_SQRT) they pay it once per block, and the chunks
+ * are as small as below (a square-root minimum made [1e17, 1e17 + 1e9] a
+ * single chunk for one thread). At least MIN_CHUNK, so that small intervals
+ * are one or a few chunks; about TARGET_CHUNKS chunks when the interval is
+ * large, for balance; at most
  * COUNT_CHUNK (10^9 numbers) when counting and LIST_CHUNK when listing, whose
  * bitmaps travel to rank 0. A chunk is a whole number of segments unless it is
  * the whole interval, so that the next chunk can carry on from its state.
