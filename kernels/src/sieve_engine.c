@@ -40,11 +40,11 @@
  * multiples each) in an L1 block; a big prime (from BIG_LIMIT) hits a segment
  * of the largest size a few times at most, and is cheaper in the buckets than
  * visited in every segment by the medium loop (2^21 and 2^22, with the wheel
- * of 210 and sorted medium lists, were the same within the noise). The limits were tuned on pi(10^10), on [10^12, 10^12 + 2
- * 10^9], on [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9]; with
- * 1 MiB segments, BIG_LIMIT 2^20 against 2^21 took [10^18, 10^18 + 4 10^9]
- * from 4.1-4.4 s to 3.2-3.4 s on one thread (primesieve: 3.6-3.8 s), the same
- * within the noise at 10^12, 10^14 and 10^16. */
+ * of 210 and sorted medium lists, were the same within the noise). The limits were tuned on
+ * pi(10^10), on [10^12, 10^12 + 2 10^9], on [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9];
+ * with 1 MiB segments, BIG_LIMIT 2^20 against 2^21 took [10^18, 10^18 + 4 10^9] from 4.1-4.4 s
+ * to 3.2-3.4 s on one thread (primesieve: 3.6-3.8 s), the same within the noise at 10^12, 10^14 and
+ * 10^16. */
 enum {
     SEG_LOG_MIN = 18,
     SEG_LOG_MAX = 20,
@@ -60,35 +60,25 @@ enum {
 };
 _Static_assert(1 << SEG_LOG_MAX == PK__SIEVE_SEGMENT_MAX, "segment size and its log agree");
 
-/* A small sieving prime p = 30 a + r (r given by the list it is in):
- * pos_j = (offset of its next multiple from the segment or block start) << 3 |
- * wheel index of the multiplier of that multiple. */
+/* A small or medium sieving prime p = 30 a + r (r given by the list it is in).
+ * Small (below 2^13, on the wheel of 30): a, and pos = (offset of its next
+ * multiple from the block start) << 3 | wheel index of the multiplier of that
+ * multiple. Medium (below 2^20, so a < 2^16, on the wheel of 210): a | (index
+ * of the multiplier in wheel210) << 16, and pos = the offset, with all 32 bits:
+ * the generator's single chunk starts each prime at its square, up to 2^27
+ * bytes in. */
 typedef struct sprime {
     uint32_t a;
-    uint32_t pos_j;
+    uint32_t pos;
 } sprime;
 
-/* A medium sieving prime (below 2^20, so a < 2^16): a_j = a | (index of the
- * multiplier in wheel210) << 16, pos = the offset of its next multiple. The
- * offset gets all 32 bits: the generator's single chunk starts each prime at
- * its square, up to 2^27 bytes in. */
-typedef struct mprime {
-    uint32_t a_j;
-    uint32_t pos;
-} mprime;
-
+/* v[0 .. n): the primes; a medium list keeps them in the order the next
+ * segment crosses them off, by the wheel index of their next multiple (see
+ * sort_by_wheel), and has w: as many slots, where the sort puts them. */
 typedef struct plist {
-    sprime *v;
+    sprime *v, *w;
     size_t n, cap;
 } plist;
-
-/* v[0 .. n): the primes in the order the next segment crosses them off, by
- * the wheel index of their next multiple (see sort_by_wheel); w: as many
- * slots, where the sort puts them. */
-typedef struct mlist {
-    mprime *v, *w;
-    size_t n, cap;
-} mlist;
 
 /* A big sieving prime waiting for its segment: x = offset << 9 | 48 r index + j,
  * j the index of its multiplier in wheel210 (below). */
@@ -129,7 +119,7 @@ struct pk__sieve {
     size_t seg_room;  /* 2^(the largest seg_log so far) */
     unsigned seg_log; /* the state's segments have 2^seg_log bytes (pk__sieve_segment_log) */
     plist small[8];   /* one list per residue of p mod 30 */
-    mlist medium[8];
+    plist medium[8];
     /* tail[t & (ring - 1)]: the bucket of the big primes whose next hit is in
      * segment t, segments counted from byte `anchor`; the ring is longer than
      * a chunk and a prime's step together, so the live entries never reach
@@ -281,16 +271,10 @@ static const uint8_t next_residue[30] = {0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 
 
 /* The same for medium primes on the wheel of 210, whose turn of 48 multiples
  * spans 7 p bytes: a single step per multiple up to the end of a turn, then
- * whole turns at constant offsets. pos_j = offset << 6 | index in wheel210. */
+ * whole turns at constant offsets (the state: see sprime). */
 #define STEP210(R, J, S, SN)                                                                       \
     FALLTHROUGH;                                                                                   \
-    case J:                                                                                        \
-        if (i >= len) {                                                                            \
-            j = J;                                                                                 \
-            break;                                                                                 \
-        }                                                                                          \
-        seg[i] &= CLR(R, S);                                                                       \
-        i += a * ((SN) - (S)) + (size_t)(OFF(R, SN) - OFF(R, S));
+    STEP(R, J, S, SN);
 #define TURN210(R, J, S, SN) c[a * ((S)-1) + OFF(R, S)] &= CLR(R, S);
 
 #define CROSS210(R)                                                                                \
@@ -306,13 +290,13 @@ static const uint8_t next_residue[30] = {0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 
     }
 
 #define DEFINE_CROSS210(R)                                                                         \
-    static void cross210_##R(uint8_t *restrict seg, size_t len, mprime *restrict v, size_t n) {    \
+    static void cross210_##R(uint8_t *restrict seg, size_t len, sprime *restrict v, size_t n) {    \
         for (size_t k = 0; k < n; k++) {                                                           \
-            size_t a = v[k].a_j & 0xffff;                                                          \
+            size_t a = v[k].a & 0xffff;                                                            \
             size_t i = v[k].pos;                                                                   \
-            unsigned j = v[k].a_j >> 16;                                                           \
+            unsigned j = v[k].a >> 16;                                                             \
             CROSS210(R)                                                                            \
-            v[k] = (mprime){(uint32_t)(a | j << 16), (uint32_t)(i - len)};                         \
+            v[k] = (sprime){(uint32_t)(a | j << 16), (uint32_t)(i - len)};                         \
         }                                                                                          \
     }
 
@@ -332,40 +316,27 @@ DEFINE_CROSS210(29)
  * an unpredicted jump for each cost more than the sort: [1e12, 1e12 + 1e10]
  * on one thread, 1.96 -> 1.86 s (medians of 3 alternating runs), pi(1e10)
  * the same within the noise. */
-static void sort_by_wheel(mlist *l) {
+static void sort_by_wheel(plist *l) {
     size_t at[49] = {0}; /* at[j + 1]: the primes at index j; then at[j]: where they go */
-    mprime *v = l->v, *w = l->w;
+    sprime *v = l->v, *w = l->w;
     for (size_t k = 0; k < l->n; k++)
-        at[(v[k].a_j >> 16) + 1]++;
+        at[(v[k].a >> 16) + 1]++;
     for (int j = 1; j < 49; j++)
         at[j] += at[j - 1];
     for (size_t k = 0; k < l->n; k++)
-        w[at[v[k].a_j >> 16]++] = v[k];
+        w[at[v[k].a >> 16]++] = v[k];
     l->v = w;
     l->w = v;
-}
-
-static void cross_medium(mlist *l, uint8_t *seg, size_t len) {
-    cross210_1(seg, len, l[0].v, l[0].n);
-    cross210_7(seg, len, l[1].v, l[1].n);
-    cross210_11(seg, len, l[2].v, l[2].n);
-    cross210_13(seg, len, l[3].v, l[3].n);
-    cross210_17(seg, len, l[4].v, l[4].n);
-    cross210_19(seg, len, l[5].v, l[5].n);
-    cross210_23(seg, len, l[6].v, l[6].n);
-    cross210_29(seg, len, l[7].v, l[7].n);
-    for (int r = 0; r < 8; r++)
-        sort_by_wheel(&l[r]);
 }
 
 #define DEFINE_CROSS(R)                                                                            \
     static void cross_##R(uint8_t *restrict seg, size_t len, sprime *restrict v, size_t n) {       \
         for (size_t k = 0; k < n; k++) {                                                           \
             size_t a = v[k].a;                                                                     \
-            size_t i = v[k].pos_j >> 3;                                                            \
-            unsigned j = v[k].pos_j & 7;                                                           \
+            size_t i = v[k].pos >> 3;                                                              \
+            unsigned j = v[k].pos & 7;                                                             \
             CROSS(R)                                                                               \
-            v[k].pos_j = (uint32_t)((i - len) << 3 | j);                                           \
+            v[k].pos = (uint32_t)((i - len) << 3 | j);                                             \
         }                                                                                          \
     }
 
@@ -378,15 +349,16 @@ DEFINE_CROSS(19)
 DEFINE_CROSS(23)
 DEFINE_CROSS(29)
 
-static void cross_lists(plist *l, uint8_t *seg, size_t len) {
-    cross_1(seg, len, l[0].v, l[0].n);
-    cross_7(seg, len, l[1].v, l[1].n);
-    cross_11(seg, len, l[2].v, l[2].n);
-    cross_13(seg, len, l[3].v, l[3].n);
-    cross_17(seg, len, l[4].v, l[4].n);
-    cross_19(seg, len, l[5].v, l[5].n);
-    cross_23(seg, len, l[6].v, l[6].n);
-    cross_29(seg, len, l[7].v, l[7].n);
+/* The crossing loops of the eight lists (one per residue of p mod 30). */
+typedef void cross_fn(uint8_t *restrict seg, size_t len, sprime *restrict v, size_t n);
+static cross_fn *const cross_small[8] = {cross_1,  cross_7,  cross_11, cross_13,
+                                         cross_17, cross_19, cross_23, cross_29};
+static cross_fn *const cross_medium[8] = {cross210_1,  cross210_7,  cross210_11, cross210_13,
+                                          cross210_17, cross210_19, cross210_23, cross210_29};
+
+static void cross_lists(plist *l, cross_fn *const *cross, uint8_t *seg, size_t len) {
+    for (int r = 0; r < 8; r++)
+        cross[r](seg, len, l[r].v, l[r].n);
 }
 
 /* ---- big primes: buckets ------------------------------------------------------ */
@@ -493,33 +465,23 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
 
 /* ---- sieving primes: placement ------------------------------------------------ */
 
-static int plist_push(plist *l, uint32_t a, uint64_t pos_j) {
+/* Appends a prime to the list; a medium one (sorted) gets a sorting slot too. */
+static int plist_push(plist *l, uint32_t a, uint64_t pos, int sorted) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         sprime *v = realloc(l->v, cap * sizeof *v);
         if (v == NULL)
             return PK_ENOMEM;
         l->v = v;
+        if (sorted) {
+            sprime *w = realloc(l->w, cap * sizeof *w);
+            if (w == NULL)
+                return PK_ENOMEM;
+            l->w = w;
+        }
         l->cap = cap;
     }
-    l->v[l->n++] = (sprime){a, (uint32_t)pos_j};
-    return 0;
-}
-
-static int mlist_push(mlist *l, uint32_t a_j, uint64_t pos) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        mprime *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return PK_ENOMEM;
-        l->v = v;
-        mprime *w = realloc(l->w, cap * sizeof *w);
-        if (w == NULL)
-            return PK_ENOMEM;
-        l->w = w;
-        l->cap = cap;
-    }
-    l->v[l->n++] = (mprime){a_j, (uint32_t)pos};
+    l->v[l->n++] = (sprime){a, (uint32_t)pos};
     return 0;
 }
 
@@ -574,7 +536,7 @@ static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
             (uint64_t)p * b + (uint64_t)(p / 30) * pk__wheel[j] + (p % 30) * pk__wheel[j] / 30;
         if (byte - s->anchor >= s->end)
             return 0;
-        return plist_push(&s->small[r], p / 30, (byte - s->b0) << 3 | j);
+        return plist_push(&s->small[r], p / 30, (byte - s->b0) << 3 | j, 0);
     }
     unsigned j = next210[q % 210];
     uint64_t byte = 7 * (uint64_t)p * (q / 210) + (uint64_t)p * wheel210[j] / 30;
@@ -582,7 +544,7 @@ static int place(pk__sieve *s, uint32_t p, uint64_t q0) {
     if (rel >= s->end)
         return 0;
     if (p < BIG_LIMIT)
-        return mlist_push(&s->medium[r], p / 30 | j << 16, byte - s->b0);
+        return plist_push(&s->medium[r], p / 30 | j << 16, byte - s->b0, 1);
     uint64_t in_seg = ((uint64_t)1 << s->seg_log) - 1;
     return bucket_push(s, (size_t)((rel >> s->seg_log) & (s->ring - 1)), p / 30,
                        (uint32_t)((rel & in_seg) << 9 | (48 * r + j)));
@@ -837,11 +799,13 @@ static int sieve_segment(pk__sieve *s, uint8_t *seg, uint64_t byte, size_t len, 
     for (size_t b = 0; b < len; b += block) {
         size_t n = len - b < block ? len - b : block;
         pk__sieve_presieve(seg + b, byte + b, n);
-        cross_lists(s->small, seg + b, n);
+        cross_lists(s->small, cross_small, seg + b, n);
     }
     if (byte < 6)
         pk__sieve_fix_start(seg, byte, len, !s->generator);
-    cross_medium(s->medium, seg, len);
+    cross_lists(s->medium, cross_medium, seg, len);
+    for (int r = 0; r < 8; r++)
+        sort_by_wheel(&s->medium[r]);
     return cross_big(s, seg, len, k);
 }
 
