@@ -59,6 +59,7 @@ enum {
     ARENA = 1 << 21,
 };
 _Static_assert(1 << SEG_LOG_MAX == PK__SIEVE_SEGMENT_MAX, "segment size and its log agree");
+_Static_assert(BIG_LIMIT / 30 < 1 << 16, "a medium prime's a and wheel index share a word");
 
 /* A small or medium sieving prime p = 30 a + r (r given by the list it is in).
  * Small (below 2^13, on the wheel of 30): a, and pos = (offset of its next
@@ -310,7 +311,7 @@ DEFINE_CROSS210(23)
 DEFINE_CROSS210(29)
 
 /* Orders a list by the wheel index its primes start the next segment at
- * (stable: by p within an index), so that the jump into the crossing loop
+ * (a stable counting sort), so that the jump into the crossing loop
  * goes to the same place for a run of primes and is predicted. A prime whose
  * turn is longer than the segment crosses off only a few multiples there, and
  * an unpredicted jump for each cost more than the sort: [1e12, 1e12 + 1e10]
