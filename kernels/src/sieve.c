@@ -22,11 +22,10 @@
  * are as small as below (a square-root minimum made [1e17, 1e17 + 1e9] a
  * single chunk for one thread). At least MIN_CHUNK, so that small intervals
  * are one or a few chunks; about TARGET_CHUNKS chunks when the interval is
- * large, for balance; at most
- * COUNT_CHUNK (10^9 numbers) when counting and LIST_CHUNK when listing, whose
- * bitmaps travel to rank 0. A chunk is a whole number of segments unless it is
- * the whole interval, so that the next chunk can carry on from its state.
- * WINDOW bounds the chunks of one pool call. */
+ * large, for balance; at most COUNT_CHUNK (10^9 numbers) when counting and
+ * LIST_CHUNK when listing, whose bitmaps travel to rank 0. A chunk is a whole
+ * number of segments unless it is the whole interval, so that the next chunk
+ * can carry on from its state. WINDOW bounds the chunks of one pool call. */
 enum {
     MIN_CHUNK = 1 << 19,
     COUNT_CHUNK = 1 << 25,

@@ -36,19 +36,21 @@
     } while (0)
 #endif
 
-/* Small primes (below SMALL_LIMIT) make at least four turns of the wheel (eight
- * multiples each) in an L1 block; a big prime (from BIG_LIMIT) hits a segment
- * of the largest size a few times at most, and is cheaper in the buckets than
- * visited in every segment by the medium loop (2^21 and 2^22, with the wheel
- * of 210 and sorted medium lists, were the same within the noise). The limits were tuned on
- * pi(10^10), on [10^12, 10^12 + 2 10^9], on [10^14, 10^14 + 3 10^9] and on [10^18, 10^18 + 2 10^9];
- * with 1 MiB segments, BIG_LIMIT 2^20 against 2^21 took [10^18, 10^18 + 4 10^9] from 4.1-4.4 s
- * to 3.2-3.4 s on one thread (primesieve: 3.6-3.8 s), the same within the noise at 10^12, 10^14 and
- * 10^16. */
+/* Small primes (below SMALL_LIMIT) make at least four turns of the wheel
+ * (eight multiples each) in an L1 block; a big prime (from BIG_LIMIT) hits a
+ * segment of the largest size a few times at most, and is cheaper in the
+ * buckets than visited in every segment by the medium loop. The limits were
+ * tuned on pi(10^10), on [10^12, 10^12 + 2 10^9], on [10^14, 10^14 + 3 10^9]
+ * and on [10^18, 10^18 + 2 10^9]; with 1 MiB segments, BIG_LIMIT 2^20 against
+ * 2^21 took [10^18, 10^18 + 4 10^9] from 4.1-4.4 s to 3.2-3.4 s on one thread
+ * (primesieve: 3.6-3.8 s), the same within the noise at 10^12, 10^14 and
+ * 10^16. With the wheel of 210 and sorted medium lists, 2^21 and 2^22 were
+ * the same within the noise. Segments shrink back to 2^19 bytes from a square
+ * root above SEG_SHRINK_SQRT (pk__sieve_segment_log). */
 enum {
     SEG_LOG_MIN = 18,
     SEG_LOG_MAX = 20,
-    BIG_SQRT = 1 << 22,
+    SEG_SHRINK_SQRT = 1 << 22,
     L1_BLOCK_MIN = 1 << 14,
     L1_BLOCK_DEFAULT = 1 << 15,
     L1_BLOCK_MAX = 1 << 16,
@@ -720,7 +722,7 @@ void pk__sieve_free(pk__sieve *s) {
 
 unsigned pk__sieve_segment_log(uint64_t hi) {
     uint64_t sq = pk__isqrt(hi);
-    if (sq > BIG_SQRT)
+    if (sq > SEG_SHRINK_SQRT)
         return SEG_LOG_MAX - 1;
     unsigned log = SEG_LOG_MIN;
     while (log < SEG_LOG_MAX && ((uint64_t)1 << log) < sq)
