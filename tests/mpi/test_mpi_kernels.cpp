@@ -99,6 +99,49 @@ TEST(MpiKernels, SievePrimesArriveInOrderOnRankZero) {
     }
 }
 
+// From 10^12 up each worker takes a block of chunks and carries its sieving
+// primes from one chunk to the next (sieve.c, CARRY_SQRT; on ranks a rank's
+// block runs in parts). The counts are primesieve's, the listing comes to rank
+// 0 in order, whatever the ranks and threads.
+TEST(MpiKernels, SieveHighUpWhereWorkersTakeBlocks) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    uint64_t count = 0;
+    ASSERT_EQ(pk_sieve_count(ctx.get(), 1000000000000ull, 1000300000000ull, &count), 0)
+        << ErrorText(ctx.get());
+    EXPECT_EQ(count, 10858588u) << "[1e12, 1e12 + 3e8], 1 MiB segments";
+    ASSERT_EQ(pk_sieve_count(ctx.get(), 100000000000000ull, 100000100000000ull, &count), 0)
+        << ErrorText(ctx.get());
+    EXPECT_EQ(count, 3102679u) << "[1e14, 1e14 + 1e8], 512 KiB segments";
+    struct Seen {
+        uint64_t count = 0, first = 0, last = 0;
+        int64_t disorder = 0;
+    } seen;
+    auto emit = [](void *arg, const uint64_t *p, size_t n) {
+        auto *s = static_cast<Seen *>(arg);
+        for (size_t i = 0; i < n; i++) {
+            if (s->count + i == 0)
+                s->first = p[i];
+            s->disorder += p[i] <= s->last;
+            s->last = p[i];
+        }
+        s->count += n;
+        return 0;
+    };
+    ASSERT_EQ(pk_sieve_primes(ctx.get(), 1000000000000ull, 1000030000000ull, emit, &seen, &count),
+              0)
+        << ErrorText(ctx.get());
+    EXPECT_EQ(count, 1085227u);
+    if (WorldRank() == 0) {
+        EXPECT_EQ(seen.count, 1085227u);
+        EXPECT_EQ(seen.disorder, 0);
+        EXPECT_EQ(seen.first, 1000000000039u);
+        EXPECT_EQ(seen.last, 1000029999949u);
+    } else {
+        EXPECT_EQ(seen.count, 0u) << "only rank 0 gets the primes";
+    }
+}
+
 TEST(MpiKernels, ProdconsMovesEveryItemOnce) {
     if (WorldSize() < 2)
         return ExpectTwoRolesRefusedOnOneRank();
