@@ -70,33 +70,45 @@ TEST(MpiKernels, SieveCountsPrimes) {
     EXPECT_EQ(count, 148933u - 78498u);
 }
 
-TEST(MpiKernels, SievePrimesArriveInOrderOnRankZero) {
-    MpiCtx ctx = WorldCtx();
-    ASSERT_NE(ctx, nullptr);
-    struct Seen {
-        uint64_t count = 0, last = 0;
-        int64_t disorder = 0;
-    } seen;
-    auto emit = [](void *arg, const uint64_t *p, size_t n) {
-        auto *s = static_cast<Seen *>(arg);
+// What pk_sieve_primes gave this rank: how many, the first and the last, and
+// how many came out of order.
+struct SeenPrimes {
+    uint64_t count = 0, first = 0, last = 0;
+    int64_t disorder = 0;
+    static int Emit(void *arg, const uint64_t *p, size_t n) {
+        auto *s = static_cast<SeenPrimes *>(arg);
         for (size_t i = 0; i < n; i++) {
+            if (s->count + i == 0)
+                s->first = p[i];
             s->disorder += p[i] <= s->last;
             s->last = p[i];
         }
         s->count += n;
         return 0;
-    };
+    }
+};
+
+// Lists [lo, hi]: every rank gets the count, rank 0 alone the primes, in order.
+static void ExpectListedOnRankZero(pk_ctx *ctx, uint64_t lo, uint64_t hi, uint64_t want,
+                                   uint64_t first, uint64_t last) {
+    SeenPrimes seen;
     uint64_t count = 0;
-    ASSERT_EQ(pk_sieve_primes(ctx.get(), 0, 3000000, emit, &seen, &count), 0)
-        << ErrorText(ctx.get());
-    EXPECT_EQ(count, 216816u);
+    ASSERT_EQ(pk_sieve_primes(ctx, lo, hi, SeenPrimes::Emit, &seen, &count), 0) << ErrorText(ctx);
+    EXPECT_EQ(count, want);
     if (WorldRank() == 0) {
-        EXPECT_EQ(seen.count, 216816u);
+        EXPECT_EQ(seen.count, want);
         EXPECT_EQ(seen.disorder, 0);
-        EXPECT_EQ(seen.last, 2999999u);
+        EXPECT_EQ(seen.first, first);
+        EXPECT_EQ(seen.last, last);
     } else {
         EXPECT_EQ(seen.count, 0u) << "only rank 0 gets the primes";
     }
+}
+
+TEST(MpiKernels, SievePrimesArriveInOrderOnRankZero) {
+    MpiCtx ctx = WorldCtx();
+    ASSERT_NE(ctx, nullptr);
+    ExpectListedOnRankZero(ctx.get(), 0, 3000000, 216816u, 2u, 2999999u);
 }
 
 // From 10^12 up each worker takes a block of chunks and carries its sieving
@@ -113,33 +125,8 @@ TEST(MpiKernels, SieveHighUpWhereWorkersTakeBlocks) {
     ASSERT_EQ(pk_sieve_count(ctx.get(), 100000000000000ull, 100000100000000ull, &count), 0)
         << ErrorText(ctx.get());
     EXPECT_EQ(count, 3102679u) << "[1e14, 1e14 + 1e8], 512 KiB segments";
-    struct Seen {
-        uint64_t count = 0, first = 0, last = 0;
-        int64_t disorder = 0;
-    } seen;
-    auto emit = [](void *arg, const uint64_t *p, size_t n) {
-        auto *s = static_cast<Seen *>(arg);
-        for (size_t i = 0; i < n; i++) {
-            if (s->count + i == 0)
-                s->first = p[i];
-            s->disorder += p[i] <= s->last;
-            s->last = p[i];
-        }
-        s->count += n;
-        return 0;
-    };
-    ASSERT_EQ(pk_sieve_primes(ctx.get(), 1000000000000ull, 1000030000000ull, emit, &seen, &count),
-              0)
-        << ErrorText(ctx.get());
-    EXPECT_EQ(count, 1085227u);
-    if (WorldRank() == 0) {
-        EXPECT_EQ(seen.count, 1085227u);
-        EXPECT_EQ(seen.disorder, 0);
-        EXPECT_EQ(seen.first, 1000000000039u);
-        EXPECT_EQ(seen.last, 1000029999949u);
-    } else {
-        EXPECT_EQ(seen.count, 0u) << "only rank 0 gets the primes";
-    }
+    ExpectListedOnRankZero(ctx.get(), 1000000000000ull, 1000030000000ull, 1085227u, 1000000000039u,
+                           1000029999949u);
 }
 
 TEST(MpiKernels, ProdconsMovesEveryItemOnce) {
