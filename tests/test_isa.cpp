@@ -95,7 +95,6 @@ bool HasPresievedFactor(uint64_t n) {
 }
 
 TEST(Isa, PresieveMatchesTrialDivision) {
-    ASSERT_EQ(pk__sieve_tables_init(), 0);
     struct Case {
         uint64_t byte;
         size_t len;

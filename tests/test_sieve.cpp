@@ -467,7 +467,6 @@ TEST(SieveEngine, SegmentsGrowWithTheSievingPrimes) {
 }
 
 TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
-    ASSERT_EQ(pk__sieve_tables_init(), 0);
     struct Case {
         uint64_t lo, hi, chunk; // chunk in wheel bytes
     } cases[] = {
@@ -506,7 +505,6 @@ TEST(SieveEngine, KeptStateEndsWhereTheRunEnds) {
     // keep_to: the chunks that follow on this engine end there, so the state
     // drops every multiple past it, and a chunk past it starts afresh; the
     // primes are those of the plain run.
-    ASSERT_EQ(pk__sieve_tables_init(), 0);
     const uint64_t lo = 100000000000000ull, hi = lo + 200000000;
     unsigned seg_log = pk__sieve_segment_log(hi);
     const uint64_t seg = 1u << seg_log, b0 = lo / 30, bend = hi / 30 + 1;
@@ -525,7 +523,6 @@ TEST(SieveEngine, KeptStateEndsWhereTheRunEnds) {
 TEST(SieveEngine, OtherChunksStartAfresh) {
     // Not the successor, another interval, or after a chunk that is not whole
     // segments: a fresh set-up each time, and still the right primes.
-    ASSERT_EQ(pk__sieve_tables_init(), 0);
     std::unique_ptr<pk__sieve, EngineDeleter> s(pk__sieve_new(18)); // grows to the interval's
     ASSERT_TRUE(s);
     const uint64_t lo = 1000000000000000000ull, hi = lo + 200000000;

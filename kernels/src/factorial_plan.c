@@ -113,8 +113,6 @@ static int collect_primes(packer *pk, uint64_t n) {
         add_prime(pk, n, p);
     if (n < 7)
         return pk->failed ? PK_ENOMEM : 0;
-    if (pk__sieve_tables_init() != 0)
-        return PK_ENOMEM;
     pk__sieve *engine = pk__sieve_new(pk__sieve_segment_log(n));
     if (engine == NULL)
         return PK_ENOMEM;

@@ -188,8 +188,6 @@ static int check_args(pk_ctx *ctx, uint64_t lo, uint64_t hi, int has_out, const 
     if (lo > hi)
         return pk_ctx_fail(ctx, PK_EINVAL, "lo = %llu is above hi = %llu", (unsigned long long)lo,
                            (unsigned long long)hi);
-    if (pk__sieve_tables_init() != 0)
-        return pk_ctx_fail(ctx, PK_ENOMEM, "no memory for the sieve's tables");
     return 0;
 }
 

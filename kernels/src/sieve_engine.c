@@ -688,8 +688,6 @@ static int seg_room(pk__sieve *s, unsigned seg_log) {
 }
 
 pk__sieve *pk__sieve_new(unsigned seg_log) {
-    if (pk__sieve_tables_init() != 0)
-        return NULL;
     pk__sieve *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;

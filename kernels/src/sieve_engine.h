@@ -59,10 +59,6 @@ typedef struct pk__sieve_job {
 /* The primes up to 173 are pre-sieved (copied from patterns); sieving starts at 179. */
 enum { PK__SIEVE_FIRST_PRIME = 179 };
 
-/* The one-time tables (pre-sieve patterns, primes below 2^16): thread-safe and
- * idempotent; -1 when out of memory. */
-int pk__sieve_tables_init(void);
-
 /* The primes in [PK__SIEVE_FIRST_PRIME, 2^16), increasing. */
 const uint32_t *pk__sieve_base_primes(size_t *n);
 
