@@ -452,9 +452,13 @@ std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64
 }
 
 TEST(SieveEngine, SegmentsGrowWithTheSievingPrimes) {
-    // As many bytes as the largest sieving prime, between 2^18 and 2^20; 2^19
+    // 2^15 while every sieving prime is small (a square root below 2^13); then
+    // as many bytes as the largest sieving prime, between 2^18 and 2^20; 2^19
     // from a square root above 2^22, where the big primes are most of the work.
-    EXPECT_EQ(pk__sieve_segment_log(0), 18u);
+    EXPECT_EQ(pk__sieve_segment_log(0), 15u);
+    EXPECT_EQ(pk__sieve_segment_log(10000000ull), 15u);             // sqrt 3162
+    EXPECT_EQ(pk__sieve_segment_log(67108863ull), 15u);             // sqrt 8191.99
+    EXPECT_EQ(pk__sieve_segment_log(67108864ull), 18u);             // sqrt 2^13
     EXPECT_EQ(pk__sieve_segment_log(10000000000ull), 18u);          // sqrt 1e5
     EXPECT_EQ(pk__sieve_segment_log(68720001024ull), 18u);          // sqrt 2^18
     EXPECT_EQ(pk__sieve_segment_log(68720001025ull), 19u);          // sqrt 2^18 + 1
@@ -470,7 +474,8 @@ TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
     struct Case {
         uint64_t lo, hi, chunk; // chunk in wheel bytes
     } cases[] = {
-        {0, 300000000, 1u << 18}, // sieving primes added on the way
+        {0, 300000000, 1u << 18},   // sieving primes added on the way
+        {1000, 60000000, 1u << 15}, // segments of 32 KiB, small primes only
         // the ring goes round, with segments of 1 MiB and of 512 KiB
         {1000000000000ull, 1000200000000ull, 1u << 20},
         {17592196044416ull, 17592346044416ull, 1u << 19},
