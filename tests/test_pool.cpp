@@ -3,6 +3,8 @@
 // order, pk_tasks, pk_team, first-error-wins propagation with its origin, early
 // stop, worker set-up and tear-down, fault injection, argument errors and the
 // context accessors. Expected values come from direct loops in this file.
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -1734,5 +1736,76 @@ TEST(Backends, EnvironmentChoosesWhenNoNameIsGiven) {
         EXPECT_EQ(BackendOf("serial", &rc), "serial");
     }
 }
+
+#if PARKIT_WITH_OPENMP && defined(__linux__)
+// The threads backend binds its workers, not the caller, to CPUs of their own
+// when nothing else binds them (omp/src/omp_backend.c, "where the workers run").
+struct Masks {
+    std::mutex m;
+    std::map<int, cpu_set_t> of; // by worker id
+};
+
+static int RecordMask(void *arg, pk_worker *w) {
+    Masks *s = static_cast<Masks *>(arg);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return pk_fail(w, PK_EIO, "sched_getaffinity failed");
+    std::lock_guard<std::mutex> lock(s->m);
+    s->of[w->id] = set;
+    return 0;
+}
+
+static bool SameSet(const cpu_set_t &a, const cpu_set_t &b) {
+    return CPU_EQUAL(&a, &b) != 0;
+}
+
+TEST(OmpPlacement, WorkersGetACpuEachAndTheCallerKeepsItsSet) {
+    for (const char *v : {"OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY", "KMP_AFFINITY"})
+        if (std::getenv(v) != nullptr)
+            GTEST_SKIP() << v << " is set: the OpenMP runtime's binding applies";
+    cpu_set_t all;
+    ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+    const int ncpu = CPU_COUNT(&all);
+    if (ncpu < 2)
+        GTEST_SKIP() << "one CPU: nothing to place";
+    pk_ctx *ctx = nullptr;
+    ASSERT_EQ(pk_ctx_new(&ctx, "omp"), 0);
+    Masks s;
+    ASSERT_EQ(pk_team(ctx, 2, nullptr, RecordMask, &s), 0);
+    ASSERT_EQ(s.of.size(), 2u);
+    EXPECT_TRUE(SameSet(s.of[0], all)) << "the calling thread is never bound";
+    EXPECT_EQ(CPU_COUNT(&s.of[1]), 1) << "worker 1 runs on one CPU";
+    cpu_set_t inside;
+    CPU_AND(&inside, &s.of[1], &all);
+    EXPECT_EQ(CPU_COUNT(&inside), 1) << "a CPU of the process's set";
+    // A team larger than the CPUs is left to the scheduler: worker 1 is free again.
+    Masks big;
+    ASSERT_EQ(pk_team(ctx, ncpu + 1, nullptr, RecordMask, &big), 0);
+    ASSERT_EQ(big.of.size(), static_cast<size_t>(ncpu + 1));
+    for (auto &kv : big.of)
+        EXPECT_TRUE(SameSet(kv.second, all)) << "worker " << kv.first;
+    cpu_set_t after;
+    ASSERT_EQ(sched_getaffinity(0, sizeof after, &after), 0);
+    EXPECT_TRUE(SameSet(after, all));
+    pk_ctx_free(ctx);
+}
+
+TEST(OmpPlacement, NothingIsBoundWhenTheUserSetsABinding) {
+    ScopedEnv env("OMP_PLACES", "threads"); // read by parkit at each call
+    cpu_set_t all;
+    ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+    if (CPU_COUNT(&all) < 2)
+        GTEST_SKIP() << "one CPU: nothing to place";
+    pk_ctx *ctx = nullptr;
+    ASSERT_EQ(pk_ctx_new(&ctx, "omp"), 0);
+    Masks s;
+    ASSERT_EQ(pk_team(ctx, 2, nullptr, RecordMask, &s), 0);
+    ASSERT_EQ(s.of.size(), 2u);
+    for (auto &kv : s.of)
+        EXPECT_TRUE(SameSet(kv.second, all)) << "worker " << kv.first;
+    pk_ctx_free(ctx);
+}
+#endif
 
 } // namespace
