@@ -127,7 +127,7 @@ TEST_P(Factorial, ChunkBoundaries) {
 TEST_P(Factorial, PrimesPowersOfTwoAndLarger) {
     for (uint64_t n : {97, 997, 7919, 65521, 99991}) // primes
         ExpectMatchesGmp(n);
-    for (uint64_t n : {128, 1024, 1023, 1025, 8192, 65536}) // powers of two and neighbours
+    for (uint64_t n : {128, 1024, 1023, 1025, 8192, 65535, 65536}) // powers of two and neighbours
         ExpectMatchesGmp(n);
     for (uint64_t n : {12345, 54321, 100000})
         ExpectMatchesGmp(n);

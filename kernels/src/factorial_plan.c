@@ -10,6 +10,7 @@
 #include "parkit/factorial.h"
 #include "parkit/parkit.h"
 #include "sieve_engine.h"
+#include "sieve_groups.h"
 
 enum {
     CHUNK_MIN = 64,    /* limbs per leaf chunk at least: a chunk is worth a task */
@@ -113,6 +114,21 @@ static int collect_primes(packer *pk, uint64_t n) {
         add_prime(pk, n, p);
     if (n < 7)
         return pk->failed ? PK_ENOMEM : 0;
+    if (n < PK__BASE_LIMIT) {
+        /* Below 2^16 the primes are at hand: 7 .. 173 by trial division by the
+         * primes up to 13 (13^2 < 173 < 17^2), the rest from the sieve's table,
+         * without a segment to map in or pre-sieve patterns to read (a first
+         * 10^4! spent about 0.2 ms on those). */
+        for (uint64_t p = 7; p < PK__SIEVE_FIRST_PRIME && p <= n; p += 2)
+            if (p % 3 != 0 && p % 5 != 0 && (p == 7 || p % 7 != 0) && (p == 11 || p % 11 != 0) &&
+                (p == 13 || p % 13 != 0))
+                add_prime(pk, n, p);
+        size_t nb;
+        const uint32_t *base = pk__sieve_base_primes(&nb);
+        for (size_t i = 0; i < nb && base[i] <= n; i++)
+            add_prime(pk, n, base[i]);
+        return pk->failed ? PK_ENOMEM : 0;
+    }
     pk__sieve *engine = pk__sieve_new(pk__sieve_segment_log(n));
     if (engine == NULL)
         return PK_ENOMEM;
