@@ -1760,6 +1760,14 @@ static bool SameSet(const cpu_set_t &a, const cpu_set_t &b) {
     return CPU_EQUAL(&a, &b) != 0;
 }
 
+// The CPU set of each worker of a team of n on ctx, by worker id.
+static std::map<int, cpu_set_t> TeamMasks(pk_ctx *ctx, int n) {
+    Masks s;
+    EXPECT_EQ(pk_team(ctx, n, nullptr, RecordMask, &s), 0);
+    EXPECT_EQ(s.of.size(), static_cast<size_t>(n));
+    return s.of;
+}
+
 TEST(OmpPlacement, WorkersGetACpuEachAndTheCallerKeepsItsSet) {
     for (const char *v : {"OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY", "KMP_AFFINITY"})
         if (std::getenv(v) != nullptr)
@@ -1771,19 +1779,14 @@ TEST(OmpPlacement, WorkersGetACpuEachAndTheCallerKeepsItsSet) {
         GTEST_SKIP() << "one CPU: nothing to place";
     pk_ctx *ctx = nullptr;
     ASSERT_EQ(pk_ctx_new(&ctx, "omp"), 0);
-    Masks s;
-    ASSERT_EQ(pk_team(ctx, 2, nullptr, RecordMask, &s), 0);
-    ASSERT_EQ(s.of.size(), 2u);
-    EXPECT_TRUE(SameSet(s.of[0], all)) << "the calling thread is never bound";
-    EXPECT_EQ(CPU_COUNT(&s.of[1]), 1) << "worker 1 runs on one CPU";
+    std::map<int, cpu_set_t> two = TeamMasks(ctx, 2);
+    EXPECT_TRUE(SameSet(two[0], all)) << "the calling thread is never bound";
+    EXPECT_EQ(CPU_COUNT(&two[1]), 1) << "worker 1 runs on one CPU";
     cpu_set_t inside;
-    CPU_AND(&inside, &s.of[1], &all);
+    CPU_AND(&inside, &two[1], &all);
     EXPECT_EQ(CPU_COUNT(&inside), 1) << "a CPU of the process's set";
     // A team larger than the CPUs is left to the scheduler: worker 1 is free again.
-    Masks big;
-    ASSERT_EQ(pk_team(ctx, ncpu + 1, nullptr, RecordMask, &big), 0);
-    ASSERT_EQ(big.of.size(), static_cast<size_t>(ncpu + 1));
-    for (auto &kv : big.of)
+    for (auto &kv : TeamMasks(ctx, ncpu + 1))
         EXPECT_TRUE(SameSet(kv.second, all)) << "worker " << kv.first;
     cpu_set_t after;
     ASSERT_EQ(sched_getaffinity(0, sizeof after, &after), 0);
@@ -1799,10 +1802,7 @@ TEST(OmpPlacement, NothingIsBoundWhenTheUserSetsABinding) {
         GTEST_SKIP() << "one CPU: nothing to place";
     pk_ctx *ctx = nullptr;
     ASSERT_EQ(pk_ctx_new(&ctx, "omp"), 0);
-    Masks s;
-    ASSERT_EQ(pk_team(ctx, 2, nullptr, RecordMask, &s), 0);
-    ASSERT_EQ(s.of.size(), 2u);
-    for (auto &kv : s.of)
+    for (auto &kv : TeamMasks(ctx, 2))
         EXPECT_TRUE(SameSet(kv.second, all)) << "worker " << kv.first;
     pk_ctx_free(ctx);
 }
