@@ -16,13 +16,10 @@ enum { PREFAULT_MIN = 1 << 14 };
 
 void pk__prefault(void *p, size_t n) {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-    static size_t page;
-    if (page == 0) {
-        long ps = sysconf(_SC_PAGESIZE);
-        page = ps > 0 ? (size_t)ps : 4096;
-    }
     if (p == NULL || n < PREFAULT_MIN)
         return;
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t page = ps > 0 ? (size_t)ps : 4096;
     /* whole pages from the one holding the first byte to the one holding the
      * last: every one of them holds a byte of the caller's, so it is mapped */
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
