@@ -127,7 +127,8 @@ TEST(Isa, SquaresMatchAtEveryLevel) {
     ASSERT_NE(ctx, nullptr);
     struct Case {
         int64_t first, count;
-    } cases[] = {{-50001, 100003}, {1, 7}, {PK_SQUARES_MAX_ABS - 4096, 4097}, {0, 1}};
+    } cases[] = {{-50001, 100003}, {1, 7},   {PK_SQUARES_MAX_ABS - 4096, 4097},
+                 {0, 1},           {-3, 15}, {-PK_SQUARES_MAX_ABS, 4099}};
     AtEveryLevel([&](int) {
         for (const Case &c : cases) {
             std::vector<int64_t> out(static_cast<size_t>(c.count));
