@@ -30,6 +30,14 @@
 #include "sieve_engine.h"
 
 #if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#define PREFETCH_W(p) __builtin_prefetch((p), 1)
+#else
+#define NOINLINE
+#define PREFETCH_W(p) ((void)(p))
+#endif
+
+#if defined(__GNUC__)
 #define FALLTHROUGH __attribute__((fallthrough))
 #else
 #define FALLTHROUGH                                                                                \
@@ -396,7 +404,7 @@ static bblock *block_of(bentry *t) {
 }
 
 /* A new newest block for the bucket whose tail is t (NULL or full): its first slot. */
-static bentry *bucket_grow(pk__sieve *s, bentry *t) {
+static NOINLINE bentry *bucket_grow(pk__sieve *s, bentry *t) {
     bblock *nb = s->spare;
     if (nb != NULL)
         s->spare = nb->next;
@@ -430,12 +438,21 @@ static void spare_bucket(pk__sieve *s, bentry *t) {
  * goes to the bucket of its next hit: this segment's again when that is still
  * inside (the bucket is reread until empty), so there is no data-dependent
  * loop. Primes whose next hit lies past the interval leave the ring; entries
- * past the end of a last, shorter segment are dropped. */
-static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
-    bentry **tail = s->tail;
+ * past the end of a last, shorter segment are dropped.
+ *
+ * Each hit is a write to a byte anywhere in the segment, most often a miss in
+ * L1: the byte of the entry PF places on is asked for ahead (a prefetch), so
+ * that several misses are on their way at once. On a 2-core Zen guest (512 KiB
+ * L2) [10^18, 10^18 + 4 10^9] took 0.96 of the time on one thread (five
+ * alternating pairs; 8 and 32 places ahead were no better), and went from 1.075
+ * to 1.01 of primesieve's on two. The positions are kept relative to the
+ * segment's start. */
+enum { PF = 16 };
+static NOINLINE int cross_big(pk__sieve *s, uint8_t *restrict seg, size_t len, uint64_t k) {
+    bentry **restrict tail = s->tail;
     const unsigned sl = s->seg_log;
-    const uint64_t mask = s->ring - 1, end = s->end, base = k << sl,
-                   in_seg = ((uint64_t)1 << sl) - 1;
+    const uint64_t mask = s->ring - 1, in_seg = ((uint64_t)1 << sl) - 1;
+    const uint64_t end = s->end - (k << sl);
     bentry *top;
     while ((top = tail[k & mask]) != NULL) {
         tail[k & mask] = NULL;
@@ -447,21 +464,22 @@ static int cross_big(pk__sieve *s, uint8_t *seg, size_t len, uint64_t k) {
                 uint32_t a = e[i].a, x = e[i].x;
                 size_t pos = x >> 9;
                 unsigned w = x & 511;
+                PREFETCH_W(seg + (e[i + PF < n ? i + PF : i].x >> 9));
                 if (pos >= len)
                     continue;
                 const bstep st = big_step[w];
                 seg[pos] &= st.clr;
-                uint64_t next = base + pos + (size_t)a * st.dq + st.dc;
+                uint64_t next = pos + (uint64_t)a * st.dq + st.dc;
                 if (next >= end)
                     continue;
-                size_t t = (size_t)((next >> sl) & mask);
+                size_t t = (size_t)((k + (next >> sl)) & mask);
                 bentry *d = tail[t];
                 if (!tail_open(d) && (d = bucket_grow(s, d)) == NULL) {
                     spare_bucket(s, b->e + 1);
                     return PK_ENOMEM;
                 }
-                *d++ = (bentry){a, (uint32_t)((next & in_seg) << 9 | (unsigned)((int)w + st.nx))};
-                tail[t] = d;
+                *d = (bentry){a, (uint32_t)((next & in_seg) << 9 | (unsigned)((int)w + st.nx))};
+                tail[t] = d + 1;
             }
             bblock *next = b->next;
             b->next = s->spare;
