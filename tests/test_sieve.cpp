@@ -465,8 +465,8 @@ TEST(SieveEngine, SegmentsGrowWithTheSievingPrimes) {
     EXPECT_EQ(pk__sieve_segment_log(100000000000ull), 19u);         // sqrt 3.2e5
     EXPECT_EQ(pk__sieve_segment_log(1000000000000ull), 20u);        // sqrt 1e6
     EXPECT_EQ(pk__sieve_segment_log(17592186044416ull), 20u);       // sqrt 2^22
-    EXPECT_EQ(pk__sieve_segment_log(17592194433025ull), 19u);       // sqrt 2^22 + 1
-    EXPECT_EQ(pk__sieve_segment_log(18446744073709551615ull), 19u); // near 2^64
+    EXPECT_EQ(pk__sieve_segment_log(17592194433025ull), 20u);       // sqrt 2^22 + 1
+    EXPECT_EQ(pk__sieve_segment_log(18446744073709551615ull), 20u); // near 2^64
     EXPECT_LE(1u << pk__sieve_segment_log(~0ull), static_cast<unsigned>(PK__SIEVE_SEGMENT_MAX));
 }
 
@@ -476,11 +476,11 @@ TEST(SieveEngine, CarriedStateMatchesFreshSetUp) {
     } cases[] = {
         {0, 300000000, 1u << 18},   // sieving primes added on the way
         {1000, 60000000, 1u << 15}, // segments of 32 KiB, small primes only
-        // the ring goes round, with segments of 1 MiB and of 512 KiB
+        // the ring goes round, with segments of 1 MiB
         {1000000000000ull, 1000200000000ull, 1u << 20},
-        {17592196044416ull, 17592346044416ull, 1u << 19},
-        {1000000000000000000ull + 7, 1000000000030000000ull, 1u << 19},
-        {kTop - 12000000, kTop, 1u << 19}, // every prime below 2^32 sieves
+        {17592196044416ull, 17592346044416ull, 1u << 20},
+        {1000000000000000000ull + 7, 1000000000060000000ull, 1u << 20},
+        {kTop - 24000000, kTop, 1u << 20}, // every prime below 2^32 sieves
     };
     for (const Case &c : cases) {
         ASSERT_EQ(c.chunk, 1u << pk__sieve_segment_log(c.hi)) << "a chunk of one segment";
