@@ -218,8 +218,10 @@ TEST_P(SieveTest, RandomIntervalsMatchMillerRabin) {
 }
 
 TEST_P(SieveTest, LargeNumbersMatchMillerRabin) {
-    // Sieving primes up to 10^6 .. 10^8: medium and bucketed ones.
-    for (uint64_t lo : std::vector<uint64_t>{999999995000, 123456789012345, 9999999999990000}) {
+    // Sieving primes up to 10^6 .. 10^8: medium and bucketed ones; around
+    // 3.87 10^12 both sides of the medium primes' end (30 * 2^16 = 1966080).
+    for (uint64_t lo : std::vector<uint64_t>{999999995000, 3865470566400, 3870000000000,
+                                             123456789012345, 9999999999990000}) {
         uint64_t hi = lo + 30000;
         std::vector<uint64_t> want = PrimesByTest(lo, hi);
         EXPECT_EQ(Count(lo, hi), want.size()) << "[" << lo << ", " << hi << "]";
