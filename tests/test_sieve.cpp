@@ -455,8 +455,8 @@ std::vector<uint64_t> SieveChunks(pk__sieve *s, uint64_t lo, uint64_t hi, uint64
 
 TEST(SieveEngine, SegmentsGrowWithTheSievingPrimes) {
     // 2^15 while every sieving prime is small (a square root below 2^13); then
-    // as many bytes as the largest sieving prime, between 2^18 and 2^20; 2^19
-    // from a square root above 2^22, where the big primes are most of the work.
+    // as many bytes as the largest sieving prime, between 2^18 and 2^20, and
+    // 2^20 from there up to 2^64.
     EXPECT_EQ(pk__sieve_segment_log(0), 15u);
     EXPECT_EQ(pk__sieve_segment_log(10000000ull), 15u);             // sqrt 3162
     EXPECT_EQ(pk__sieve_segment_log(67108863ull), 15u);             // sqrt 8191.99
