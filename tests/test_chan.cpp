@@ -1159,6 +1159,34 @@ TEST_P(Chan, BoundRolesCarryItemsOfAnySize) {
     ExpectItemsOfAnySizeArriveIntact(1);
 }
 
+// A full ring's putter waits, while it spins and yields, for a quarter of the
+// ring to be free; asleep, one free slot must let it go on. The getter here
+// takes one item and then waits for the putter, which must not wait for more.
+TEST_P(Chan, BoundPutterOfAFullRingGoesOnForOneFreeSlot) {
+    for (size_t cap : {4u, 64u, 1024u}) {
+        auto ch = Open(BoundOpts(cap));
+        ASSERT_NE(ch, nullptr);
+        pk_chan *c = ch.get();
+        int64_t first = -1;
+        int rc = BlockThenRelease(
+            ch,
+            [c, cap] {
+                for (int64_t i = 0; i <= static_cast<int64_t>(cap); i++)
+                    if (int rc = pk_chan_put(c, &i); rc != 0)
+                        return rc;
+                return 0;
+            },
+            [&] { EXPECT_EQ(pk_chan_get(c, &first), 0); });
+        ASSERT_EQ(rc, 0) << "capacity " << cap << " (1: never blocked, 2: never went on)";
+        EXPECT_EQ(first, 0);
+        for (int64_t i = 1; i <= static_cast<int64_t>(cap); i++) {
+            int64_t v = -1;
+            ASSERT_EQ(pk_chan_get(c, &v), 0);
+            EXPECT_EQ(v, i) << "capacity " << cap;
+        }
+    }
+}
+
 // One thread may hold both roles: the non-blocking calls, peek, the depth
 // mark, close and drain, all on one thread.
 TEST_P(Chan, BoundRolesOnOneThread) {

@@ -34,8 +34,9 @@
 #define LINE 64
 
 /* Busy-waiting before sleeping: a short spin covers the other side being in
- * the middle of a copy; yields give the CPU away when threads outnumber cores. */
-enum { SPINS = 64, MIN_SPINS = 8, YIELDS = 128, RUN = 8 };
+ * the middle of a copy; yields give the CPU away when threads outnumber cores.
+ * AHEAD: how far, in bytes, an SPSC putter asks for the line it will fill. */
+enum { SPINS = 64, MIN_SPINS = 8, YIELDS = 128, RUN = 8, AHEAD = 256, POLL_PAUSES = 8 };
 
 typedef void (*observe_fn)(void *arg, pk_chan *ch, int event, const void *item);
 
@@ -44,7 +45,10 @@ typedef struct thr_chan {
     /* Read-mostly: set at open, or changed once (abort, closing). */
     char *slots;
     size_t stride, cap;
-    size_t run; /* items a spinning waiter waits for (1..RUN) */
+    size_t run;     /* items a spinning waiter waits for (1..RUN) */
+    size_t put_run; /* SPSC mode: free slots a spinning putter waits for (see spsc_put_ready_run) */
+    size_t ahead;   /* SPSC mode: slots between the tail and the one prefetched (see put_one) */
+    size_t ahead_room; /* free slots that cover the whole prefetched line */
     uint64_t one_lap;
     unsigned lap_shift;
     atomic_int abort_code; /* 0 while not aborted */
@@ -266,6 +270,18 @@ static long get_some(thr_chan *c, char *dst, size_t max) {
     }
 }
 
+/* In SPSC mode, the line the putter will fill a few puts from now, asked for
+ * in the exclusive state while it fills this one: the getter read that line a
+ * lap ago, and without the prefetch the putter's stores to it wait for the
+ * line to come back (on x86 they leave in order, so every store behind them
+ * waits too, and soon the putter with them). Only lines known free are asked
+ * for (the caller's count of free slots covers the whole line, ahead_room), or
+ * the putter would pull a line the getter is still reading. */
+static inline void prefetch_ahead(const thr_chan *c, size_t i) {
+    size_t j = i + c->ahead;
+    pk__prefetch_write(stamp_at(c, j < c->cap ? j : j - c->cap));
+}
+
 /* The common case on its own short path: one item, its slot ready, nobody
  * else claiming it first. 1 when the item moved; 0 sends the caller to the
  * general path (full, empty, contended, closed or aborted). */
@@ -286,6 +302,8 @@ static inline int put_one(thr_chan *c, const void *item, int spsc) {
         return 0;
     copy_item(item_at(c, i), item, c->base.elem_size);
     atomic_store_explicit(stamp_at(c, i), t + 1, memory_order_release);
+    if (spsc && c->room_seen > c->ahead_room)
+        prefetch_ahead(c, i);
     if (spsc) {
         atomic_store_explicit(&c->tail, next, memory_order_relaxed);
         c->room_seen--;
@@ -431,8 +449,16 @@ static int spsc_put_ready(thr_chan *c) {
     return spsc_put_ready_for(c, 1);
 }
 
+/* A putter that caught up with the getter waits, while it spins and while it
+ * yields, for a quarter of the ring (put_run): it then fills lines the getter
+ * left long ago instead of following it a few slots behind, where the two
+ * fight over every line. It looks at the head only every POLL_PAUSES pauses:
+ * each look pulls the head's line away from the getter, which writes it at
+ * every get. Asleep it wakes for one free slot (spsc_put_ready). */
 static int spsc_put_ready_run(thr_chan *c) {
-    return spsc_put_ready_for(c, c->run);
+    for (int i = 1; i < POLL_PAUSES; i++)
+        pk__cpu_relax();
+    return spsc_put_ready_for(c, c->put_run);
 }
 
 static int spsc_get_ready_for(thr_chan *c, size_t n) {
@@ -550,19 +576,20 @@ static int spin_until(thr_chan *c, int (*ready_run)(thr_chan *)) {
     return 0;
 }
 
-/* Waits until ready(c): spin, yield, then sleep. The sleeper announces itself,
+/* Waits until ready(c): spin until ready_run(c), yield until yield_ready(c),
+ * then sleep until ready(c). The sleeper announces itself,
  * fences, then re-checks (see sleeper_fence), so a wake-up cannot fall between
  * its check and its sleep; close and abort broadcast under the lock. A mover
  * that wakes the side takes every sleeper off the count (wake_sleepers), so a
  * sleeper that finds the round moved on counts itself in again before its next
  * check. */
-static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*ready)(thr_chan *),
-                       sleepers s) {
+static void wait_until(thr_chan *c, int (*ready_run)(thr_chan *), int (*yield_ready)(thr_chan *),
+                       int (*ready)(thr_chan *), sleepers s) {
     if (spin_until(c, ready_run))
         return;
     for (int i = 0; i < YIELDS; i++) {
         sched_yield();
-        if (ready(c))
+        if (yield_ready(c))
             return;
     }
     pthread_mutex_lock(&c->mu);
@@ -597,9 +624,9 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
             if (!block)
                 return PK_EAGAIN;
             if (c->spsc)
-                wait_until(c, spsc_put_ready_run, spsc_put_ready, put_side(c));
+                wait_until(c, spsc_put_ready_run, spsc_put_ready_run, spsc_put_ready, put_side(c));
             else
-                wait_until(c, put_ready_run, put_ready, put_side(c));
+                wait_until(c, put_ready_run, put_ready, put_ready, put_side(c));
             continue;
         }
         wake(c, &c->get_waiters, get_side);
@@ -642,9 +669,9 @@ static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, 
         if (!block)
             return PK_EAGAIN;
         if (c->spsc)
-            wait_until(c, spsc_get_ready_run, spsc_get_ready, get_side(c));
+            wait_until(c, spsc_get_ready_run, spsc_get_ready, spsc_get_ready, get_side(c));
         else
-            wait_until(c, get_ready_run, get_ready, get_side(c));
+            wait_until(c, get_ready_run, get_ready, get_ready, get_side(c));
     }
 }
 
@@ -755,6 +782,9 @@ static int alloc_slots(thr_chan *c, size_t cap, size_t elem_size) {
         return PK_ENOMEM;
     c->cap = cap;
     c->run = cap < RUN ? cap : RUN;
+    c->put_run = cap / 4 > c->run ? cap / 4 : c->run;
+    c->ahead = AHEAD / c->stride > 0 ? AHEAD / c->stride : 1;
+    c->ahead_room = c->ahead + LINE / c->stride;
     c->lap_shift = 1;
     while (((uint64_t)1 << c->lap_shift) <= cap)
         c->lap_shift++;
