@@ -124,9 +124,16 @@ TEST(MpiKernels, SieveHighUpWhereWorkersTakeBlocks) {
     EXPECT_EQ(count, 10858588u) << "[1e12, 1e12 + 3e8], 1 MiB segments";
     ASSERT_EQ(pk_sieve_count(ctx.get(), 100000000000000ull, 100000100000000ull, &count), 0)
         << ErrorText(ctx.get());
-    EXPECT_EQ(count, 3102679u) << "[1e14, 1e14 + 1e8], 512 KiB segments";
+    EXPECT_EQ(count, 3102679u) << "[1e14, 1e14 + 1e8]";
     ExpectListedOnRankZero(ctx.get(), 1000000000000ull, 1000030000000ull, 1085227u, 1000000000039u,
                            1000029999949u);
+    // From (30 * 2^16)^2 = 3865470566400 on, the sieving primes pass the
+    // medium primes' end and the first ones go to the buckets.
+    ASSERT_EQ(pk_sieve_count(ctx.get(), 3865470566400ull, 3865870566400ull, &count), 0)
+        << ErrorText(ctx.get());
+    EXPECT_EQ(count, 13796658u) << "[3865470566400, +4e8], across the medium primes' end";
+    ExpectListedOnRankZero(ctx.get(), 3865470566400ull, 3865500566400ull, 1034550u, 3865470566411u,
+                           3865500566393u);
 }
 
 TEST(MpiKernels, ProdconsMovesEveryItemOnce) {
