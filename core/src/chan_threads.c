@@ -784,7 +784,7 @@ static int alloc_slots(thr_chan *c, size_t cap, size_t elem_size) {
     c->run = cap < RUN ? cap : RUN;
     c->put_run = cap / 4 > c->run ? cap / 4 : c->run;
     c->ahead = AHEAD / c->stride > 0 ? AHEAD / c->stride : 1;
-    c->ahead_room = c->ahead + LINE / c->stride;
+    c->ahead_room = c->ahead + (LINE + c->stride - 1) / c->stride;
     c->lap_shift = 1;
     while (((uint64_t)1 << c->lap_shift) <= cap)
         c->lap_shift++;

@@ -806,25 +806,24 @@ static size_t ring_size(uint64_t sq, uint64_t chunk, unsigned seg_log) {
 static int reset(pk__sieve *s, const pk__sieve_job *job) {
     s->carry = 0;
     s->setups++;
-    uint64_t sq = pk__isqrt(job->hi), mid = sq < BIG_LIMIT ? sq : BIG_LIMIT;
-    size_t medium_cap = mid > SMALL_LIMIT ? primes_per_class(mid) : 0;
-    for (int r = 0; r < 8; r++) {
+    for (int r = 0; r < 8; r++)
         s->small[r].n = s->medium[r].n = 0;
-        if (plist_reserve(&s->medium[r], medium_cap, 1) != 0)
-            return PK_ENOMEM;
-    }
     for (size_t k = 0; k < s->ring; k++)
         spare_bucket(s, s->tail[k]);
+    s->ring = 0; /* its buckets are spare now, whatever fails below */
+    uint64_t sq = pk__isqrt(job->hi), mid = sq < BIG_LIMIT ? sq : BIG_LIMIT;
+    size_t medium_cap = mid > SMALL_LIMIT ? primes_per_class(mid) : 0;
+    for (int r = 0; r < 8; r++)
+        if (plist_reserve(&s->medium[r], medium_cap, 1) != 0)
+            return PK_ENOMEM;
     s->seg_log = pk__sieve_segment_log(job->hi);
     if (seg_room(s, s->seg_log) != 0)
         return PK_ENOMEM;
     size_t n = ring_size(pk__isqrt(job->hi), job->b1 - job->b0, s->seg_log);
     if (n > s->ring_cap) {
         bentry **nb = realloc(s->tail, n * sizeof *nb);
-        if (nb == NULL) {
-            s->ring = 0;
+        if (nb == NULL)
             return PK_ENOMEM;
-        }
         s->tail = nb;
         s->ring_cap = n;
     }
