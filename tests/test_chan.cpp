@@ -1187,6 +1187,38 @@ TEST_P(Chan, BoundPutterOfAFullRingGoesOnForOneFreeSlot) {
     }
 }
 
+// The bound putter checks the mark against its own count of free slots, an
+// upper bound of the depth: the mark must still be the depth reached, never
+// the bound, also across the ring's end.
+TEST_P(Chan, BoundRolesMarkTheDepthReached) {
+    auto ch = Open(BoundOpts(8));
+    ASSERT_NE(ch, nullptr);
+    int64_t v = 0;
+    auto put = [&](int n) {
+        for (int i = 0; i < n; i++)
+            ASSERT_EQ(pk_chan_put(ch.get(), &v), 0);
+    };
+    auto get = [&](int n) {
+        for (int i = 0; i < n; i++)
+            ASSERT_EQ(pk_chan_get(ch.get(), &v), 0);
+    };
+    put(3);
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 3u);
+    get(2);
+    put(2); // depth 3 again
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 3u);
+    put(2);
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 5u);
+    get(5);
+    put(4); // across the ring's end, depth 4
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 5u);
+    put(2);
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 6u);
+    get(6);
+    put(8);
+    EXPECT_EQ(pk_chan_max_depth(ch.get()), 8u);
+}
+
 // One thread may hold both roles: the non-blocking calls, peek, the depth
 // mark, close and drain, all on one thread.
 TEST_P(Chan, BoundRolesOnOneThread) {

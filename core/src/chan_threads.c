@@ -47,8 +47,9 @@ typedef struct thr_chan {
     size_t stride, cap;
     size_t run;     /* items a spinning waiter waits for (1..RUN) */
     size_t put_run; /* SPSC mode: free slots a spinning putter waits for (see spsc_put_ready_run) */
-    size_t ahead;   /* SPSC mode: slots between the tail and the one prefetched (see put_one) */
-    size_t ahead_room; /* free slots that cover the whole prefetched line */
+    size_t ahead_room;  /* SPSC mode: free slots that cover the whole line prefetched */
+    size_t ahead_bytes; /* SPSC mode: how far ahead of the slot it fills the putter prefetches */
+    size_t ring_bytes;  /* cap * stride */
     uint64_t one_lap;
     unsigned lap_shift;
     atomic_int abort_code; /* 0 while not aborted */
@@ -197,6 +198,8 @@ static void raise_depth(thr_chan *c, uint64_t end, size_t k, size_t mark) {
     uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
     atomic_store_explicit(&c->head_seen, head, memory_order_relaxed);
     int64_t d = (int64_t)(end - ordinal(c, head));
+    if (c->spsc)
+        c->room_seen = c->cap - (size_t)d; /* the putter's count, exact again */
     size_t depth = d > (int64_t)k ? (size_t)d : k;
     while (depth > mark &&
            !atomic_compare_exchange_weak_explicit(&c->max_depth, &mark, depth, memory_order_relaxed,
@@ -270,51 +273,27 @@ static long get_some(thr_chan *c, char *dst, size_t max) {
     }
 }
 
-/* In SPSC mode, the line the putter will fill a few puts from now, asked for
- * in the exclusive state while it fills this one: the getter read that line a
- * lap ago, and without the prefetch the putter's stores to it wait for the
- * line to come back (on x86 they leave in order, so every store behind them
- * waits too, and soon the putter with them). Only lines known free are asked
- * for (the caller's count of free slots covers the whole line, ahead_room), or
- * the putter would pull a line the getter is still reading. */
-static inline void prefetch_ahead(const thr_chan *c, size_t i) {
-    size_t j = i + c->ahead;
-    pk__prefetch_write(stamp_at(c, j < c->cap ? j : j - c->cap));
-}
-
 /* The common case on its own short path: one item, its slot ready, nobody
  * else claiming it first. 1 when the item moved; 0 sends the caller to the
  * general path (full, empty, contended, closed or aborted). */
-/* In SPSC mode (spsc) the putter's thread owns the tail: it knows the slot is
- * free from its count of free slots (0 sends it to spsc_put_some, which reads
- * the head again), claims nothing, and moves the tail itself. */
-static inline int put_one(thr_chan *c, const void *item, int spsc) {
-    if ((spsc && c->room_seen == 0) ||
-        atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+static inline int put_one(thr_chan *c, const void *item) {
+    if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
         return 0;
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     size_t i = index_of(c, t); /* with CLOSED set no stamp matches t */
-    if (spsc ? (t & CLOSED) != 0 : atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != t)
+    if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != t)
         return 0;
     uint64_t next = advance(c, t, 1);
-    if (!spsc && !atomic_compare_exchange_strong_explicit(&c->tail, &t, next, memory_order_relaxed,
-                                                          memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&c->tail, &t, next, memory_order_relaxed,
+                                                 memory_order_relaxed))
         return 0;
     copy_item(item_at(c, i), item, c->base.elem_size);
     atomic_store_explicit(stamp_at(c, i), t + 1, memory_order_release);
-    if (spsc && c->room_seen > c->ahead_room)
-        prefetch_ahead(c, i);
-    if (spsc) {
-        atomic_store_explicit(&c->tail, next, memory_order_relaxed);
-        c->room_seen--;
-    }
     note_depth(c, next, 1);
     return 1;
 }
 
-/* In SPSC mode (spsc) the getter's thread owns the head: it claims nothing,
- * and it hands the slot back by moving the head instead of stamping it. */
-static inline int get_one(thr_chan *c, void *item, int spsc) {
+static inline int get_one(thr_chan *c, void *item) {
     if (atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
         return 0;
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
@@ -322,14 +301,11 @@ static inline int get_one(thr_chan *c, void *item, int spsc) {
     if (atomic_load_explicit(stamp_at(c, i), memory_order_acquire) != h + 1)
         return 0;
     uint64_t next = advance(c, h, 1);
-    if (!spsc && !atomic_compare_exchange_strong_explicit(&c->head, &h, next, memory_order_relaxed,
-                                                          memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&c->head, &h, next, memory_order_relaxed,
+                                                 memory_order_relaxed))
         return 0;
     copy_item(item, item_at(c, i), c->base.elem_size);
-    if (spsc)
-        atomic_store_explicit(&c->head, next, memory_order_release);
-    else
-        atomic_store_explicit(stamp_at(c, i), h + c->one_lap, memory_order_release);
+    atomic_store_explicit(stamp_at(c, i), h + c->one_lap, memory_order_release);
     return 1;
 }
 
@@ -380,6 +356,53 @@ static inline uint64_t spsc_depth(const thr_chan *c, uint64_t tail, uint64_t hea
 
 static inline int spsc_filled(const thr_chan *c, uint64_t pos) {
     return atomic_load_explicit(stamp_at(c, index_of(c, pos)), memory_order_acquire) == pos + 1;
+}
+
+/* The SPSC putter's single item, once its count of free slots said there is
+ * room: it claims nothing, stamps the slot and moves the tail itself. Its
+ * count bounds the depth (cap - room_seen), so the high-water mark costs a
+ * compare. What it needs is read before the copy (the item could alias it).
+ *
+ * Then, while its count of free slots covers the whole line 256 bytes on
+ * (ahead_room), it asks for that line in the exclusive state: the getter
+ * read it a lap ago, and without the prefetch the putter's stores to it wait
+ * for the line to come back (on x86 stores leave in order, so every store
+ * behind them waits too, and soon the putter with them). Only lines known
+ * free are asked for, or the putter would pull a line the getter still
+ * reads. */
+static inline void spsc_put_one(thr_chan *c, const void *item) {
+    uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    size_t i = index_of(c, t), room = c->room_seen - 1;
+    char *slot = c->slots + i * c->stride;
+    uint64_t next = i + 1 < c->cap ? t + 1 : (t & ~(c->one_lap - 1)) + c->one_lap;
+    if (room >= c->ahead_room) {
+        char *p = slot + c->ahead_bytes;
+        pk__prefetch_write(p < c->slots + c->ring_bytes ? p : p - c->ring_bytes);
+    }
+    copy_item(slot + sizeof(uint64_t), item, c->base.elem_size);
+    atomic_store_explicit((_Atomic uint64_t *)(void *)slot, t + 1, memory_order_release);
+    atomic_store_explicit(&c->tail, next, memory_order_relaxed);
+    c->room_seen = room;
+    size_t mark = atomic_load_explicit(&c->max_depth, memory_order_relaxed);
+    if (c->cap - room > mark)
+        raise_depth(c, ordinal(c, next), 1, mark);
+}
+
+/* The SPSC getter's single item: 1 when it moved, 0 sends it to the general
+ * path. It claims nothing, and it hands the slot back by moving the head
+ * instead of stamping it. */
+static inline int spsc_get_one(thr_chan *c, void *item) {
+    uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
+    size_t i = index_of(c, h);
+    const char *slot = c->slots + i * c->stride;
+    if (atomic_load_explicit((const _Atomic uint64_t *)(const void *)slot, memory_order_acquire) !=
+            h + 1 ||
+        atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
+        return 0;
+    uint64_t next = i + 1 < c->cap ? h + 1 : (h & ~(c->one_lap - 1)) + c->one_lap;
+    copy_item(item, slot + sizeof(uint64_t), c->base.elem_size);
+    atomic_store_explicit(&c->head, next, memory_order_release);
+    return 1;
 }
 
 /* Puts up to n items without waiting: how many went in (0 when full), or a
@@ -638,14 +661,19 @@ static NOINLINE int put_slow(thr_chan *c, const char *src, size_t count, int blo
 
 static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
-    if (c->spsc) {
-        if (count == 1 && bind_role(&c->put_owner, c->putter_id) && put_one(c, items, 1)) {
-            wake(c, &c->get_waiters, get_side);
-            return 0;
-        }
-        return put_slow(c, items, count, block);
+    if (count == 1 && c->observe == NULL && put_one(c, items)) {
+        wake(c, &c->get_waiters, get_side);
+        return 0;
     }
-    if (count == 1 && c->observe == NULL && put_one(c, items, 0)) {
+    return put_slow(c, items, count, block);
+}
+
+/* SPSC mode's put (its own entry, so that the common case stays short). */
+static int spsc_put(pk_chan *ch, const void *items, size_t count, int block) {
+    thr_chan *c = (thr_chan *)ch;
+    if (count == 1 && c->room_seen != 0 && bind_role(&c->put_owner, c->putter_id) &&
+        atomic_load_explicit(&c->abort_code, memory_order_relaxed) == 0) {
+        spsc_put_one(c, items);
         wake(c, &c->get_waiters, get_side);
         return 0;
     }
@@ -677,15 +705,17 @@ static NOINLINE int get_slow(thr_chan *c, void *items, size_t max, size_t *got, 
 
 static int thr_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
     thr_chan *c = (thr_chan *)ch;
-    if (c->spsc) {
-        if (max == 1 && bind_role(&c->get_owner, c->getter_id) && get_one(c, items, 1)) {
-            *got = 1;
-            wake(c, &c->put_waiters, put_side);
-            return 0;
-        }
-        return get_slow(c, items, max, got, block);
+    if (max == 1 && c->observe == NULL && get_one(c, items)) {
+        *got = 1;
+        wake(c, &c->put_waiters, put_side);
+        return 0;
     }
-    if (max == 1 && c->observe == NULL && get_one(c, items, 0)) {
+    return get_slow(c, items, max, got, block);
+}
+
+static int spsc_get(pk_chan *ch, void *items, size_t max, size_t *got, int block) {
+    thr_chan *c = (thr_chan *)ch;
+    if (max == 1 && bind_role(&c->get_owner, c->getter_id) && spsc_get_one(c, items)) {
         *got = 1;
         wake(c, &c->put_waiters, put_side);
         return 0;
@@ -711,6 +741,8 @@ static int thr_close(pk_chan *ch) {
     } while (!atomic_compare_exchange_weak(&c->open_producers, &open, open - 1));
     if (open == 1) {
         atomic_fetch_or(&c->tail, CLOSED);
+        if (c->spsc)
+            c->room_seen = 0; /* the putter's next put takes the general path and sees CLOSED */
         atomic_store_explicit(&c->closed, 1, memory_order_release);
         wake_all(c);
     }
@@ -768,6 +800,16 @@ static const pk__chan_ops thr_ops = {
     .free = thr_free,
 };
 
+static const pk__chan_ops spsc_ops = {
+    .put = spsc_put,
+    .get = spsc_get,
+    .close = thr_close,
+    .abort_with = thr_abort,
+    .max_depth = thr_max_depth,
+    .peek = thr_peek,
+    .free = thr_free,
+};
+
 static size_t round_up(size_t n, size_t to) {
     return (n + to - 1) / to * to;
 }
@@ -783,8 +825,10 @@ static int alloc_slots(thr_chan *c, size_t cap, size_t elem_size) {
     c->cap = cap;
     c->run = cap < RUN ? cap : RUN;
     c->put_run = cap / 4 > c->run ? cap / 4 : c->run;
-    c->ahead = AHEAD / c->stride > 0 ? AHEAD / c->stride : 1;
-    c->ahead_room = c->ahead + (LINE + c->stride - 1) / c->stride;
+    size_t ahead = AHEAD / c->stride > 0 ? AHEAD / c->stride : 1;
+    c->ahead_room = ahead + (LINE + c->stride - 1) / c->stride;
+    c->ahead_bytes = ahead * c->stride;
+    c->ring_bytes = cap * c->stride;
     c->lap_shift = 1;
     while (((uint64_t)1 << c->lap_shift) <= cap)
         c->lap_shift++;
@@ -824,7 +868,7 @@ int pk__chan_threads_open(pk_ctx *ctx, pk_chan **ch, const pk_chan_opts *opts) {
     atomic_init(&c->put_waiters, 0);
     atomic_init(&c->get_waiters, 0);
     atomic_init(&c->spins, SPINS);
-    c->base.ops = &thr_ops;
+    c->base.ops = c->spsc ? &spsc_ops : &thr_ops;
     c->base.elem_size = opts->elem_size;
     c->observe = opts->observe;
     c->observe_arg = opts->observe_arg;
