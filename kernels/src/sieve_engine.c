@@ -73,6 +73,7 @@ enum {
     BUCKET_N = 1022,
     PLACE_BATCH = 1024,
     ARENA = 1 << 21,
+    ARENA_STEP = 1 << 18,
 };
 _Static_assert(1 << SEG_LOG_MAX == PK__SIEVE_SEGMENT_MAX, "segment size and its log agree");
 _Static_assert((BIG_LIMIT - 1) / 30 < 1 << 16, "a medium prime's a and wheel index share a word");
@@ -123,10 +124,12 @@ _Static_assert((sizeof(bblock) & (sizeof(bblock) - 1)) == 0, "blocks are aligned
  * memory to find them) took a fifth of the run, four times what small pages
  * cost there, far more than their fewer TLB misses saved. [2^64 - 2 10^9,
  * 2^64 - 1] on one thread: 5.8 -> 4.7-5.0 s; [10^18, 10^18 + 10^10] on two:
- * 5.1 -> 4.5 s. An arena is mapped in whole when it is taken (pk__prefault):
- * one call instead of 512 first-touch traps, [10^18, 10^18 + 10^9] on two
- * threads 1.49 -> 1.20 s (five alternating pairs); huge pages on top of it
- * were no faster there (1.04 of the time, five pairs). */
+ * 5.1 -> 4.5 s. An arena is mapped in ARENA_STEP bytes at a time as its
+ * blocks are taken (pk__prefault): one call instead of 64 first-touch traps;
+ * mapped in whole at once, [10^18, 10^18 + 10^9] on two threads took 1.49 ->
+ * 1.20 s (five alternating pairs), but a short interval that needs a few
+ * hundred KiB of buckets paid for 2 MiB (about 2 us a page on a KVM guest);
+ * huge pages on top of it were no faster (1.04 of the time, five pairs). */
 typedef struct arena {
     struct arena *next;
 } arena;
@@ -151,6 +154,7 @@ struct pk__sieve {
     arena *arenas; /* every block's memory */
     bblock *fresh; /* blocks never used yet, in the newest arena */
     size_t nfresh;
+    char *mapped;                /* the newest arena is mapped in up to here (pk__prefault) */
     uint64_t lo, hi;             /* the interval of the job the state belongs to */
     uint64_t anchor;             /* the byte where the set-up was done */
     uint64_t end;                /* bytes from anchor to the end of the interval */
@@ -389,11 +393,17 @@ static bblock *new_block(pk__sieve *s) {
         arena *a = aligned_alloc(ARENA, ARENA);
         if (a == NULL)
             return NULL;
-        pk__prefault(a, ARENA);
         a->next = s->arenas;
         s->arenas = a;
         s->fresh = (bblock *)(void *)a + 1;
         s->nfresh = ARENA / sizeof(bblock) - 1;
+        s->mapped = (char *)a;
+    }
+    if ((char *)(s->fresh + 1) > s->mapped) {
+        char *end = (char *)(s->fresh + s->nfresh);
+        size_t n = (size_t)(end - s->mapped) < ARENA_STEP ? (size_t)(end - s->mapped) : ARENA_STEP;
+        pk__prefault(s->mapped, n);
+        s->mapped += n;
     }
     s->nfresh--;
     return s->fresh++;
