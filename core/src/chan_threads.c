@@ -671,7 +671,8 @@ static int thr_put(pk_chan *ch, const void *items, size_t count, int block) {
 /* SPSC mode's put (its own entry, so that the common case stays short). */
 static int spsc_put(pk_chan *ch, const void *items, size_t count, int block) {
     thr_chan *c = (thr_chan *)ch;
-    if (count == 1 && c->room_seen != 0 && bind_role(&c->put_owner, c->putter_id) &&
+    /* the role first: the count of free slots is the putter's own */
+    if (count == 1 && bind_role(&c->put_owner, c->putter_id) && c->room_seen != 0 &&
         atomic_load_explicit(&c->abort_code, memory_order_relaxed) == 0) {
         spsc_put_one(c, items);
         wake(c, &c->get_waiters, get_side);
