@@ -373,8 +373,8 @@ static inline int spsc_filled(const thr_chan *c, uint64_t pos) {
 static inline void spsc_put_one(thr_chan *c, const void *item) {
     uint64_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
     size_t i = index_of(c, t), room = c->room_seen - 1;
-    char *slot = c->slots + i * c->stride;
-    uint64_t next = i + 1 < c->cap ? t + 1 : (t & ~(c->one_lap - 1)) + c->one_lap;
+    char *slot = (char *)(void *)stamp_at(c, i);
+    uint64_t next = advance(c, t, 1);
     if (room >= c->ahead_room) {
         char *p = slot + c->ahead_bytes;
         pk__prefetch_write(p < c->slots + c->ring_bytes ? p : p - c->ring_bytes);
@@ -394,12 +394,12 @@ static inline void spsc_put_one(thr_chan *c, const void *item) {
 static inline int spsc_get_one(thr_chan *c, void *item) {
     uint64_t h = atomic_load_explicit(&c->head, memory_order_relaxed);
     size_t i = index_of(c, h);
-    const char *slot = c->slots + i * c->stride;
+    const char *slot = (const char *)(void *)stamp_at(c, i);
     if (atomic_load_explicit((const _Atomic uint64_t *)(const void *)slot, memory_order_acquire) !=
             h + 1 ||
         atomic_load_explicit(&c->abort_code, memory_order_relaxed) != 0)
         return 0;
-    uint64_t next = i + 1 < c->cap ? h + 1 : (h & ~(c->one_lap - 1)) + c->one_lap;
+    uint64_t next = advance(c, h, 1);
     copy_item(item, slot + sizeof(uint64_t), c->base.elem_size);
     atomic_store_explicit(&c->head, next, memory_order_release);
     return 1;
